@@ -1,0 +1,41 @@
+# govlake: two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCALE ?= 5000
+
+.PHONY: run test test-slow bench venv lock clean check-java
+
+$(STAMP): constraints.txt pyproject.toml
+	@$(MAKE) --no-print-directory check-java
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q uv==0.13.8
+	$(BIN)/uv pip install -q -p $(BIN)/python -r constraints.txt
+	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+check-java:
+	@command -v java >/dev/null || { echo "ERROR: java not found. Spark needs Java 17: apt-get install -y openjdk-17-jre-headless"; exit 1; }
+
+run: $(STAMP)
+	$(BIN)/govlake run --scale $(SCALE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests
+
+bench: $(STAMP)
+	$(BIN)/python -m govlake.bench
+
+# Re-resolve constraints.txt from requirements.in (needs the registry).
+lock: $(STAMP)
+	$(BIN)/uv pip compile requirements.in -p $(BIN)/python -o constraints.txt
+
+clean:
+	rm -rf lakehouse airflow_home spark-warehouse metastore_db dbt/target dbt/logs

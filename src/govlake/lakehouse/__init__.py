@@ -1,0 +1,77 @@
+"""The only code that touches storage. Tables are named `layer.name` (bronze.petitions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from govlake.lakehouse import delta_local
+from govlake.lakehouse.delta_local import Commit
+from govlake.settings import Settings, get_settings
+
+__all__ = ["Lakehouse", "Commit"]
+
+
+class Lakehouse:
+    def __init__(self, spark: SparkSession, settings: Settings | None = None):
+        self.spark = spark
+        self.settings = settings or get_settings()
+
+    def path(self, table: str) -> Path:
+        layer, _, name = table.partition(".")
+        if not name:
+            raise ValueError(f"table name must be layer.name, got {table!r}")
+        return self.settings.tables_dir / layer / name
+
+    def exists(self, table: str) -> bool:
+        return delta_local.is_delta(self.path(table))
+
+    def read(self, table: str, version: int | None = None) -> DataFrame:
+        if not self.exists(table):
+            raise FileNotFoundError(f"no Delta table {table} at {self.path(table)}")
+        return delta_local.read(self.spark, self.path(table), version)
+
+    def write(
+        self,
+        df: DataFrame,
+        table: str,
+        mode: str = "overwrite",
+        *,
+        keys: list[str] | None = None,
+        partition_by: list[str] | None = None,
+        app_id: str | None = None,
+        app_version: int = 0,
+        metadata: dict | None = None,
+    ) -> Commit:
+        """mode: overwrite | append | replace_partitions | merge (upsert by keys).
+
+        app_id/app_version make the load idempotent: a (app_id, version) already in the
+        table's log commits nothing and returns committed=False.
+        """
+        return delta_local.write(
+            df, self.path(table), table, mode, keys=keys, partition_by=partition_by,
+            app_id=app_id, app_version=app_version, metadata=metadata,
+        )
+
+    def version(self, table: str) -> int:
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(self.path(table))).version()
+
+    def history(self, table: str) -> list[dict]:
+        return delta_local.history(self.path(table))
+
+    def to_arrow(self, table: str, version: int | None = None):
+        """For serving and independent checks: read through delta-rs, no Spark."""
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(self.path(table)), version=version).to_pyarrow_table()
+
+    def tables(self) -> list[str]:
+        root = self.settings.tables_dir
+        if not root.exists():
+            return []
+        return sorted(
+            f"{p.parent.name}.{p.name}" for p in root.glob("*/*") if delta_local.is_delta(p)
+        )

@@ -1,0 +1,207 @@
+"""Delta tables without the delta-spark jars: Spark writes Parquet, delta-rs commits.
+
+Spark writes into a temporary folder inside the table, the driver moves the files to their
+final place (`col=value/` for partitions), reads each file's row count from its footer and
+commits add/remove actions as ONE Delta transaction. Readers only ever see committed files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from deltalake import Schema as DeltaSchema
+from deltalake.transaction import (
+    AddAction,
+    CommitProperties,
+    RemoveAction,
+    Transaction,
+    create_table_with_add_actions,
+)
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What one write did. committed=False: the app transaction was already in the log."""
+
+    table: str
+    version: int
+    rows_written: int
+    files_added: int
+    files_removed: int
+    committed: bool
+
+
+def is_delta(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def snapshot_schema(dt: DeltaTable) -> StructType:
+    # The Delta log stores the schema in Spark's StructType JSON format, comments included.
+    return StructType.fromJson(json.loads(dt.schema().to_json()))
+
+
+def read(spark: SparkSession, path: Path, version: int | None = None) -> DataFrame:
+    dt = DeltaTable(str(path), version=version)
+    schema = snapshot_schema(dt)
+    files = dt.file_uris()
+    if not files:
+        return spark.createDataFrame([], schema)
+    # Never spark.read.parquet(dir): that would also return files removed by later commits.
+    return spark.read.schema(schema).option("basePath", str(path)).parquet(*files)
+
+
+def _stage_files(df: DataFrame, path: Path, partition_by: list[str]) -> list[AddAction]:
+    """Write df as Parquet inside the table folder; return add actions for the new files."""
+    tag = uuid.uuid4().hex[:12]
+    tmp = path / f"_tmp-{tag}"
+    df.write.mode("overwrite").partitionBy(*partition_by).parquet(str(tmp))
+    actions: list[AddAction] = []
+    now_ms = int(time.time() * 1000)
+    for f in sorted(tmp.rglob("*.parquet")):
+        rel_dir = f.parent.relative_to(tmp)
+        dest = path / rel_dir / f"{tag}-{f.name}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        f.rename(dest)
+        n = pq.read_metadata(dest).num_rows
+        if n == 0:
+            # Spark leaves empty files for empty tasks; the schema lives in the log, drop them.
+            dest.unlink()
+            continue
+        parts = {}
+        for seg in rel_dir.parts:
+            k, _, v = seg.partition("=")
+            v = unquote(v)
+            parts[k] = None if v == HIVE_NULL else v
+        actions.append(
+            AddAction(
+                path=quote(dest.relative_to(path).as_posix(), safe="/="),
+                size=dest.stat().st_size,
+                partition_values=parts,
+                modification_time=now_ms,
+                data_change=True,
+                stats=json.dumps({"numRecords": n}),
+            )
+        )
+    shutil.rmtree(tmp, ignore_errors=True)
+    return actions
+
+
+def _removes(dt: DeltaTable, keep=lambda add: False) -> list[RemoveAction]:
+    adds = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+    now_ms = int(time.time() * 1000)
+    out = []
+    for a in adds:
+        if keep(a):
+            continue
+        pv = {k[len("partition."):]: (None if v is None else str(v)) for k, v in a.items() if k.startswith("partition.")}
+        out.append(RemoveAction(path=a["path"], data_change=True, deletion_timestamp=now_ms, size=a["size_bytes"], partition_values=pv))
+    return out
+
+
+def _rows(actions: list[AddAction]) -> int:
+    return sum(json.loads(a.stats)["numRecords"] for a in actions)
+
+
+def _props(app_id: str | None, app_version: int, metadata: dict | None) -> CommitProperties:
+    txns = [Transaction(app_id, app_version)] if app_id else None
+    meta = {k: str(v) for k, v in (metadata or {}).items()}
+    return CommitProperties(app_transactions=txns, custom_metadata=meta or None)
+
+
+def already_committed(path: Path, app_id: str | None, app_version: int) -> bool:
+    if not app_id or not is_delta(path):
+        return False
+    done = DeltaTable(str(path)).transaction_version(app_id)
+    return done is not None and done >= app_version
+
+
+def write(
+    df: DataFrame,
+    path: Path,
+    name: str,
+    mode: str,
+    keys: list[str] | None = None,
+    partition_by: list[str] | None = None,
+    app_id: str | None = None,
+    app_version: int = 0,
+    metadata: dict | None = None,
+) -> Commit:
+    partition_by = list(partition_by or [])
+    if already_committed(path, app_id, app_version):
+        dt = DeltaTable(str(path))
+        return Commit(name, dt.version(), 0, 0, 0, committed=False)
+    path.mkdir(parents=True, exist_ok=True)
+    props = _props(app_id, app_version, metadata)
+    schema = DeltaSchema.from_json(df.schema.json())
+
+    if not is_delta(path):
+        adds = _stage_files(df, path, partition_by)
+        create_table_with_add_actions(
+            str(path), schema, adds, mode="error", partition_by=partition_by or None,
+            name=name, commit_properties=props,
+        )
+        return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
+
+    dt = DeltaTable(str(path))
+    if mode == "overwrite":
+        adds = _stage_files(df, path, partition_by)
+        removes = _removes(dt)
+    elif mode == "append":
+        adds = _stage_files(df, path, partition_by)
+        removes = []
+    elif mode == "replace_partitions":
+        if not partition_by:
+            raise ValueError(f"{name}: replace_partitions needs partition_by")
+        adds = _stage_files(df, path, partition_by)
+        written = {tuple(a.partition_values.get(c) for c in partition_by) for a in adds}
+        removes = _removes(dt, keep=lambda a: tuple(
+            None if a.get(f"partition.{c}") is None else str(a[f"partition.{c}"]) for c in partition_by
+        ) not in written)
+    elif mode == "merge":
+        adds, removes = _merge(df, path, dt, keys or [], partition_by)
+    else:
+        raise ValueError(f"{name}: unknown write mode {mode!r}")
+
+    dt.create_write_transaction(
+        actions=[*removes, *adds], mode="append", schema=schema,
+        partition_by=partition_by or None, commit_properties=props,
+    )
+    dt.update_incremental()
+    return Commit(name, dt.version(), _rows(adds), len(adds), len(removes), committed=True)
+
+
+def _merge(df: DataFrame, path: Path, dt: DeltaTable, keys: list[str], partition_by: list[str]):
+    """Upsert by keys, copy-on-write: rewrite only the files that hold a changed key."""
+    if not keys:
+        raise ValueError(f"{path.name}: merge needs keys")
+    spark = df.sparkSession
+    current = read(spark, path).withColumn("_file", F.input_file_name())
+    src_keys = df.select(*keys).distinct()
+    hit = [r["_file"] for r in current.join(src_keys, keys, "left_semi").select("_file").distinct().collect()]
+    hit_rel = {unquote(Path(unquote(u.removeprefix("file://"))).relative_to(path.resolve()).as_posix()) for u in hit}
+    kept = (
+        current.where(F.col("_file").isin(hit)).join(src_keys, keys, "left_anti").drop("_file")
+        if hit else None
+    )
+    new_rows = df if kept is None else kept.unionByName(df.select(*kept.columns))
+    adds = _stage_files(new_rows, path, partition_by)
+    removes = _removes(dt, keep=lambda a: unquote(a["path"]) not in hit_rel)
+    return adds, removes
+
+
+def history(path: Path) -> list[dict]:
+    return DeltaTable(str(path)).history()
