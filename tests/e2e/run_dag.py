@@ -1,0 +1,42 @@
+"""Run the govlake_daily DAG with dag.test() twice for one logical date, in a fresh Airflow home.
+
+Runs as its own process (Airflow reads its config at import time): the test passes the lake
+and Airflow home through GOVLAKE_* / AIRFLOW_* variables and reads the JSON this prints last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pendulum
+
+
+def main() -> None:
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dags"))
+    from govlake_daily import govlake_daily_dag
+
+    from govlake.lakehouse import Lakehouse
+    from govlake.pipeline import table_summary
+    from govlake.settings import get_settings
+
+    logical = pendulum.parse(os.environ.get("GOVLAKE_TEST_DS", "2026-11-21"), tz="UTC")
+    states = []
+    snapshots = []
+    for _ in range(2):
+        run = govlake_daily_dag.test(logical_date=logical)
+        states.append(str(run.state))
+        snapshots.append(table_summary(Lakehouse(None, get_settings())))
+    print(json.dumps({"states": states, "first": snapshots[0], "second": snapshots[1]}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
