@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from govlake.lakehouse import delta_local
+from govlake.lakehouse import delta_local, delta_spark
 from govlake.lakehouse.delta_local import Commit
 from govlake.settings import Settings, get_settings
 
@@ -14,9 +14,12 @@ __all__ = ["Lakehouse", "Commit"]
 
 
 class Lakehouse:
-    def __init__(self, spark: SparkSession, settings: Settings | None = None):
+    def __init__(self, spark: SparkSession | None, settings: Settings | None = None):
+        """spark may be None for Spark-free uses (listing tables, Arrow reads for serving)."""
         self.spark = spark
         self.settings = settings or get_settings()
+        # delta-spark jars present (a cluster image): format("delta"); else Spark + delta-rs.
+        self._jars = spark is not None and delta_spark.available(spark)
 
     def path(self, table: str) -> Path:
         layer, _, name = table.partition(".")
@@ -30,6 +33,8 @@ class Lakehouse:
     def read(self, table: str, version: int | None = None) -> DataFrame:
         if not self.exists(table):
             raise FileNotFoundError(f"no Delta table {table} at {self.path(table)}")
+        if self._jars:
+            return delta_spark.read(self.spark, str(self.path(table)), version)
         return delta_local.read(self.spark, self.path(table), version)
 
     def write(
@@ -49,8 +54,10 @@ class Lakehouse:
         app_id/app_version make the load idempotent: a (app_id, version) already in the
         table's log commits nothing and returns committed=False.
         """
-        return delta_local.write(
-            df, self.path(table), table, mode, keys=keys, partition_by=partition_by,
+        backend = delta_spark if self._jars else delta_local
+        target = str(self.path(table)) if self._jars else self.path(table)
+        return backend.write(
+            df, target, table, mode, keys=keys, partition_by=partition_by,
             app_id=app_id, app_version=app_version, metadata=metadata,
         )
 
