@@ -22,6 +22,9 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         .config("spark.sql.session.timeZone", "Asia/Shanghai")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Strict date parsing: an impossible date (2023-02-30) is a quarantined row, not a guess.
+        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
         .config("spark.sql.warehouse.dir", str(s.lake_root / "spark-warehouse"))
         # Wide numeric outputs: dictionary encoding costs 4x on write (DESIGN.md).
         .config("spark.hadoop.parquet.enable.dictionary", "false")

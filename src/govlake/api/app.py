@@ -1,0 +1,174 @@
+"""HTTP API for departments and downstream apps (数据产品服务接口).
+
+Reads go through delta-rs -> Arrow (no Spark in the serving path), with key filters pushed down
+into the Parquet scan. Every caller names itself with `X-Consumer` (a consumer id from
+catalog/products.yaml); access follows the product's classification, 敏感 columns are masked
+unless the consumer is a sensitive reader, and each read emits an OpenLineage run
+(`api.<consumer>`, input = the product) so `govlake lineage <product>` shows who used it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
+
+from govlake.lineage.emitter import DatasetRef, JobRun
+from govlake.products import Product, load_catalog
+from govlake.settings import Settings, get_settings
+
+MASK = "***"
+MAX_LIMIT = 1000
+CONTROL_PARAMS = {"limit", "offset", "version", "columns"}
+
+
+def _clean(v):
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="govlake API", description="区级企业与民生服务数据产品接口", version="1")
+
+    def catalog():
+        return load_catalog(settings)
+
+    def product_or_404(name: str) -> Product:
+        p = next((p for p in catalog().products if p.name == name), None)
+        if p is None:
+            raise HTTPException(404, f"unknown data product {name!r} (未知数据产品)")
+        return p
+
+    def consumer_or_401(x_consumer: str | None) -> str:
+        known = {c.id for c in catalog().consumers}
+        if not x_consumer:
+            raise HTTPException(401, "X-Consumer header is required (请在 X-Consumer 头中注明调用方)")
+        if x_consumer not in known:
+            raise HTTPException(403, f"unknown consumer {x_consumer!r} (未登记的调用方)")
+        return x_consumer
+
+    def table_path(name: str):
+        layer, _, table = name.partition(".")
+        return settings.tables_dir / layer / table
+
+    def read(p: Product, consumer: str, filters: dict[str, str], *, limit: int = 100, offset: int = 0,
+             version: int | None = None) -> dict:
+        from deltalake import DeltaTable
+
+        if not p.may_read(consumer):
+            raise HTTPException(403, f"{consumer} may not read {p.name} ({p.label}, {p.classification})")
+        path = table_path(p.name)
+        if not (path / "_delta_log").is_dir():
+            raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
+        try:
+            dt = DeltaTable(str(path), version=version)
+        except Exception:
+            raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
+        ds = dt.to_pyarrow_dataset()
+        expr = None
+        for col, raw in filters.items():
+            if col not in ds.schema.names:
+                raise HTTPException(400, f"{p.name} has no column {col!r} to filter on")
+            typ = ds.schema.field(col).type
+            try:
+                value = pc.cast(pa.scalar(raw), typ) if not pa.types.is_string(typ) else pa.scalar(raw)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise HTTPException(400, f"{col}={raw!r} is not a valid {typ}")
+            e = pads.field(col) == value
+            expr = e if expr is None else expr & e
+        table = ds.to_table(filter=expr)
+        total = table.num_rows
+        table = table.slice(offset, limit)
+        masked = [c for c in p.masked_for(consumer) if c in table.schema.names]
+        rows = [{k: (MASK if k in masked and v is not None else _clean(v)) for k, v in r.items()}
+                for r in table.to_pylist()]
+        _emit_read(consumer, p.name, dt.version(), len(rows))
+        return {"product": p.name, "label": p.label, "version": dt.version(), "total": total,
+                "offset": offset, "count": len(rows), "masked_columns": masked, "rows": rows}
+
+    def _emit_read(consumer: str, product: str, version: int | None, rows: int) -> None:
+        run = JobRun(f"api.{consumer}", settings, job_type="STREAMING", integration="API")
+        run.add_input(DatasetRef(product, version=version, rows=rows))
+        run.complete()
+
+    # -- endpoints ------------------------------------------------------------------------------
+    @app.get("/health")
+    def health():
+        return {"status": "ok"}
+
+    @app.get("/products")
+    def list_products(x_consumer: str | None = Header(default=None)):
+        from deltalake import DeltaTable
+
+        consumer_or_401(x_consumer)
+        out = []
+        for p in catalog().products:
+            path = table_path(p.name)
+            version = DeltaTable(str(path)).version() if (path / "_delta_log").is_dir() else None
+            out.append({"name": p.name, "label": p.label, "owner": p.owner, "classification": p.classification,
+                        "description": p.description, "key": p.contract.key, "refresh": p.refresh.model_dump(),
+                        "version": version, "readable": p.may_read(x_consumer)})
+        return {"products": out}
+
+    @app.get("/products/{name}")
+    def read_product(name: str, request: Request, limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                     offset: int = Query(0, ge=0), version: int | None = Query(None, ge=0),
+                     x_consumer: str | None = Header(default=None)):
+        """Rows of a product. Any key column is a filter: /products/gold.enterprise_tags?uscc=..."""
+        consumer = consumer_or_401(x_consumer)
+        p = product_or_404(name)
+        filters = {k: v for k, v in request.query_params.items() if k not in CONTROL_PARAMS}
+        bad = [k for k in filters if k not in p.contract.key]
+        if bad:
+            raise HTTPException(400, f"filters must be key columns of {p.name} ({p.contract.key}), got {bad}")
+        return read(p, consumer, filters, limit=limit, offset=offset, version=version)
+
+    @app.get("/enterprises/{uscc}/profile")
+    def enterprise_profile(uscc: str, version: int | None = None, x_consumer: str | None = Header(default=None)):
+        consumer = consumer_or_401(x_consumer)
+        page = read(product_or_404("gold.enterprise_profile"), consumer, {"uscc": uscc}, limit=1, version=version)
+        if not page["rows"]:
+            raise HTTPException(404, f"no profile for {uscc} (无此企业画像)")
+        return {"uscc": uscc, "version": page["version"], "masked_columns": page["masked_columns"],
+                "profile": page["rows"][0]}
+
+    @app.get("/enterprises/{uscc}/tags")
+    def enterprise_tags(uscc: str, x_consumer: str | None = Header(default=None)):
+        consumer = consumer_or_401(x_consumer)
+        page = read(product_or_404("gold.enterprise_tags"), consumer, {"uscc": uscc}, limit=MAX_LIMIT)
+        return {"uscc": uscc, "version": page["version"], "tags": page["rows"]}
+
+    @app.get("/enterprises/{uscc}/policy-matches")
+    def policy_matches(uscc: str, x_consumer: str | None = Header(default=None)):
+        consumer = consumer_or_401(x_consumer)
+        page = read(product_or_404("gold.policy_matches"), consumer, {"uscc": uscc}, limit=MAX_LIMIT)
+        return {"uscc": uscc, "version": page["version"], "matches": page["rows"]}
+
+    @app.post("/petitions/dispatch")
+    def dispatch(petition: dict = Body(...), x_consumer: str | None = Header(default=None)):
+        """Online 智能分拨 for one petition: top departments from the trained model."""
+        consumer = consumer_or_401(x_consumer)
+        p = product_or_404("gold.petition_dispatch")
+        if not p.may_read(consumer):
+            raise HTTPException(403, f"{consumer} may not use petition dispatch (无分拨权限)")
+        if not (petition.get("content") or petition.get("title")):
+            raise HTTPException(422, "a petition needs a title or content (诉求标题或内容不能为空)")
+        try:
+            from govlake.petitions.dispatch import score_one
+        except ImportError:
+            raise HTTPException(503, "petition dispatch is not installed (智能分拨模块不可用)")
+        kwargs = {"settings": settings} if "settings" in inspect.signature(score_one).parameters else {}
+        try:
+            result = score_one(petition, **kwargs)
+        except FileNotFoundError as e:  # no trained model in state_dir
+            raise HTTPException(503, f"no dispatch model trained yet (分拨模型尚未训练): {e}")
+        _emit_read(consumer, p.name, None, 1)
+        return {"ticket_id": petition.get("ticket_id"), "result": result}
+
+    return app

@@ -1,0 +1,203 @@
+"""catalog/policies/*.yaml: one subsidy / recognition policy per file, and its YAML test cases.
+
+A policy has named clauses (条件), each a rule in the language of `govlake.policy.expr`, plus
+dated parameters, effective dates, version, issuing department, funding standard, legal
+reference (文号) and application window. Loading validates every clause under every dated
+parameter set against the field catalog (a parameter) and fails with the policy and clause named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from govlake.catalog.sources import CatalogError
+from govlake.policy.expr import RuleError, parse
+
+KINDS = {
+    "national": "国家政策原文（忠实编码）",
+    "district_modelled": "参照区级政策实践建模",
+    "synthetic": "基准测试用合成政策",
+}
+REQUIRED = ("policy_id", "name_zh", "kind", "dept", "version", "effective_from", "doc_no", "clauses")
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    label_zh: str
+    rule: str
+    text_zh: str = ""  # the published wording this clause encodes
+
+
+@dataclass(frozen=True)
+class Policy:
+    policy_id: str
+    name_zh: str
+    kind: str
+    dept: str
+    version: int
+    effective_from: dt.date
+    effective_to: dt.date | None
+    doc_no: str
+    title_zh: str
+    source_url: str
+    window_open: dt.date | None
+    window_close: dt.date | None
+    funding: dict
+    params: dict  # name -> value, or [{from: date, value: v}, ...]
+    clauses: tuple[Clause, ...]
+    manual_checks: tuple[str, ...] = ()
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def rule_hash(self) -> str:
+        """Content hash of the policy document: any change to a rule or parameter changes it."""
+        blob = json.dumps(self.raw, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def active_on(self, day: dt.date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def params_on(self, day: dt.date) -> dict[str, Any]:
+        """Parameter values in force on `day` (the latest `from` not after it)."""
+        out = {}
+        for name, v in self.params.items():
+            if _is_dated(v):
+                chosen = [e["value"] for e in sorted(v, key=lambda e: e["from"]) if e["from"] <= day]
+                if not chosen:
+                    raise CatalogError(f"policy {self.policy_id}: parameter {name!r} has no value on {day}")
+                out[name] = chosen[-1]
+            else:
+                out[name] = v
+        return out
+
+    def param_dates(self) -> list[dt.date]:
+        """Every date on which some parameter changes (validation checks each period)."""
+        days = {self.effective_from}
+        for v in self.params.values():
+            if _is_dated(v):
+                days.update(e["from"] for e in v if e["from"] >= self.effective_from)
+        return sorted(days)
+
+
+def _is_dated(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(e, dict) and "from" in e for e in v)
+
+
+def _date(v: Any, where: str) -> dt.date | None:
+    if v is None or isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        raise CatalogError(f"{where}: {v!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_policy(doc: dict, *, source: str = "policy", dept_codes: set[str] | None = None) -> Policy:
+    if not isinstance(doc, dict):
+        raise CatalogError(f"{source}: a policy file must be a mapping")
+    missing = [k for k in REQUIRED if doc.get(k) in (None, "", [])]
+    if missing:
+        raise CatalogError(f"{source}: policy {doc.get('policy_id', '?')} is missing {missing}")
+    pid = doc["policy_id"]
+    where = f"policy {pid} ({doc['name_zh']})"
+    if doc["kind"] not in KINDS:
+        raise CatalogError(f"{where}: kind must be one of {sorted(KINDS)}, got {doc['kind']!r}")
+    if dept_codes is not None and doc["dept"] not in dept_codes:
+        raise CatalogError(f"{where}: dept {doc['dept']!r} is not a department that issues policies "
+                           f"(catalog/departments.yaml, issues_policies: true)")
+    params = {}
+    for name, v in (doc.get("params") or {}).items():
+        if isinstance(v, list) and v and all(isinstance(e, dict) for e in v):
+            if not all({"from", "value"} <= set(e) for e in v):
+                raise CatalogError(f"{where}: dated parameter {name!r} needs entries {{from, value}}")
+            v = [{"from": _date(e["from"], f"{where} parameter {name}"), "value": e["value"]} for e in v]
+        params[name] = v
+    clauses, seen = [], set()
+    for c in doc["clauses"]:
+        if not isinstance(c, dict) or not c.get("id") or not c.get("rule") or not c.get("label_zh"):
+            raise CatalogError(f"{where}: every clause needs id, label_zh and rule, got {c!r}")
+        if c["id"] in seen:
+            raise CatalogError(f"{where}: duplicate clause id {c['id']!r}")
+        seen.add(c["id"])
+        clauses.append(Clause(c["id"], c["label_zh"], str(c["rule"]), c.get("text_zh", "")))
+    win = doc.get("application_window") or {}
+    p = Policy(
+        policy_id=pid, name_zh=doc["name_zh"], kind=doc["kind"], dept=doc["dept"],
+        version=int(doc["version"]), effective_from=_date(doc["effective_from"], where),
+        effective_to=_date(doc.get("effective_to"), where), doc_no=doc["doc_no"],
+        title_zh=doc.get("title_zh", ""), source_url=doc.get("source_url", ""),
+        window_open=_date(win.get("open"), where), window_close=_date(win.get("close"), where),
+        funding=dict(doc.get("funding") or {}), params=params, clauses=tuple(clauses),
+        manual_checks=tuple(doc.get("manual_checks") or ()), raw=doc,
+    )
+    return p
+
+
+def validate_policy(p: Policy, fields: dict[str, str], *, tags: set[str] | None = None,
+                    cert_keys: set[str] | None = None) -> None:
+    """Check every clause under every dated parameter set. fields: field id -> type."""
+    for day in p.param_dates():
+        params = p.params_on(day)
+        for c in p.clauses:
+            parse(c.rule, fields, params, where=f"policy {p.policy_id} ({p.name_zh}) clause {c.id} ({c.label_zh})",
+                  tags=tags, cert_keys=cert_keys)
+        cap = p.funding.get("cap_wan")
+        if cap is not None:
+            parse(str(cap), fields, params, where=f"policy {p.policy_id} ({p.name_zh}) funding.cap_wan",
+                  want="num", tags=tags, cert_keys=cert_keys)
+
+
+def load_policies(catalog_dir: Path, fields: dict[str, str] | None = None, *,
+                  tags: set[str] | None = None, include_synthetic: bool = False) -> list[Policy]:
+    """All policies in catalog/policies/*.yaml, validated. fields defaults to the field catalog."""
+    from govlake.catalog.departments import load_certificate_types, load_departments
+    from govlake.policy.fields import field_catalog, tag_ids
+
+    catalog_dir = Path(catalog_dir)
+    if fields is None:
+        fields = {k: v.type for k, v in field_catalog(catalog_dir).items()}
+        tags = tags if tags is not None else tag_ids(catalog_dir)
+    depts = {d.code for d in load_departments(catalog_dir) if d.issues_policies}
+    certs = {c.key for c in load_certificate_types(catalog_dir)}
+    out, ids = [], set()
+    for path in sorted((catalog_dir / "policies").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        p = parse_policy(doc, source=str(path.name), dept_codes=depts)
+        if p.kind == "synthetic" and not include_synthetic:
+            continue
+        if p.policy_id in ids:
+            raise CatalogError(f"{path.name}: duplicate policy_id {p.policy_id!r}")
+        ids.add(p.policy_id)
+        try:
+            validate_policy(p, fields, tags=tags, cert_keys=certs)
+        except RuleError as e:
+            raise CatalogError(f"{path.name}: {e}") from None
+        out.append(p)
+    return out
+
+
+def load_cases(catalog_dir: Path) -> dict[str, list[dict]]:
+    """catalog/policies/cases/<policy_id>.yaml -> {policy_id: [case, ...]}.
+
+    A case: {name, as_of, profile: {field: value}, tags: [..], expect: {eligible, clauses: {id: pass|fail|unknown}}}.
+    Fields absent from `profile` are null (the 'data missing' path)."""
+    out: dict[str, list[dict]] = {}
+    for path in sorted((Path(catalog_dir) / "policies" / "cases").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        pid = doc.get("policy_id") or path.stem
+        cases = []
+        for c in doc.get("cases") or []:
+            c = dict(c)
+            c["as_of"] = _date(c.get("as_of") or doc.get("as_of"), f"{path.name} case {c.get('name')}")
+            cases.append(c)
+        out[pid] = cases
+    return out

@@ -1,0 +1,118 @@
+"""Benchmark: many policies x many enterprises (batch), one new policy, one enterprise online.
+
+The 342 bench policies are SYNTHETIC: parameter variations (numeric thresholds scaled by
+0.7-1.3, seeded) of the real catalog policies, with ids <policy>_syn<k>. The profile is the
+synthetic core-field profile from govlake.policy.synth (the real 1,500-field profile is not needed:
+matching reads only the ~45 fields the policies use).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from govlake.catalog.policies import Policy, load_policies, parse_policy
+from govlake.settings import Settings, get_settings
+
+AS_OF = dt.date(2026, 5, 10)
+
+
+def _vary(v, rng: random.Random):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return v
+    return round(v * rng.uniform(0.7, 1.3), 4)
+
+
+def _vary_param(v, rng):
+    if isinstance(v, list) and v and all(isinstance(e, dict) and "from" in e for e in v):
+        return [{"from": e["from"], "value": _vary_param(e["value"], rng)} for e in v]
+    if isinstance(v, list):
+        vals = [_vary(x, rng) for x in v]
+        return sorted(vals) if all(isinstance(x, (int, float)) for x in v) and v == sorted(v) else vals
+    return _vary(v, rng)
+
+
+def synthetic_policies(real: list[Policy], n: int, seed: int = 1) -> list[Policy]:
+    """n policies by varying the parameters of the real ones (documented as synthetic)."""
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        base = real[k % len(real)]
+        raw = dict(base.raw)
+        raw["policy_id"] = f"{base.policy_id}_syn{k:03d}"
+        raw["kind"] = "synthetic"
+        raw["params"] = {name: _vary_param(v, rng) for name, v in (base.raw.get("params") or {}).items()}
+        out.append(parse_policy(raw))
+    return out
+
+
+def bench_policy(n_enterprises: int, n_policies: int = 342, *, spark=None, settings: Settings | None = None,
+                 online_samples: int = 1000, seed: int = 7) -> dict:
+    """Run the three measurements; returns the figures (seconds unless named otherwise)."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.policy.compile import compile_policies
+    from govlake.policy.evaluate import ProfileSnapshot, evaluate_enterprise
+    from govlake.policy.fields import core_fields, field_catalog
+    from govlake.policy.match import MATCHES, PROFILE, match_policies
+    from govlake.policy.synth import synthetic_profile_sql
+    from govlake.spark import get_spark
+
+    base_settings = settings or get_settings()
+    tmp = Path(tempfile.mkdtemp(prefix="govlake-policy-bench-"))
+    s = base_settings.model_copy(update={"lake_root": tmp})
+    spark = spark or get_spark(s, app_name="govlake-policy-bench")
+    lake = Lakehouse(spark, s)
+    full = field_catalog(s.catalog_dir)
+    fields = {k: full.get(k, v) for k, v in core_fields(s.catalog_dir).items()}
+    real = load_policies(s.catalog_dir, {k: v.type for k, v in fields.items()})
+    pols = synthetic_policies(real, n_policies, seed=seed)
+    figures: dict = {"n_enterprises": n_enterprises, "n_policies": n_policies,
+                     "spark_master": s.spark_master, "driver_memory": s.spark_driver_memory}
+
+    t = time.perf_counter()
+    lake.write(synthetic_profile_sql(spark, fields, n_enterprises, seed=seed), PROFILE)
+    figures["profile_write_s"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    c = match_policies(spark, lake, AS_OF, policies=pols, fields=fields)
+    figures["match_all_s"] = round(time.perf_counter() - t, 2)
+    figures["match_rows_written"] = c.rows_written
+    figures["pairs_evaluated"] = n_enterprises * n_policies
+    figures["pairs_per_s"] = round(n_enterprises * n_policies / figures["match_all_s"])
+
+    new = synthetic_policies(real, 1, seed=seed + 99)[0]
+    new = parse_policy({**new.raw, "policy_id": "bench_new_policy"})
+    t = time.perf_counter()
+    c1 = match_policies(spark, lake, AS_OF, policies=[new], fields=fields)
+    figures["match_one_new_s"] = round(time.perf_counter() - t, 2)
+    figures["match_one_new_rows"] = c1.rows_written
+
+    cps = compile_policies(pols, AS_OF, fields)
+    t = time.perf_counter()
+    snap = ProfileSnapshot.from_lake(lake, sorted({f for cp in cps for f in cp.fields_read}))
+    figures["online_snapshot_load_s"] = round(time.perf_counter() - t, 2)
+    rng = random.Random(seed)
+    ids = [f"91440306{rng.randrange(n_enterprises):010d}" for _ in range(online_samples)]
+    lat = []
+    for u in ids:
+        t = time.perf_counter()
+        evaluate_enterprise(u, cps, snapshot=snap)
+        lat.append((time.perf_counter() - t) * 1000)
+    lat.sort()
+    figures["online_p50_ms"] = round(statistics.median(lat), 2)
+    figures["online_p99_ms"] = round(lat[max(0, int(len(lat) * 0.99) - 1)], 2)
+    figures["matches_table_version"] = lake.version(MATCHES)
+    figures["lake"] = str(tmp)
+    return figures
+
+
+if __name__ == "__main__":  # python -m govlake.policy.bench 100000
+    import json
+    import sys
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    print(json.dumps(bench_policy(n, int(sys.argv[2]) if len(sys.argv) > 2 else 342), indent=1))

@@ -1,0 +1,211 @@
+"""A policy compiled for one as-of date: each clause as a Spark SQL expression and as a Python
+closure, plus the Chinese explanation built the same way by both back ends.
+
+Clause status: True = 符合 (pass), False = 不符合 (fail), None = 数据缺失 (unknown: an input is
+null). Only 'pass' counts toward eligibility. The explanation lists the clauses in three groups:
+  符合：成立满一年、…；不符合：研发费用占比（近三年研发费用占营业收入比例 3.2% < 要求 5.0%）；数据缺失：…（缺少 …）
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from govlake.catalog.policies import Clause, Policy
+from govlake.policy import expr as E
+from govlake.policy.fields import FieldInfo, is_ratio
+
+NEG = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "==": "≠", "!=": "="}
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+
+
+def status_name(v: bool | None) -> str:
+    return UNKNOWN if v is None else (PASS if v else FAIL)
+
+
+# -- value formatting (identical text from Python and Spark) ---------------------------------
+def _fmt_kind(n: E.Node, fields: dict[str, FieldInfo]) -> str:
+    if isinstance(n, E.Field):
+        f = fields[n.name]
+        if n.typ == E.STR:
+            return "str"
+        if n.typ == E.BOOL:
+            return "bool"
+        if is_ratio(n.name):
+            return "pct"
+        return "int" if f.type in ("int", "long") else "num"
+    return {E.STR: "str", E.BOOL: "bool"}.get(n.typ, "num")
+
+
+def fmt_py(v: Any, kind: str) -> str:
+    if v is None:
+        return "缺失"
+    if kind == "pct":
+        return f"{v * 100:,.1f}%"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if kind == "num":
+        return f"{v:,.2f}"
+    if kind == "bool":
+        return "是" if v else "否"
+    return str(v)
+
+
+def fmt_sql(x: str, kind: str) -> str:
+    if kind == "pct":
+        core = f"concat(format_number({x} * CAST(100.0 AS DOUBLE), 1), '%')"
+    elif kind == "int":
+        core = f"format_number(CAST({x} AS DOUBLE), 0)"
+    elif kind == "num":
+        core = f"format_number(CAST({x} AS DOUBLE), 2)"
+    elif kind == "bool":
+        core = f"(CASE WHEN {x} IS NULL THEN NULL WHEN {x} THEN '是' ELSE '否' END)"
+    else:
+        core = f"CAST({x} AS STRING)"
+    return f"coalesce({core}, '缺失')"
+
+
+@dataclass
+class CompiledClause:
+    clause: Clause
+    rule: E.Rule
+    sql: str
+    fn: Any
+    fields_read: list[str]
+    # detail for a failed top-level numeric comparison
+    cmp: tuple | None  # (op, left_node, right_node, left_fn, right_fn, kind, left_label)
+
+
+@dataclass
+class PolicyResult:
+    """One policy for one enterprise. The Chinese explanation is built on first access (most
+    online callers only list eligible / near-miss policies; building all 342 texts costs ~10x)."""
+
+    policy_id: str
+    policy_version: int
+    name_zh: str
+    eligible: bool
+    near_miss: bool
+    clause_results: dict[str, str]
+    missing: list[str]
+    _ctx: tuple = field(default=(), compare=False, repr=False)
+
+    @cached_property
+    def explanation_zh(self) -> str:
+        cp, row, tags, statuses = self._ctx
+        return cp.explain(row, tags, statuses)
+
+    def to_dict(self) -> dict:
+        return {"policy_id": self.policy_id, "policy_version": self.policy_version, "name_zh": self.name_zh,
+                "eligible": self.eligible, "near_miss": self.near_miss, "clause_results": self.clause_results,
+                "missing": self.missing, "explanation_zh": self.explanation_zh}
+
+
+class CompiledPolicy:
+    def __init__(self, policy: Policy, as_of: dt.date, fields: dict[str, FieldInfo]):
+        self.policy, self.as_of, self.fields = policy, as_of, fields
+        params = policy.params_on(as_of)
+        types = {k: v.type for k, v in fields.items()}
+        self.clauses: list[CompiledClause] = []
+        for c in policy.clauses:
+            where = f"policy {policy.policy_id} ({policy.name_zh}) clause {c.id} ({c.label_zh})"
+            rule = E.parse(c.rule, types, params, where=where)
+            cmp = None
+            n = rule.node
+            if isinstance(n, E.Cmp) and n.left.typ == E.NUM:
+                kind = _fmt_kind(n.left, fields)
+                label = fields[n.left.name].label if isinstance(n.left, E.Field) else c.label_zh
+                cmp = (n.op, n.left, n.right, E.to_py(n.left), E.to_py(n.right), kind, label)
+            self.clauses.append(CompiledClause(c, rule, E.to_sql(n), E.to_py(n), E.fields_of(n), cmp))
+        self.fields_read = sorted({f for c in self.clauses for f in c.fields_read})
+        self.tags_read = sorted({t for c in self.clauses for t in c.rule.tags})
+
+    # -- Python path -------------------------------------------------------------------------
+    def evaluate(self, row: dict, tags: set[str] | frozenset = frozenset()) -> PolicyResult:
+        statuses = [c.fn(row, tags) for c in self.clauses]
+        return self.result(row, tags, statuses)
+
+    def result(self, row: dict, tags, statuses: list) -> PolicyResult:
+        n_failed = sum(1 for s in statuses if s is not True)
+        return PolicyResult(
+            self.policy.policy_id, self.policy.version, self.policy.name_zh, n_failed == 0, n_failed == 1,
+            {c.clause.id: status_name(s) for c, s in zip(self.clauses, statuses)},
+            [c.clause.id for c, s in zip(self.clauses, statuses) if s is not True],
+            (self, row, tags, statuses),
+        )
+
+    def explain(self, row: dict, tags, statuses: list) -> str:
+        ok, bad, miss = [], [], []
+        for c, s in zip(self.clauses, statuses):
+            lab = c.clause.label_zh
+            if s is True:
+                ok.append(lab)
+            elif s is False:
+                bad.append(f"{lab}（{self._detail_py(c, row, tags)}）")
+            else:
+                nulls = "、".join(self.fields[f].label for f in c.fields_read if row.get(f) is None) or "无法计算"
+                miss.append(f"{lab}（缺少 {nulls}）")
+        parts = []
+        if ok:
+            parts.append("符合：" + "、".join(ok))
+        if bad:
+            parts.append("不符合：" + "、".join(bad))
+        if miss:
+            parts.append("数据缺失：" + "、".join(miss))
+        return "；".join(parts)
+
+    def _detail_py(self, c: CompiledClause, row: dict, tags) -> str:
+        if c.cmp:
+            op, _, _, lf, rf, kind, label = c.cmp
+            return f"{label} {fmt_py(lf(row, tags), kind)} {NEG[op]} 要求 {fmt_py(rf(row, tags), kind)}"
+        return self._fields_detail_py(c, row)
+
+    def _fields_detail_py(self, c: CompiledClause, row: dict) -> str:
+        if not c.fields_read:
+            return "未满足"
+        return "、".join(f"{self.fields[f].label} {fmt_py(row.get(f), _fmt_kind(E.Field(E.FIELD_TYPES[self.fields[f].type], f), self.fields))}"
+                        for f in c.fields_read)
+
+    # -- Spark SQL path ------------------------------------------------------------------------
+    def detail_sql(self, c: CompiledClause) -> str:
+        if c.cmp:
+            op, ln, rn, _, _, kind, label = c.cmp
+            return (f"concat({E.sql_lit(label + ' ')}, {fmt_sql(E.to_sql(ln), kind)}, "
+                    f"{E.sql_lit(' ' + NEG[op] + ' 要求 ')}, {fmt_sql(E.to_sql(rn), kind)})")
+        if not c.fields_read:
+            return "'未满足'"
+        items = []
+        for f in c.fields_read:
+            kind = _fmt_kind(E.Field(E.FIELD_TYPES[self.fields[f].type], f), self.fields)
+            items.append(f"concat({E.sql_lit(self.fields[f].label + ' ')}, {fmt_sql('`' + f + '`', kind)})")
+        return f"concat_ws('、', {', '.join(items)})"
+
+    def failed_item_sql(self, c: CompiledClause, status_col: str) -> str:
+        """Text for a clause that is not satisfied: 'label（detail）' or 'label（缺少 …）'."""
+        lab = E.sql_lit(c.clause.label_zh)
+        nulls = ", ".join(f"CASE WHEN `{f}` IS NULL THEN {E.sql_lit(self.fields[f].label)} END" for f in c.fields_read)
+        nulls_sql = f"coalesce(nullif(concat_ws('、', {nulls}), ''), '无法计算')" if nulls else "'无法计算'"
+        return (f"CASE WHEN {status_col} IS NULL THEN concat({lab}, '（缺少 ', {nulls_sql}, '）') "
+                f"ELSE concat({lab}, '（', {self.detail_sql(c)}, '）') END")
+
+
+_CACHE: dict[tuple, CompiledPolicy] = {}
+_FIELDS_REFS: dict[int, dict] = {}  # keeps the catalogs alive so id() keys stay unique
+
+
+def compile_policies(policies: list[Policy], as_of: dt.date, fields: dict[str, FieldInfo]) -> list[CompiledPolicy]:
+    """Compile the policies active on as_of (cached per policy content, date and field catalog)."""
+    _FIELDS_REFS[id(fields)] = fields
+    out = []
+    for p in policies:
+        if not p.active_on(as_of):
+            continue
+        key = (p.policy_id, p.version, p.rule_hash, as_of, id(fields))
+        if key not in _CACHE:
+            if len(_CACHE) > 20000:
+                _CACHE.clear()
+            _CACHE[key] = CompiledPolicy(p, as_of, fields)
+        out.append(_CACHE[key])
+    return out

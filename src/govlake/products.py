@@ -1,0 +1,167 @@
+"""Data products (数据产品): catalog/products.yaml loaded and validated, and `publish`, the only
+way a product table is written: gate first, then one Delta commit. A failed gate writes nothing,
+so the previous version keeps serving."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from govlake.settings import Settings, get_settings
+
+class ContractColumn(BaseModel):
+    name: str
+    type: str | None = None
+    label: str | None = None
+    nullable: bool = True
+    enum: list | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class Contract(BaseModel):
+    key: list[str] = Field(min_length=1)
+    columns: list[ContractColumn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _key_declared(self):
+        names = {c.name for c in self.columns}
+        missing = [k for k in self.key if k not in names]
+        if missing:
+            raise ValueError(f"contract key columns {missing} are not in contract.columns")
+        return self
+
+    def label(self, column: str) -> str | None:
+        return next((c.label for c in self.columns if c.name == column), None)
+
+
+class Refresh(BaseModel):
+    cron: str
+    note: str | None = None
+
+
+class WriteSpec(BaseModel):
+    mode: Literal["overwrite", "append", "replace_partitions", "merge"] = "overwrite"
+    partition_by: list[str] | None = None
+
+
+class Consumer(BaseModel):
+    id: str
+    name: str
+    dept: str
+
+
+class Product(BaseModel):
+    name: str
+    label: str
+    owner: str
+    classification: Literal["公开", "内部", "敏感"]
+    description: str
+    contract: Contract
+    consumers: list[str] = []
+    sensitive_columns: list[str] = []
+    sensitive_readers: list[str] = []
+    refresh: Refresh
+    write: WriteSpec = WriteSpec()
+    suite: str | None = None  # set when another module writes this product's suite file
+
+    @field_validator("name")
+    @classmethod
+    def _layer_name(cls, v: str) -> str:
+        layer, _, name = v.partition(".")
+        if not name or not layer:
+            raise ValueError(f"product name must be layer.table, got {v!r}")
+        return v
+
+    def may_read(self, consumer: str) -> bool:
+        return self.classification == "公开" or consumer in self.consumers
+
+    def masked_for(self, consumer: str) -> list[str]:
+        """Columns to mask for this consumer (敏感字段脱敏)."""
+        return [] if consumer in self.sensitive_readers else list(self.sensitive_columns)
+
+
+class ProductCatalog(BaseModel):
+    consumers: list[Consumer]
+    products: list[Product]
+
+    @model_validator(mode="after")
+    def _references(self):
+        known = {c.id for c in self.consumers}
+        seen = set()
+        for p in self.products:
+            if p.name in seen:
+                raise ValueError(f"product {p.name} is declared twice")
+            seen.add(p.name)
+            for c in [*p.consumers, *p.sensitive_readers]:
+                if c not in known:
+                    raise ValueError(f"{p.name}: consumer {c!r} is not declared under consumers:")
+            if p.sensitive_columns and p.classification != "敏感":
+                raise ValueError(f"{p.name}: sensitive_columns need classification 敏感, not {p.classification}")
+            unread = set(p.sensitive_readers) - set(p.consumers)
+            if unread:
+                raise ValueError(f"{p.name}: sensitive_readers {sorted(unread)} are not consumers of the product")
+        return self
+
+
+def load_catalog(settings: Settings | None = None) -> ProductCatalog:
+    s = settings or get_settings()
+    path = s.catalog_dir / "products.yaml"
+    # keyed on mtime so a running API sees an edited catalog
+    return _load(path, s.catalog_dir / "departments.yaml", path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, departments_path: Path, _mtime: int) -> ProductCatalog:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        cat = ProductCatalog.model_validate(raw)
+    except Exception as e:  # pydantic's message names the failing product and field
+        raise ValueError(f"catalog/products.yaml (数据产品目录) is invalid: {e}") from e
+    depts = {d["code"] for d in yaml.safe_load(departments_path.read_text(encoding="utf-8"))["departments"]}
+    for owner in [p.owner for p in cat.products] + [c.dept for c in cat.consumers]:
+        if owner not in depts:
+            raise ValueError(f"catalog/products.yaml: department {owner!r} is not in departments.yaml (部门目录)")
+    return cat
+
+
+def load_products(settings: Settings | None = None) -> dict[str, Product]:
+    return {p.name: p for p in load_catalog(settings).products}
+
+
+def get_product(name: str, settings: Settings | None = None) -> Product:
+    products = load_products(settings)
+    if name not in products:
+        raise KeyError(f"unknown data product {name!r}; known: {', '.join(sorted(products))}")
+    return products[name]
+
+
+def product_suite(product: Product, settings: Settings | None = None) -> dict:
+    """The suite that gates a product: its suite file if one was generated, else its contract."""
+    from govlake.quality.suites import suite_for_product, suite_path
+    import json
+
+    p = suite_path(product.name, settings)
+    if p.exists():
+        return json.loads(p.read_text(encoding="utf-8"))
+    return suite_for_product(product)
+
+
+def publish(df, product: str, lake, *, app_id: str, parent_run=None, metadata: dict | None = None):
+    """Gate `df` against the product's suite, then write it as one Delta commit.
+
+    Raises QualityGateFailed (nothing written, previous version still served) when the gate fails.
+    Returns the lakehouse Commit. app_id makes a re-run of the same logical date commit nothing.
+    """
+    from govlake.quality import gate
+
+    p = get_product(product, lake.settings)
+    result = gate(df, p.name, suite=product_suite(p, lake.settings), parent_run=parent_run, lake=lake)
+    meta = {"product": p.name, "owner": p.owner, "classification": p.classification,
+            "quality_run_id": result.run_id, **(metadata or {})}
+    return lake.write(df, p.name, mode=p.write.mode, keys=p.contract.key, partition_by=p.write.partition_by,
+                      app_id=app_id, metadata=meta)

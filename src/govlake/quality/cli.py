@@ -1,0 +1,45 @@
+"""`govlake quality ...`: generate the suites from the catalog; validate a lake table."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.group()
+def quality():
+    """Data quality (数据质量): Great Expectations suites and gates."""
+
+
+@quality.command("generate-suites")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="default: <repo>/expectations")
+def generate_suites_command(out):
+    """Write expectations/ from catalog/sources.yaml and catalog/products.yaml."""
+    from pathlib import Path
+
+    from govlake.quality.suites import generate_suites
+
+    paths = generate_suites(out_dir=Path(out) if out else None)
+    for p in paths:
+        click.echo(str(p))
+    click.echo(f"{len(paths)} suites written")
+
+
+@quality.command("validate")
+@click.argument("table")
+@click.option("--suite", default=None, help="suite name or JSON path (default: named after the table)")
+@click.option("--version", type=int, default=None, help="Delta version to validate (time travel)")
+@click.option("--engine", type=click.Choice(["auto", "gx", "metrics"]), default="auto")
+def validate_command(table, suite, version, engine):
+    """Validate a lake table against its suite; exit 1 when any expectation fails."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.quality import validate
+    from govlake.settings import get_settings
+    from govlake.spark import get_spark
+
+    settings = get_settings()
+    lake = Lakehouse(get_spark(settings), settings)
+    result = validate(lake.read(table, version), table, suite, engine=engine, lake=lake)
+    click.echo(result.summary())
+    sys.exit(0 if result.success else 1)

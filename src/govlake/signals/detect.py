@@ -1,0 +1,206 @@
+"""Petition signals on a pandas frame of petitions (the columns of bronze.petitions):
+enrichment (address, sensitive, place), repeated petitions (反复诉求 -> 并案), group petitions
+(群体诉求). The per-block functions here are what the Spark job runs inside applyInPandas; the
+`*_from_edges` functions assemble the global result from the edges the blocks return.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from govlake.signals import address as addr
+from govlake.signals.similarity import UnionFind, doc_text, jaccard, lsh_pairs, shingles, signatures, time_blocks
+
+REPEAT_WINDOW_DAYS = 30
+REPEAT_SIMILARITY = 0.5          # char-bigram Jaccard of title + content head: same issue
+REQUESTER_SIMILARITY = 0.2       # same requester, loosely the same matter
+GROUP_WINDOW_HOURS = 72
+GROUP_MIN_REQUESTERS = 5
+GROUP_SIMILARITY = 0.3           # same subject (different people word it differently)
+
+ADDRESS_SCAN_CHARS = 300       # where a petition says where: the title and the start of the text
+# Masked or foreign place names (taidi: "A市A5区", "K9县"): a coarse place when the tree has none.
+_GENERIC_PLACE = re.compile(r"[A-Z]\d{1,2}[区县]")
+
+ENRICH_COLUMNS = {
+    "std_street_code": "string", "std_street_name": "string", "std_community_code": "string",
+    "std_community_name": "string", "std_road": "string", "std_building": "string",
+    "address_confidence": "double", "address_level": "string", "address_matched_text": "string",
+    "eff_street_code": "string", "eff_community_code": "string",
+    "place_key": "string", "street_block": "string", "doc_text": "string", "minhash": "array<long>",
+}
+
+
+def _nz(v) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def enrich(p: pd.DataFrame) -> pd.DataFrame:
+    """Add the ENRICH_COLUMNS: standard address, place keys for blocking, comparable text."""
+    rows = []
+    for at, title, content, sc, cc in zip(p.get("address_text", [None] * len(p)), p["title"], p["content"],
+                                          p.get("street_code", [None] * len(p)),
+                                          p.get("community_code", [None] * len(p))):
+        m = addr.standardise(at) if _nz(at) else None
+        if m is None or m.confidence < addr.REVIEW_THRESHOLD:
+            m2 = addr.standardise(f"{title or ''}{(content or '')[:ADDRESS_SCAN_CHARS]}")
+            m = m2 if m is None or m2.confidence > m.confidence else m
+        sc, cc = _nz(sc), _nz(cc)
+        street = sc or m.street_code
+        comm = cc or m.community_code
+        g = _GENERIC_PLACE.search(f"{title or ''}{(content or '')[:ADDRESS_SCAN_CHARS]}")
+        generic = g.group(0) if g else None
+        rows.append((m.street_code, m.street_name, m.community_code, m.community_name, m.road,
+                     m.building, float(m.confidence), m.level, m.matched_text, street, comm,
+                     comm or street or generic or "", street or generic or "NA",
+                     doc_text(title, content)))
+    e = pd.DataFrame(rows, columns=list(ENRICH_COLUMNS)[:-1], index=p.index)
+    e["minhash"] = list(signatures(e["doc_text"].tolist()))
+    return pd.concat([p, e], axis=1)
+
+
+# ----------------------------------------------------------------------------- blocks
+def with_blocks(p: pd.DataFrame, window_hours: float, place_col: str) -> pd.DataFrame:
+    """Each row twice, once per overlapping time block: columns block_place, block_time."""
+    k0, k1 = time_blocks(p["submit_time"], window_hours)
+    a = p.assign(block_place=p[place_col], block_time=k0)
+    b = p.assign(block_place=p[place_col], block_time=k1)
+    return pd.concat([a, b], ignore_index=True)
+
+
+def repeat_edges(block: pd.DataFrame) -> pd.DataFrame:
+    """Same issue: near-duplicate text in the same street block within 30 days (same community
+    when both are known)."""
+    pairs = lsh_pairs(block, REPEAT_SIMILARITY, REPEAT_WINDOW_DAYS * 24, same_col="place_key")
+    return pd.DataFrame(pairs, columns=["a", "b", "sim"]).assign(reason="same_issue")
+
+
+def group_edges(block: pd.DataFrame) -> pd.DataFrame:
+    """Same subject at the same place within 72 h (any requester)."""
+    pairs = lsh_pairs(block, GROUP_SIMILARITY, GROUP_WINDOW_HOURS)
+    return pd.DataFrame(pairs, columns=["a", "b", "sim"]).assign(reason="same_subject")
+
+
+def requester_edges(p: pd.DataFrame) -> pd.DataFrame:
+    """Same requester within 30 days about the same place or loosely the same matter."""
+    out = []
+    win = pd.Timedelta(days=REPEAT_WINDOW_DAYS)
+    q = p[["ticket_id", "requester_id", "submit_time", "place_key", "doc_text"]].dropna(subset=["requester_id"])
+    for _, g in q[q.duplicated("requester_id", keep=False)].groupby("requester_id", sort=False):
+        g = g.sort_values("submit_time")
+        ids, ts, places = g["ticket_id"].tolist(), pd.to_datetime(g["submit_time"]).tolist(), g["place_key"].tolist()
+        sets = [shingles(t) for t in g["doc_text"]]
+        for i in range(len(ids)):
+            for j in range(i + 1, len(ids)):
+                if ts[j] - ts[i] > win:
+                    break
+                same_place = bool(places[i]) and places[i] == places[j]
+                s = jaccard(sets[i], sets[j])
+                if same_place or s >= REQUESTER_SIMILARITY:
+                    a, b = sorted((ids[i], ids[j]))
+                    out.append((a, b, round(s, 4), "same_requester"))
+    return pd.DataFrame(out, columns=["a", "b", "sim", "reason"])
+
+
+def blocked_edges(p: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Pandas path of the blocking (the Spark job does the same with applyInPandas)."""
+    if kind == "repeat":
+        b, fn = with_blocks(p, REPEAT_WINDOW_DAYS * 24, "street_block"), repeat_edges
+    else:
+        b, fn = with_blocks(p[p["place_key"] != ""], GROUP_WINDOW_HOURS, "place_key"), group_edges
+    size = b.groupby(["block_place", "block_time"], sort=False)["ticket_id"].transform("size")
+    b = b[size > 1]  # most (community, 72 h) blocks hold one petition: skip them without a Python call
+    parts = [fn(g) for _, g in b.groupby(["block_place", "block_time"], sort=False)]
+    parts = [x for x in parts if len(x)]
+    if not parts:
+        return pd.DataFrame(columns=["a", "b", "sim", "reason"])
+    return pd.concat(parts, ignore_index=True).drop_duplicates(["a", "b"])
+
+
+# ----------------------------------------------------------------------------- results
+def merge_groups_from_edges(p: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
+    """并案: connected tickets form one group; master = the earliest ticket (ties: smallest id)."""
+    cols = ["group_id", "ticket_id", "master_ticket_id", "reason", "similarity", "group_size",
+            "requester_count", "channels"]
+    if edges.empty:
+        return pd.DataFrame(columns=cols)
+    uf = UnionFind()
+    reasons: dict[str, set] = {}
+    best: dict[str, float] = {}
+    for a, b, s, r in edges[["a", "b", "sim", "reason"]].itertuples(index=False):
+        uf.union(a, b)
+        for t in (a, b):
+            reasons.setdefault(t, set()).add(r)
+            best[t] = max(best.get(t, 0.0), float(s))
+    meta = p.set_index("ticket_id")[["submit_time", "requester_id", "channel"]]
+    rows = []
+    for members in uf.groups().values():
+        m = meta.loc[members].sort_values("submit_time", kind="stable")
+        m = m.reset_index().sort_values(["submit_time", "ticket_id"])
+        master = m["ticket_id"].iloc[0]
+        gid = f"MG-{master}"
+        chans = ",".join(sorted(set(m["channel"].dropna())))
+        nreq = m["requester_id"].nunique()
+        for t in m["ticket_id"]:
+            rows.append((gid, t, master, "master" if t == master else "+".join(sorted(reasons[t])),
+                         best[t], len(m), nreq, chans))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _max_requesters_in_window(times: list, reqs: list, hours: float) -> tuple[int, int, int]:
+    """Sliding window over time-sorted tickets: (max distinct requesters, start idx, end idx)."""
+    best, bi, bj, i = 0, 0, 0, 0
+    cnt: Counter = Counter()
+    win = pd.Timedelta(hours=hours)
+    for j in range(len(times)):
+        cnt[reqs[j]] += 1
+        while times[j] - times[i] > win:
+            cnt[reqs[i]] -= 1
+            if cnt[reqs[i]] == 0:
+                del cnt[reqs[i]]
+            i += 1
+        if len(cnt) > best:
+            best, bi, bj = len(cnt), i, j
+    return best, bi, bj
+
+
+def group_alerts_from_edges(p: pd.DataFrame, edges: pd.DataFrame, sensitive_severity: dict | None = None,
+                            min_requesters: int = GROUP_MIN_REQUESTERS) -> pd.DataFrame:
+    """群体诉求: a same-subject, same-place component with >= min_requesters distinct requesters
+    inside some 72 h window. Severity 2, 3 from 10 requesters, 4 from 30 or when a member has a
+    severity-4 sensitive hit."""
+    cols = ["alert_id", "place_key", "street_code", "community_code", "subject", "window_start",
+            "window_end", "ticket_count", "requester_count", "severity", "ticket_ids"]
+    if edges.empty:
+        return pd.DataFrame(columns=cols)
+    uf = UnionFind()
+    for a, b in edges[["a", "b"]].itertuples(index=False):
+        uf.union(a, b)
+    meta = p.set_index("ticket_id")
+    sev = sensitive_severity or {}
+    rows = []
+    for members in uf.groups().values():
+        if len(members) < min_requesters:
+            continue
+        m = meta.loc[members].reset_index().sort_values(["submit_time", "ticket_id"])
+        times = pd.to_datetime(m["submit_time"]).tolist()
+        n, i, j = _max_requesters_in_window(times, m["requester_id"].tolist(), GROUP_WINDOW_HOURS)
+        if n < min_requesters:
+            continue
+        w = m.iloc[i:j + 1]
+        level = 2 + (n >= 10) + (n >= 30)
+        if any(sev.get(t, 0) >= 4 for t in w["ticket_id"]):
+            level = 4
+        subject = Counter(w["title"]).most_common(1)[0][0]
+        rows.append((f"GA-{w['ticket_id'].iloc[0]}", w["place_key"].iloc[0],
+                     _nz(w["eff_street_code"].iloc[0]), _nz(w["eff_community_code"].iloc[0]),
+                     subject, times[i], times[j], len(w), int(n), int(min(level, 4)),
+                     sorted(w["ticket_id"].tolist())))
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi.testclient import TestClient
+
+from govlake.api.app import create_app
+from govlake.lineage.emitter import read_events
+from govlake.lineage.graph import load_graph
+
+U1, U2 = "914403000000000001", "914403000000000002"
+
+
+@pytest.fixture
+def client(spark, lake, settings):
+    prof = "uscc string, ent_name string, phone string, reg_capital_wan double, innovation_score double"
+    lake.write(spark.createDataFrame([(U1, "甲科技有限公司", "13800000001", 100.0, 70.0),
+                                      (U2, "乙制造有限公司", None, 500.0, float("nan"))], prof), "gold.enterprise_profile")
+    lake.write(spark.createDataFrame([(U1, "甲科技（更名）", "13800000001", 120.0, 75.0),
+                                      (U2, "乙制造有限公司", None, 500.0, 40.0)], prof), "gold.enterprise_profile")
+    lake.write(spark.createDataFrame([(U1, "T01", "高新技术企业", dt.date(2024, 1, 1), "证书"),
+                                      (U1, "T02", "专精特新", dt.date(2025, 1, 1), "证书"),
+                                      (U2, "T01", "高新技术企业", dt.date(2023, 1, 1), "证书")],
+                                     "uscc string, tag_id string, tag_name string, since date, evidence string"),
+               "gold.enterprise_tags")
+    lake.write(spark.createDataFrame([("P001", 1, U1, dt.date(2026, 11, 1), True)],
+                                     "policy_id string, policy_version int, uscc string, as_of date, eligible boolean"),
+               "gold.policy_matches")
+    return TestClient(create_app(settings))
+
+
+def H(consumer):
+    return {"X-Consumer": consumer}
+
+
+def test_list_products(client):
+    r = client.get("/products", headers=H("zsj_data_portal"))
+    assert r.status_code == 200
+    by = {p["name"]: p for p in r.json()["products"]}
+    assert by["gold.enterprise_profile"]["version"] == 1 and by["gold.enterprise_profile"]["classification"] == "敏感"
+    assert by["gold.enterprise_profile"]["readable"] is False and by["gold.policy_profile"]["readable"] is True
+    assert by["gold.policy_profile"]["version"] is None and by["gold.policy_profile"]["owner"] == "QXZX"
+    assert client.get("/products").status_code == 401
+    assert client.get("/products", headers=H("hacker")).status_code == 403
+
+
+def test_profile_masking_and_time_travel(client, settings):
+    r = client.get(f"/enterprises/{U1}/profile", headers=H("gxj_enterprise_service"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["profile"]["ent_name"] == "甲科技（更名）" and body["version"] == 1
+    assert body["profile"]["phone"] == "***" and "phone" in body["masked_columns"]
+    r = client.get(f"/enterprises/{U1}/profile", headers=H("kcj_policy_portal"))
+    assert r.json()["profile"]["phone"] == "13800000001" and r.json()["masked_columns"] == []
+    r = client.get(f"/enterprises/{U1}/profile", params={"version": 0}, headers=H("kcj_policy_portal"))
+    assert r.json()["profile"]["ent_name"] == "甲科技有限公司"
+    assert client.get("/enterprises/X/profile", headers=H("kcj_policy_portal")).status_code == 404
+    # 敏感 product, not a listed consumer
+    assert client.get(f"/enterprises/{U1}/profile", headers=H("zsj_data_portal")).status_code == 403
+
+
+def test_product_page_filters_and_consumer_lineage(client, settings):
+    r = client.get("/products/gold.enterprise_tags", params={"uscc": U1}, headers=H("zsj_data_portal"))
+    assert r.status_code == 200 and r.json()["total"] == 2 and {x["tag_id"] for x in r.json()["rows"]} == {"T01", "T02"}
+    r = client.get("/products/gold.enterprise_profile", params={"limit": 1, "offset": 1},
+                   headers=H("kcj_policy_portal"))
+    assert r.json()["count"] == 1 and r.json()["total"] == 2
+    r = client.get("/products/gold.enterprise_profile", params={"version": 0, "uscc": U2}, headers=H("kcj_policy_portal"))
+    assert r.json()["rows"][0]["innovation_score"] is None  # NaN served as null
+    assert client.get("/products/gold.enterprise_tags", params={"tag_name": "x"},
+                      headers=H("zsj_data_portal")).status_code == 400
+    assert client.get("/products/gold.enterprise_profile", params={"version": 9},
+                      headers=H("kcj_policy_portal")).status_code == 404
+    assert client.get("/products/gold.nope", headers=H("zsj_data_portal")).status_code == 404
+    r = client.get(f"/enterprises/{U1}/policy-matches", headers=H("policy_push"))
+    assert r.status_code == 200 and r.json()["matches"][0]["policy_id"] == "P001"
+    r = client.get(f"/enterprises/{U1}/tags", headers=H("policy_push"))
+    assert len(r.json()["tags"]) == 2
+    # who used it: each read is an api.<consumer> run with the product as input
+    reads = [e for e in read_events(settings.lineage_path) if e["job"]["name"].startswith("api.")]
+    assert {e["job"]["name"] for e in reads} >= {"api.zsj_data_portal", "api.kcj_policy_portal", "api.policy_push"}
+    g = load_graph(settings.lineage_path)
+    assert {e.job for e in g.readers("gold.enterprise_tags")} == {"api.zsj_data_portal", "api.policy_push"}
+    assert {e.job for e in g.readers("gold.enterprise_profile")} == {"api.kcj_policy_portal"}
+
+
+def test_dispatch_without_model_is_503(client):
+    r = client.post("/petitions/dispatch", json={"title": "小区噪音扰民", "content": "晚上施工噪音很大"},
+                    headers=H("mysb_platform"))
+    assert r.status_code == 503, r.text
+    assert client.post("/petitions/dispatch", json={"title": "x"}, headers=H("zsj_data_portal")).status_code == 403
