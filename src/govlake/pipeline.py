@@ -59,52 +59,96 @@ def step_validate_bronze(ctx: StepContext):
     """Gate today's bronze partitions: a failed suite stops the chain before anything is published."""
     from pyspark.sql import functions as F
 
-    from govlake.catalog.sources import load_sources
+    from govlake.catalog import load_sources
     from govlake.quality import gate
 
     results = {}
-    for source in load_sources(ctx.settings.catalog_dir):
-        table = f"bronze.{source.name}"
+    for name in load_sources(ctx.settings.catalog_dir).sources:
+        table = f"bronze.{name}"
         df = ctx.lake.read(table).where(F.col("_load_date") == F.lit(ctx.load_date))
-        results[table] = gate(df, table, parent_run=ctx.run)
+        r = gate(df, table, lake=ctx.lake, parent_run=ctx.run, record_key=ctx.load_date.isoformat())
+        results[table] = {"rows": r.row_count, "expectations": r.n_expectations}
     return results
 
 
-def step_transform(ctx: StepContext):
-    """dbt build (staging, profile, tags, policy portrait, SLA marts), then gated publish to gold."""
-    from govlake.profile import build_profile
+def _gate(ctx: StepContext):
+    from govlake.quality import gate
 
-    return build_profile(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    return lambda df, table, parent_run=None: gate(
+        df, table, lake=ctx.lake, parent_run=parent_run or ctx.run, record_key=ctx.load_date.isoformat())
+
+
+def step_transform(ctx: StepContext):
+    """dbt: the profile, tags and policy portrait (generated from the catalog), then the other
+    marts (departments, petition SLA); every mart passes its quality gate before it is published."""
+    from govlake.profile.build import build_profile
+    from govlake.transform import publish_models, run_dbt
+
+    profile = build_profile(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    day = ctx.load_date.isoformat()
+    selectors = ["+path:models/marts/core", "+path:models/marts/petitions"]
+    run_dbt(ctx.spark, ctx.settings, ["build", "--select", *selectors], parent_run=ctx.run, load_date=day)
+    models = ["dim_departments", "fct_petition_sla", "rpt_petition_sla_daily",
+              "rpt_petition_sla_weekly", "rpt_petition_sla_monthly"]
+    commits = publish_models(ctx.spark, ctx.lake, models, gate=_gate(ctx), app_id_suffix=day,
+                             parent_run=ctx.run)
+    return {"profile": profile, "marts": {c.table: c.version for c in commits}}
 
 
 def step_dispatch(ctx: StepContext):
-    from govlake.petitions.pipeline import train_and_score
+    """Train the dispatch model on handled petitions (once per load date), score the day's tickets."""
+    from pyspark.sql import functions as F
 
-    return train_and_score(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    from govlake.petitions.model import save_model, train
+    from govlake.petitions.scoring import score_dataframe
+
+    day = ctx.load_date.isoformat()
+    model_dir = ctx.settings.state_dir / "models" / "dispatch" / day
+    petitions = ctx.lake.read("bronze.petitions").withColumn(
+        "text", F.concat_ws("。", F.col("title"), F.col("content")))
+    if not (model_dir / "model.json").exists():
+        hist = (petitions.where(F.col("handling_dept_code").isNotNull())
+                .select("text", "handling_dept_code").toPandas())
+        model = train(hist["text"].tolist(), hist["handling_dept_code"].tolist())
+        save_model(model, model_dir, training_data={"table": "bronze.petitions",
+                                                    "version": ctx.lake.version("bronze.petitions"),
+                                                    "rows": len(hist)})
+    today = petitions.where(F.col("_load_date") == F.lit(ctx.load_date)).select("ticket_id", "text")
+    scored = score_dataframe(today, model_dir).cache()
+    n_in, n_out = today.count(), scored.count()
+    if n_out != 3 * n_in:
+        raise RuntimeError(f"dispatch reconciliation failed: {n_in} tickets in, {n_out} rows out (expected {3 * n_in})")
+    commit = ctx.lake.write(scored, "gold.petition_dispatch", mode="overwrite",
+                            app_id=f"dispatch_petitions@{day}")
+    scored.unpersist()
+    return {"tickets": n_in, "version": commit.version, "model": str(model_dir)}
 
 
 def step_signals(ctx: StepContext):
-    from govlake.signals import run_signals
+    from govlake.signals.job import run_signals
 
-    return run_signals(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    commits = run_signals(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    return {t: c.version for t, c in commits.items()}
 
 
 def step_match(ctx: StepContext):
-    from govlake.policy.matching import match_policies
+    from govlake.policy.match import match_policies
 
-    return match_policies(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    return match_policies(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run).version
 
 
 def step_push(ctx: StepContext):
-    from govlake.policy.push import run_push
+    from govlake.policy.push import default_channels, push_run
 
-    return run_push(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    return push_run(ctx.lake, ctx.load_date, default_channels(ctx.settings), parent_run=ctx.run)
 
 
 def step_approve(ctx: StepContext):
-    from govlake.policy.approval import run_auto_approve
+    from govlake.policy.approval import auto_approve
+    from govlake.policy.intake import submit_from_matches
 
-    return run_auto_approve(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    submit_from_matches(ctx.lake, ctx.load_date)
+    return auto_approve(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run).version
 
 
 # Order matters: each step reads what the ones before it wrote.

@@ -1,0 +1,96 @@
+"""Benchmark of the profile build: Spark (our path, bronze -> published gold) against DuckDB
+running the same generated profile SQL (duckdb rendering of the same template) on the same
+staging data, plus a 1% incremental build. Run by `make bench` via bench_profile(scale)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def _jvm_peak_rss_gb() -> float | None:
+    """Peak RSS (VmHWM) of the Spark JVM child of this process, plus this process."""
+    total = 0
+    me = os.getpid()
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            status = (p / "status").read_text()
+        except OSError:
+            continue
+        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        if int(p.name) == me or ppid == me:
+            hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+            if hwm:
+                total += int(hwm[0].split()[1])
+    return round(total / 1024 / 1024, 2) if total else None
+
+
+def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
+    """Load bronze as Arrow into DuckDB, build staging (latest row per key) and run the
+    generated profile SQL (duckdb dialect). Returns (seconds for the SQL, rows)."""
+    import duckdb
+
+    from govlake.catalog.profile import load_enterprise_fields
+    from govlake.catalog.sources import load_sources
+    from govlake.profile import sqlgen
+
+    con = duckdb.connect()
+    sources = load_sources(lake.settings.catalog_dir)
+    for src in sources:
+        arrow = lake.to_arrow(f"bronze.{src.name}")
+        con.register(f"bronze__{src.name}", arrow)
+        con.execute(f"CREATE TABLE stg_{src.name} AS SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER "
+                    f"(PARTITION BY {', '.join(src.key)} ORDER BY _load_date DESC) AS _rn FROM bronze__{src.name}) WHERE _rn = 1")
+    catalog = load_enterprise_fields(lake.settings.catalog_dir)
+    d = sqlgen.Dialect("duckdb", as_of=as_of)
+    t = time.perf_counter()
+    con.execute("CREATE VIEW int_enterprise_scope AS " + sqlgen.scope_sql([s.name for s in sources], d))
+    for src in sqlgen.source_models(catalog):
+        con.execute(f"CREATE VIEW int_enterprise_src_{src} AS " + sqlgen.source_sql(src, catalog, d))
+    con.execute("CREATE VIEW int_enterprise_base AS " + sqlgen.base_sql(catalog, d))
+    for c in catalog.categories:
+        con.execute(f"CREATE VIEW int_enterprise_{c.id} AS " + sqlgen.category_sql(c.id, catalog, d))
+    con.execute("CREATE TABLE enterprise_profile AS " + sqlgen.profile_sql(catalog, d))
+    seconds = time.perf_counter() - t
+    rows = con.execute("SELECT count(*) FROM enterprise_profile").fetchall()[0][0]
+    con.close()
+    return seconds, rows
+
+
+def bench_profile(scale: int = 20000, *, engine: str = "direct") -> dict:
+    """Figures at `scale` enterprises: full build seconds (bronze -> published), DuckDB seconds
+    on the same SQL and data, ratio, incremental (1% changed) seconds and its share of full,
+    peak RSS. Uses a throw-away lake under /tmp."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.profile.build import build_profile
+    from govlake.profile.synthetic import write_bronze
+    from govlake.settings import Settings
+    from govlake.spark import get_spark
+
+    settings = Settings(lake_root=Path(tempfile.mkdtemp(prefix="profile-bench-")))
+    spark = get_spark(settings)
+    lake = Lakehouse(spark, settings)
+    d0, d1 = dt.date(2025, 6, 29), dt.date(2025, 6, 30)
+    out: dict = {"scale": scale, "engine": engine}
+    t = time.perf_counter()
+    write_bronze(spark, lake, scale, d1, d0)
+    out["seconds_bronze_synthetic"] = round(time.perf_counter() - t, 1)
+    res = build_profile(spark, lake, d1, engine=engine)
+    out["full_seconds"] = res["seconds_total"]
+    out["full_profile_seconds"] = res["seconds_profile"]
+    ddb, rows = duckdb_profile_seconds(lake, d1)
+    out["duckdb_seconds"] = round(ddb, 2)
+    out["duckdb_rows"] = rows
+    out["ratio_vs_duckdb"] = round(res["seconds_profile"] / ddb, 2) if ddb else None
+    changed = max(1, scale // 100)
+    write_bronze(spark, lake, scale, d1, d1, seed=11, id_offset=0, id_count=changed, mode="append")
+    inc = build_profile(spark, lake, d1, incremental=True, engine=engine)
+    out["incremental_1pct_seconds"] = inc["seconds_total"]
+    out["incremental_share_of_full"] = round(inc["seconds_total"] / res["seconds_total"], 3)
+    out["peak_rss_gb"] = _jvm_peak_rss_gb()
+    return out

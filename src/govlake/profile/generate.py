@@ -1,0 +1,124 @@
+"""Write the dbt models of the profile from the catalog (committed; regenerate after a catalog
+change with `govlake profile generate`): intermediate int_enterprise_* and the marts with their
+YAML (contracts enforced, Chinese descriptions, column-lineage meta)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from govlake.catalog.profile import EnterpriseCatalog, load_enterprise_fields, load_enterprise_tags
+from govlake.catalog.sources import load_sources
+from govlake.profile import sqlgen
+
+YAML_HEADER = "# GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.\n"
+TAG_COLUMNS = [
+    ("uscc", "string", "统一社会信用代码"), ("tag_id", "string", "标签编码"), ("tag_name", "string", "标签名称"),
+    ("tag_group", "string", "标签分组"), ("since", "date", "标签生效日期（首次命中的画像日期）"),
+    ("evidence", "string", "命中依据（字段=取值及阈值）"),
+]
+
+
+def _stg(col: str) -> str:
+    src, _, c = col.partition(".")
+    return f"stg_{src}.{c}"
+
+
+def _col(f, sources: list[str], contract: bool) -> dict:
+    out = {"name": f.id, "description": f.label}
+    if contract:
+        out["data_type"] = f.type
+    out["meta"] = {"sources": sources, "derivation": f.derivation, "category": f.category,
+                   "level": f.level, "unit": f.unit or None}
+    return out
+
+
+def _dump(path: Path, doc: dict) -> bool:
+    text = YAML_HEADER + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200)
+    return _write(path, text)
+
+
+def _write(path: Path, text: str) -> bool:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str, str]:
+    """relative path under dbt/models -> file text."""
+    d = sqlgen.Dialect("dbt")
+    sources = [s.name for s in load_sources(catalog_dir)]
+    files: dict[str, str] = {"intermediate/int_enterprise_scope.sql": sqlgen.scope_sql(sources, d)}
+    models = [{"name": "int_enterprise_scope", "description": "画像计算范围：全部登记企业，或增量时仅源数据有变更的企业",
+               "columns": [{"name": "uscc", "description": "统一社会信用代码",
+                            "meta": {"sources": ["stg_enterprise_registry.uscc"]}, "data_tests": ["not_null", "unique"]}]}]
+    for src, fs in sqlgen.source_models(catalog).items():
+        files[f"intermediate/int_enterprise_src_{src}.sql"] = sqlgen.source_sql(src, catalog, d)
+        models.append({"name": f"int_enterprise_src_{src}", "description": f"画像基础聚合：{src}（每企业一行）",
+                       "columns": [{"name": "uscc", "description": "统一社会信用代码",
+                                    "meta": {"sources": [f"stg_{src}.{'related_uscc' if src == 'petitions' else 'uscc'}"]}}]
+                       + [_col(f, [_stg(s) for s in f.lineage], False) for f in fs if f.id != "uscc"]})
+    files["intermediate/int_enterprise_base.sql"] = sqlgen.base_sql(catalog, d)
+    models.append({"name": "int_enterprise_base", "description": "画像基础字段（非派生）：计算范围内每企业一行",
+                   "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_scope.uscc"]}}]
+                   + [_col(f, [f"int_enterprise_src_{f.source}.{f.id}"], False) for f in catalog.fields
+                      if f.kind != "expr" and f.id != "uscc"]})
+    for c in catalog.categories:
+        files[f"intermediate/int_enterprise_{c.id}.sql"] = sqlgen.category_sql(c.id, catalog, d)
+        cols = [f for f in catalog.in_category(c.id)]
+        models.append({
+            "name": f"int_enterprise_{c.id}", "description": f"企业画像·{c.label}（{len(cols)} 个字段）",
+            "columns": ([{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_scope.uscc"]}}]
+                        if c.id != "basic" else [])
+            + [_col(f, [_stg(s) for s in f.lineage], False) for f in cols],
+        })
+    files["intermediate/_int_enterprise.yml"] = YAML_HEADER + yaml.safe_dump(
+        {"version": 2, "models": models}, allow_unicode=True, sort_keys=False, width=200)
+
+    files["marts/enterprise/enterprise_profile.sql"] = sqlgen.profile_sql(catalog, d)
+    tags = load_enterprise_tags(catalog_dir, catalog)
+    types = {f.id: f.type for f in catalog.fields}
+    files["marts/enterprise/enterprise_tags.sql"] = sqlgen.tags_sql(tags, types, d, publish="gold.enterprise_tags")
+    prof_cols = []
+    for f in catalog.fields:
+        col = _col(f, [f"int_enterprise_{f.category}.{f.id}"], True)
+        col["meta"]["source_columns"] = [_stg(s) for s in f.lineage]
+        if f.id == "uscc":
+            col["constraints"] = [{"type": "not_null", "warn_unsupported": False}]  # data tests would compute the wide view; quality gates run on publish
+        prof_cols.append(col)
+    tag_refs = sorted({fid for t in tags for fid in t.fields})
+    marts = [
+        {"name": "enterprise_profile", "description": "企业画像宽表（一企一画像）：每企业一行，1,500 个字段，键 uscc",
+         "config": {"contract": {"enforced": True}, "meta": {"publish": "gold.enterprise_profile"}},
+         "columns": prof_cols},
+        {"name": "enterprise_tags", "description": f"企业标签（长表）：{len(tags)} 个标签规则命中结果，键 uscc + tag_id",
+         "config": {"contract": {"enforced": True}, "meta": {"publish": "gold.enterprise_tags"}},
+         "columns": [
+             {"name": n, "description": lab, "data_type": t,
+              "meta": {"sources": ["enterprise_profile.uscc"] if n == "uscc" else
+                       [f"enterprise_profile.{x}" for x in tag_refs] if n == "evidence" else [],
+                       "derivation": "标签规则（catalog/enterprise_tags）在画像上求值" if n != "uscc" else "画像主键"},
+              **({"constraints": [{"type": "not_null", "warn_unsupported": False}]} if n in {"uscc", "tag_id"} else {})}
+             for n, t, lab in TAG_COLUMNS]},
+    ]
+    files["marts/enterprise/_enterprise.yml"] = YAML_HEADER + yaml.safe_dump(
+        {"version": 2, "models": marts}, allow_unicode=True, sort_keys=False, width=200)
+    return files
+
+
+def generate(dbt_dir: Path, catalog_dir: Path, *, policies: bool = True) -> list[str]:
+    """Write every generated profile model; returns the files that changed."""
+    catalog = load_enterprise_fields(catalog_dir)
+    files = enterprise_files(catalog, catalog_dir)
+    if policies:
+        from govlake.profile.policy import policy_files
+
+        files.update(policy_files(catalog_dir))
+    changed = []
+    for rel, text in files.items():
+        if _write(Path(dbt_dir) / "models" / rel, text):
+            changed.append(rel)
+    return changed

@@ -1,0 +1,340 @@
+"""Generate the profile SQL from the catalog: one model per field category, the wide profile,
+the long tag table. Text, not DataFrame API (1,500 expressions). One template, three renderings:
+
+  dbt     Spark SQL with Jinja ({{ ref() }}, var('as_of')): the committed dbt models
+  spark   Spark SQL with literals and plain view names: tests, benchmarks, tag publishing
+  duckdb  DuckDB SQL with literals: the benchmark's reference engine
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, Field, Tag
+
+SQL_TYPE = {"string": "STRING", "int": "INT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
+HEADER = "-- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand."
+CHANGED_VAR = "profile_changed_since"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str                      # dbt | spark | duckdb
+    as_of: dt.date | None = None   # literal dialects only
+    changed_since: dt.date | None = None
+
+    @property
+    def jinja(self) -> bool:
+        return self.name == "dbt"
+
+    def as_of_sql(self) -> str:
+        return "DATE '{{ as_of }}'" if self.jinja else f"DATE '{self.as_of.isoformat()}'"
+
+    def year(self, back: int) -> str:
+        if self.jinja:
+            return "{{ y1 }}" if back == 0 else f"{{{{ y1 - {back} }}}}"
+        return str(self.as_of.year - 1 - back)
+
+    def ref(self, name: str) -> str:
+        return f"{{{{ ref('{name}') }}}}" if self.jinja else name
+
+    def days(self, a: str, b: str) -> str:
+        return f"date_diff('day', {a}, {b})" if self.name == "duckdb" else f"datediff({b}, {a})"
+
+    def hours(self, a: str, b: str) -> str:
+        if self.name == "duckdb":
+            return f"(date_diff('second', {a}, {b}) / 3600.0)"
+        return f"((unix_timestamp({b}) - unix_timestamp({a})) / 3600.0)"
+
+
+def _months(w: str) -> int | None:
+    if w == "all":
+        return None
+    m = re.fullmatch(r"(\d+)([ym])", w)
+    if not m:
+        raise ValueError(f"unknown window {w!r}")
+    return int(m.group(1)) * (12 if m.group(2) == "y" else 1)
+
+
+def _split_args(text: str, start: int) -> tuple[list[str], int]:
+    """Arguments of the call whose '(' is at text[start]; returns (args, index after ')')."""
+    depth, cur, args, i = 0, [], [], start
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            j = text.index("'", i + 1)
+            cur.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if ch == "(":
+            depth += 1
+            if depth == 1:
+                i += 1
+                continue
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                args.append("".join(cur).strip())
+                return args, i + 1
+        elif ch == "," and depth == 1:
+            args.append("".join(cur).strip())
+            cur = []
+            i += 1
+            continue
+        cur.append(ch)
+        i += 1
+    raise ValueError(f"unbalanced parentheses in {text!r}")
+
+
+def expand(sql: str, d: Dialect) -> str:
+    """Expand @macros (see catalog/enterprise_fields/_common.yaml) for a dialect."""
+    out, i = [], 0
+    while True:
+        j = sql.find("@", i)
+        if j < 0:
+            out.append(sql[i:])
+            return "".join(out)
+        out.append(sql[i:j])
+        m = re.match(r"@([a-z_0-9]+)", sql[j:])
+        name, k = m.group(1), j + m.end()
+        if name == "as_of":
+            out.append(d.as_of_sql())
+            i = k
+            continue
+        if name == "y1":
+            out.append(d.year(0))
+            i = k
+            continue
+        args, i = _split_args(sql, k)
+        args = [expand(a, d) for a in args]
+        out.append(_macro(name, args, d))
+
+
+def _macro(name: str, args: list[str], d: Dialect) -> str:
+    if name == "yw":
+        w, col = args[0], (args[1] if len(args) > 1 else "year")
+        if re.fullmatch(r"y\d", w):
+            return f"{col} = {d.year(int(w[1]) - 1)}"
+        n = int(w[:-1])
+        return f"{col} BETWEEN {d.year(n - 1)} AND {d.year(0)}"
+    if name in {"dw", "fw"}:
+        w, col = args
+        months = _months(w)
+        a = d.as_of_sql()
+        if name == "dw":
+            if months is None:
+                return f"{col} <= {a}"
+            return f"({col} > {a} - INTERVAL {months} MONTH AND {col} <= {a})"
+        return f"({col} > {a} AND {col} <= {a} + INTERVAL {months} MONTH)"
+    if name == "days":
+        return d.days(*args)
+    if name == "hours":
+        return d.hours(*args)
+    raise ValueError(f"unknown macro @{name}")
+
+
+# -- category models ------------------------------------------------------------------------
+def _needed(cat_fields: list[Field], by_id: dict[str, Field]) -> list[Field]:
+    seen, order = set(), []
+
+    def visit(f: Field):
+        if f.id in seen:
+            return
+        seen.add(f.id)
+        for r in f.refs:
+            visit(by_id[r])
+        order.append(f)
+
+    for f in cat_fields:
+        visit(f)
+    return order
+
+
+def _levels(fields: list[Field], by_id: dict[str, Field]) -> dict[str, int]:
+    lv: dict[str, int] = {}
+
+    def level(f: Field) -> int:
+        if f.id not in lv:
+            lv[f.id] = 0 if f.kind != "expr" else 1 + max(level(by_id[r]) for r in f.refs) if f.refs else 1
+        return lv[f.id]
+
+    for f in fields:
+        level(f)
+    return lv
+
+
+def _typed(sql: str, f: Field) -> str:
+    return f"CAST({sql} AS {SQL_TYPE[f.type]})"
+
+
+def _default(col: str, f: Field) -> str:
+    if f.default is None:
+        return col
+    lit = ("true" if f.default else "false") if isinstance(f.default, bool) else repr(f.default)
+    return f"coalesce({col}, {lit})"
+
+
+def scope_sql(catalog_sources: list[str], d: Dialect) -> str:
+    """Enterprises to (re)compute: all registered ones, or those with a source row loaded since
+    var('profile_changed_since') (incremental)."""
+    lines = []
+    if d.jinja:
+        lines += [HEADER, "-- Enterprises in scope of this profile build (one row per uscc).",
+                  f"{{%- set changed = var('{CHANGED_VAR}', none) %}}",
+                  f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}",
+                  "{%- if changed %}", "WHERE uscc IN ("]
+        cond = "_load_date >= DATE '{{ changed }}'"
+    else:
+        lines += [f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}"]
+        if d.changed_since is None:
+            return "\n".join(lines) + "\n"
+        lines.append("WHERE uscc IN (")
+        cond = f"_load_date >= DATE '{d.changed_since.isoformat()}'"
+    parts = [f"  SELECT {USCC_COLUMN.get(s, 'uscc')} FROM {d.ref('stg_' + s)} WHERE {cond}" for s in catalog_sources]
+    lines.append("\n  UNION\n".join(parts))
+    lines.append(")")
+    if d.jinja:
+        lines.append("{%- endif %}")
+    return "\n".join(lines) + "\n"
+
+
+def source_models(catalog: EnterpriseCatalog) -> dict[str, list[Field]]:
+    """source -> its attr/agg fields: one aggregate per source and enterprise (int_enterprise_src_<source>).
+    Category models join these; identical subplans let Spark reuse one shuffle per source."""
+    out: dict[str, list[Field]] = {}
+    for f in catalog.fields:
+        if f.kind != "expr":
+            out.setdefault(f.source, []).append(f)
+    return out
+
+
+def _jinja_head(d: Dialect, comment: list[str]) -> list[str]:
+    if not d.jinja:
+        return [f"-- {c}" for c in comment[:1]]
+    return [HEADER, *[f"-- {c}" for c in comment],
+            "{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}",
+            "{%- set y1 = (as_of | string)[:4] | int - 1 %}",
+            f"{{%- set changed = var('{CHANGED_VAR}', none) %}}"]
+
+
+def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
+    fs = [f for f in source_models(catalog)[source] if f.id != "uscc"]
+    lines = _jinja_head(d, [f"Per-enterprise aggregates of {source} for the profile ({len(fs)} base fields)."])
+    key = USCC_COLUMN.get(source, "uscc")
+    if d.jinja:
+        filt = (f"\n{{%- if changed %}}\nWHERE {key} IN (SELECT uscc FROM {d.ref('int_enterprise_scope')})\n{{%- endif %}}")
+    else:
+        filt = f"\nWHERE {key} IN (SELECT uscc FROM int_enterprise_scope)" if d.changed_since else ""
+    if source == "enterprise_registry":  # one row per uscc: attributes, no aggregation
+        cols = ",\n".join(f"  {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
+        lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}")
+    else:
+        cols = ",\n".join(f"  {expand(f.sql, d)} AS {f.id}" for f in fs)
+        lines.append(f"SELECT\n  {key} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}\nGROUP BY {key}")
+    return "\n".join(lines) + "\n"
+
+
+def base_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
+    """int_enterprise_base: every base (attr/agg) field, one row per enterprise in scope:
+    the scope joined once to the 12 per-source aggregates, defaults applied, typed."""
+    lines = _jinja_head(d, ["All base (non-derived) profile fields: scope joined once to every per-source aggregate."])
+    srcs = list(source_models(catalog))
+    sel = ["  scope.uscc AS uscc"]
+    for s in srcs:
+        for f in source_models(catalog)[s]:
+            if f.id != "uscc":
+                sel.append(f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}")
+    joins = [f"LEFT JOIN {d.ref('int_enterprise_src_' + s)} src_{s} ON src_{s}.uscc = scope.uscc" for s in srcs]
+    lines.append("SELECT\n" + ",\n".join(sel) + f"\nFROM {d.ref('int_enterprise_scope')} scope\n" + "\n".join(joins))
+    return "\n".join(lines) + "\n"
+
+
+def _derive(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> tuple[list[str], int]:
+    """CTEs level_1..level_n computing the derived fields `fields` need, over int_enterprise_base."""
+    by_id = catalog.by_id()
+    needed = _needed(fields, by_id)
+    levels = _levels(needed, by_id)
+    ctes = [f"level_0 AS (\n  SELECT * FROM {d.ref('int_enterprise_base')}\n)"]
+    top = max(levels.values()) if levels else 0
+    for lv in range(1, top + 1):
+        fs = [f for f in needed if levels[f.id] == lv]
+        cols = ",\n".join(f"    {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
+        ctes.append(f"level_{lv} AS (\n  SELECT *,\n{cols}\n  FROM level_{lv - 1}\n)")
+    return ctes, top
+
+
+def category_sql(cat_id: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
+    own = catalog.in_category(cat_id)
+    cat = next(c for c in catalog.categories if c.id == cat_id)
+    lines = _jinja_head(d, [f"{cat.label} ({cat.id}): {len(own)} profile fields, one row per enterprise (uscc).",
+                            "Derived fields are computed in layers over int_enterprise_base; fields of other",
+                            "categories they read are computed here too but not output."])
+    ctes, top = _derive(own, catalog, d)
+    out_cols = ",\n".join(f"  {f.id}" for f in own)
+    if "uscc" not in {f.id for f in own}:
+        out_cols = "  uscc,\n" + out_cols
+    lines.append("WITH " + ",\n".join(ctes))
+    lines.append(f"SELECT\n{out_cols}\nFROM level_{top}")
+    return "\n".join(lines) + "\n"
+
+
+def profile_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
+    """The wide profile. Same columns and values as joining the 14 category models on uscc, but
+    computed as one projection of int_enterprise_base: measured, the 14-way join of views kept
+    ~60 sorters in one Spark stage and ran out of execution memory on a 2 GB driver."""
+    lines = []
+    if d.jinja:
+        lines += _jinja_head(d, ["企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md)."])
+        lines.append("{{ config(meta={'publish': 'gold.enterprise_profile'}) }}")
+        lines += [f"-- depends_on: {{{{ ref('int_enterprise_{c.id}') }}}}" for c in catalog.categories]
+    ctes, top = _derive(catalog.fields, catalog, d)
+    lines.append("WITH " + ",\n".join(ctes))
+    lines.append("SELECT\n" + ",\n".join(f"  {f.id}" for f in catalog.fields) + f"\nFROM level_{top}")
+    return "\n".join(lines) + "\n"
+
+
+def tag_rule_sql(tags: list[Tag]) -> dict[str, str]:
+    """tag id -> Spark SQL of its rule over the profile row, tag references inlined."""
+    from govlake.profile import rules
+
+    by_id = {t.id: t for t in tags}
+    memo: dict[str, str] = {}
+
+    def sql(tid: str) -> str:
+        if tid not in memo:
+            memo[tid] = rules.to_sql(by_id[tid].ast, sql)
+        return memo[tid]
+
+    return {t.id: sql(t.id) for t in tags}
+
+
+def tags_sql(tags: list[Tag], field_types: dict[str, str], d: Dialect, *, profile: str = "enterprise_profile",
+             key: str = "uscc", publish: str | None = None) -> str:
+    """Long-form tags: one row per (key, tag that holds), with the evidence that made it hold."""
+    from govlake.profile import rules
+
+    rule = tag_rule_sql(tags)
+    lines = []
+    if d.jinja:
+        lines += [HEADER, f"-- Tags in long form: one row per {key} and tag that holds.",
+                  "{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}"]
+        if publish:
+            lines.append(f"{{{{ config(meta={{'publish': '{publish}'}}) }}}}")
+
+    def esc(s: str) -> str:
+        return s.replace("'", "''")
+
+    items = []
+    for t in tags:
+        ev = rules.evidence_sql(t.ast, field_types)
+        items.append(
+            f"    CASE WHEN coalesce({rule[t.id]}, false) THEN named_struct('tag_id', '{t.id}', "
+            f"'tag_name', '{esc(t.name)}', 'tag_group', '{esc(t.group_label)}', 'evidence', {ev}) END")
+    lines.append("WITH hits AS (\n  SELECT " + key + ", filter(array(\n" + ",\n".join(items)
+                 + "\n  ), t -> t IS NOT NULL) AS tags\n  FROM " + d.ref(profile) + "\n),\nlong AS (\n"
+                 f"  SELECT {key}, inline(tags) FROM hits\n)")
+    lines.append(f"SELECT {key}, tag_id, tag_name, tag_group, CAST({d.as_of_sql()} AS DATE) AS since, "
+                 f"CAST(evidence AS STRING) AS evidence\nFROM long")
+    return "\n".join(lines) + "\n"
