@@ -84,7 +84,7 @@ def step_transform(ctx: StepContext):
     from govlake.profile.build import build_profile
     from govlake.transform import publish_models, run_dbt
 
-    profile = build_profile(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    profile = build_profile(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run, engine="dbt")
     day = ctx.load_date.isoformat()
     selectors = ["+path:models/marts/core", "+path:models/marts/petitions"]
     run_dbt(ctx.spark, ctx.settings, ["build", "--select", *selectors], parent_run=ctx.run, load_date=day)

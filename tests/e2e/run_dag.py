@@ -1,7 +1,8 @@
 """Run the govlake_daily DAG with dag.test() twice for one logical date, in a fresh Airflow home.
 
 Runs as its own process (Airflow reads its config at import time): the test passes the lake
-and Airflow home through GOVLAKE_* / AIRFLOW_* variables and reads the JSON this prints last.
+and Airflow home through GOVLAKE_* / AIRFLOW_* variables and reads the JSON written to
+GOVLAKE_TEST_OUT.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def main() -> None:
         run = govlake_daily_dag.test(logical_date=logical)
         states.append(str(run.state))
         snapshots.append(table_summary(Lakehouse(None, get_settings())))
-    print(json.dumps({"states": states, "first": snapshots[0], "second": snapshots[1]}, ensure_ascii=False))
+    # A file, not stdout: Spark's shutdown logs to stdout after we are done.
+    Path(os.environ["GOVLAKE_TEST_OUT"]).write_text(
+        json.dumps({"states": states, "first": snapshots[0], "second": snapshots[1]}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,12 @@ def test_daily_dag_runs_and_is_idempotent(tmp_path):
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "GOVLAKE_TEST_DS": "2026-11-21",
+        "GOVLAKE_TEST_OUT": str(tmp_path / "result.json"),
     }
     proc = subprocess.run([sys.executable, str(REPO / "tests/e2e/run_dag.py")], env=env,
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
     assert out["states"] == ["success", "success"] or all(s.endswith("SUCCESS") or s == "success" for s in out["states"]), out["states"]
     first = {t["table"]: (t["version"], t["rows"]) for t in out["first"]}
     second = {t["table"]: (t["version"], t["rows"]) for t in out["second"]}
@@ -36,6 +37,10 @@ def test_daily_dag_runs_and_is_idempotent(tmp_path):
                   "gold.petition_dispatch"]:
         assert table in first, f"{table} missing; have {sorted(first)}"
         assert first[table][1] > 0, f"{table} is empty"
+    # ops.ingest_runs is the append-only log of load attempts: the re-run is recorded there
+    # (committed = false); every other table must be untouched.
+    attempts = first.pop("ops.ingest_runs"), second.pop("ops.ingest_runs")
+    assert attempts[1][0] > attempts[0][0]
     assert second == first, "second run of the same date changed tables"
     events = (tmp_path / "lake" / "lineage" / "events.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = {json.loads(e)["eventType"] for e in events}

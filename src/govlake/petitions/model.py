@@ -20,8 +20,8 @@ from typing import Sequence
 
 import joblib
 import numpy as np
-from scipy.special import expit
 import sklearn
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -47,7 +47,7 @@ class PetitionModel:
     Wt: np.ndarray  # (n_features, n_classes) or (n_features, 1) for two classes; C order so
     #                that sparse X @ Wt needs no copy of the weights per call
     b: np.ndarray
-    cal_a: np.ndarray  # sigmoid calibration p = 1 / (1 + exp(a * f + b)) per column of W
+    cal_a: np.ndarray  # sigmoid calibration p = 1 / (1 + exp(a * f + b)) per column of Wt
     cal_b: np.ndarray
     meta: dict = field(default_factory=dict)
     # Tokenisation travels with the model, so scoring always matches how it was trained.
@@ -295,6 +295,7 @@ def save_model(model: PetitionModel, out_dir: str | Path, training_data: dict | 
     finally:
         model.meta = meta
     digest = sha256_file(tmp)
+    os.chmod(tmp, 0o644)  # mkstemp makes it 0600; workers and the API may run as other users
     os.replace(tmp, out / MODEL_FILE)
     import jieba
 

@@ -252,6 +252,12 @@ def auto_approve(spark, lake, as_of: dt.date, *, parent_run=None):
         for t, v in reader.versions.items():
             if v is not None:
                 run.add_input(DatasetRef(t, version=v))
+        if not decisions:  # nothing new to decide: a re-run commits nothing
+            from govlake.lakehouse import Commit
+
+            run.add_output(DatasetRef(DECISIONS, rows=0))
+            version = lake.version(DECISIONS) if lake.exists(DECISIONS) else -1
+            return Commit(DECISIONS, version, 0, 0, 0, committed=False)
         amount = {a["application_id"]: a["requested_amount_wan"] for a in todo}
         df = spark.createDataFrame(
             [(d.decision_id, d.application_id, d.uscc, d.policy_id, amount[d.application_id], d.outcome, d.outcome_zh,
