@@ -174,3 +174,20 @@ def test_public_models_have_enforced_contracts():
     cols = prof["models"][0]["columns"]
     assert len(cols) == 1500
     assert all(c["meta"]["sources"] and c["meta"]["derivation"] for c in cols)
+
+
+def test_profile_suite_covers_every_field_and_the_key():
+    """The publish gate's suite is generated from the catalog: all 1,500 fields, key unique."""
+    import json
+
+    from govlake.profile.quality import profile_suite
+    from govlake.settings import get_settings
+
+    settings = get_settings()
+    suite = profile_suite(settings.catalog_dir)
+    columns = {e["kwargs"].get("column") for e in suite["expectations"]} - {None}
+    assert len(columns) == 1500
+    types = [e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_unique"]
+    assert [e["kwargs"]["column"] for e in types] == ["uscc"]
+    committed = json.loads((settings.repo_root / "expectations/gold/enterprise_profile.json").read_text("utf-8"))
+    assert committed == suite, "expectations/gold/enterprise_profile.json is stale: regenerate it"

@@ -100,7 +100,19 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         for src in {s.split(".")[0] for f in catalog.fields for s in f.lineage}:
             run.add_input(f"bronze.{src}")
 
-        prof = frames["enterprise_profile"]
+        from pyspark import StorageLevel
+
+        from govlake.profile.quality import profile_suite
+        from govlake.quality import gate
+
+        def checked(df, table, suite=None):
+            """Gate before publish: a failed suite raises and the published version stays."""
+            gate(df, table, suite=suite, lake=lake, parent_run=run, record_key=app)
+            return df
+
+        # Computed once for the gate and the write (the wide plan is the expensive part).
+        prof = frames["enterprise_profile"].persist(StorageLevel.MEMORY_AND_DISK)
+        checked(prof, PROFILE, profile_suite(settings.catalog_dir))
         if incremental:
             c = lake.write(prof, PROFILE, mode="merge", keys=["uscc"], app_id=app)
         else:
@@ -115,6 +127,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             published = published.join(_changed_usccs(lake, as_of), "uscc", "left_semi")
         published.createOrReplaceTempView("_published_profile")
         tags = _with_since(spark, lake, direct.tags_frame(spark, settings, "_published_profile", as_of))
+        tags = checked(tags.persist(StorageLevel.MEMORY_AND_DISK), TAGS)
         tc = lake.write(tags, TAGS, mode="merge" if incremental else "overwrite",
                         keys=["uscc"] if incremental else None, app_id=app)
         out["tag_rows_written"], out["tags_version"] = tc.rows_written, lake.version(TAGS)
@@ -122,9 +135,11 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
                                   column_lineage={"evidence": [(PROFILE, "uscc")]}))
 
         for model, table in (("policy_profile", POLICY_PROFILE), ("policy_tags", POLICY_TAGS)):
-            pc = lake.write(frames[model], table, mode="overwrite", app_id=f"profile.policy@{as_of.isoformat()}")
+            pc = lake.write(checked(frames[model], table), table, mode="overwrite", app_id=f"profile.policy@{as_of.isoformat()}")
             out[f"{model}_rows"] = pc.rows_written
             run.add_output(DatasetRef(table, rows=pc.rows_written, version=pc.version))
+        prof.unpersist()
+        tags.unpersist()
         out["seconds_total"] = round(time.perf_counter() - t0, 2)
     return out
 
