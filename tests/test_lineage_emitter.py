@@ -29,3 +29,35 @@ def test_fail_event_on_error(settings):
     events = read_events(settings.lineage_path)
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert "boom" in events[1]["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_http_transport_posts_events(settings):
+    """GOVLAKE_LINEAGE_TRANSPORT=http: events are POSTed (as to Marquez) to a local receiver."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = settings.model_copy(update={"lineage_transport": "http",
+                                        "lineage_url": f"http://127.0.0.1:{server.server_port}"})
+        with job_run("http_job", s) as run:
+            run.add_output(DatasetRef("gold.x", rows=1))
+    finally:
+        server.shutdown()
+    assert [p for p, _ in received] == ["/api/v1/lineage"] * 2
+    assert [e["eventType"] for _, e in received] == ["START", "COMPLETE"]
+    assert not s.lineage_path.exists()
