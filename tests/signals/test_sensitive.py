@@ -36,3 +36,13 @@ def test_model_scores_lexicon_positives_higher(taidi):
     assert pos > neg + 0.2, (pos, neg)
     out = classify(["小区有人持刀砍人", "路灯不亮"], m)
     assert out[0]["alert_kind"] == "lexicon" and out[0]["severity"] == 3 and out[1]["severity"] == 0
+
+
+def test_fast_score_matches_sklearn(taidi):
+    """score() on a batch uses integer-key n-grams; it must give sklearn's probabilities."""
+    texts = (taidi["title"] + taidi["content"]).tolist()
+    m = SensitiveModel.train(texts[:1500])
+    batch = texts[1500:1800] + ["  多个   空格\n\n换行 ABC", "", "着火了！！"] * 3
+    ref = m.pipeline.predict_proba([t[:400] for t in batch])[:, 1]
+    got = m.score(batch)
+    assert len(got) == len(batch) and max(abs(a - b) for a, b in zip(got, ref)) <= 1.5e-4

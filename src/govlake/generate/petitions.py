@@ -42,9 +42,13 @@ def _loc(rng, a: dict) -> tuple[str, str]:
 
 
 def generate_petitions(rng: np.random.Generator, pop: pd.DataFrame, depts: list[Department], n: int,
-                       start: dt.datetime, days: float, as_of: dt.datetime, seq_offset: int = 0) -> pd.DataFrame:
+                       start: dt.datetime, days: float, as_of: dt.datetime, seq_offset: int = 0,
+                       bursts: int | None = None) -> pd.DataFrame:
     """n tickets submitted in [start, start+days). pop: enterprise population (for places and
-    related enterprises). as_of: the extract time (statuses and timestamps stop there)."""
+    related enterprises). as_of: the extract time (statuses and timestamps stop there).
+    bursts: group petitions to inject (default burst_count(n)); their ticket ids are in
+    .attrs["bursts"]."""
+    n_bursts = burst_count(n) if bursts is None else bursts
     codes = [c for c in DEPT_WEIGHT]
     w = np.array([DEPT_WEIGHT[c] for c in codes], float)
     w = w / w.sum() * (1 - STREET_SHARE)
@@ -114,24 +118,61 @@ def generate_petitions(rng: np.random.Generator, pop: pd.DataFrame, depts: list[
         df.at[j, "channel"] = CHANNELS[(CHANNELS.index(df.at[s, "channel"]) + 1 + int(rng.integers(0, 5))) % len(CHANNELS)]
         df.at[j, "submit_time"] = df.at[s, "submit_time"] + np.timedelta64(int(rng.integers(3600, 4 * 86400)), "s")
 
-    # Group petitions: bursts of distinct requesters about one place within two days.
-    n_bursts = max(3, n // 1500) if n >= 500 else 0
-    for g in range(n_bursts):
-        size = int(rng.integers(8, 30))
-        members = rng.choice(n, size, replace=False)
-        lead = members[0]
-        for j in members[1:]:
-            for c in ("handling_dept_code", "title", "address_text", "cat", "request_type", "related_uscc",
-                      "street_code", "community_code"):
-                df.at[j, c] = df.at[lead, c]
-            df.at[j, "content"] = df.at[lead, "content"].replace("我们", "我们" + str(int(rng.integers(20, 200))) + "多人", 1)
-            df.at[j, "submit_time"] = df.at[lead, "submit_time"] + np.timedelta64(int(rng.integers(0, 2 * 86400)), "s")
-        df.loc[members, "_group"] = g
+    # Group petitions (群体诉求): residents of one place raise one matter within two days.
+    bursts = _inject_bursts(rng, df, vague, ent_idx, P, start, days, as_of, n_bursts)
     df["submit_time"] = np.minimum(df["submit_time"].to_numpy(), np.datetime64(as_of, "s") - np.timedelta64(60, "s"))
     df = df.sort_values("submit_time", kind="stable").reset_index(drop=True)
     df["ticket_id"] = np.char.add(np.char.add("BA", df["submit_time"].dt.strftime("%Y%m%d").to_numpy().astype(str)),
                                   _zfill(np.arange(seq_offset, seq_offset + n).astype(str), 7))
-    return _lifecycle(rng, df, as_of)
+    ids = {int(g): sorted(t.tolist()) for g, t in df.loc[df["_group"] >= 0].groupby("_group")["ticket_id"]}
+    out = _lifecycle(rng, df, as_of)
+    out.attrs["bursts"] = ids if bursts else {}  # injected group petitions, for tests and audits
+    return out
+
+
+def burst_count(n: int) -> int:
+    """Group petitions per extract: about one per 1,000 petitions (a year of a 188k district: ~190),
+    none in small daily deltas."""
+    return max(3, round(n / 1000)) if n >= 500 else 0
+
+
+def _inject_bursts(rng, df: pd.DataFrame, vague: np.ndarray, ent_idx: np.ndarray, P: dict,
+                   start: dt.datetime, days: float, as_of: dt.datetime, n_bursts: int) -> int:
+    """Each burst: 8-29 distinct residents (fresh requester ids, no grid reports) about the lead
+    petition's matter at the lead's full address, all within 48 h. Burst starts are spread over
+    the period; the last one is in the final two weeks, so the latest extract holds a live one
+    inside the signals job's look-back."""
+    n = len(df)
+    if not n_bursts:
+        return 0
+    span = max(days - 2, 0.0)
+    offs = np.sort(rng.uniform(0, span, n_bursts))
+    offs[-1] = max(span - rng.uniform(0, min(14.0, span)), 0.0)
+    specific = np.flatnonzero(~vague & (df["channel"].to_numpy() != "网格员上报"))
+    pool = rng.permutation(specific if len(specific) >= 30 * n_bursts else n)  # disjoint bursts
+    used = 0
+    for g in range(n_bursts):
+        size = min(int(rng.integers(8, 30)), len(pool) - used)
+        members = pool[used:used + size]
+        used += size
+        lead, e = members[0], ent_idx[members[0]]
+        full = (f"宝安区{P['_street_name'][e]}{P['_community_name'][e]}{P['_road'][e]}"
+                f"{int(rng.integers(1, 400))}号{P['_building'][e]}")
+        t0 = np.datetime64(start, "s") + np.timedelta64(int(offs[g] * 86400), "s")
+        for k, j in enumerate(members):
+            if k:
+                for c in ("handling_dept_code", "title", "cat", "request_type", "related_uscc"):
+                    df.at[j, c] = df.at[lead, c]
+                df.at[j, "content"] = df.at[lead, "content"].replace(
+                    "我们", "我们" + str(int(rng.integers(20, 200))) + "多人", 1)
+            df.at[j, "address_text"] = full
+            df.at[j, "street_code"] = P["street_code"][e]
+            df.at[j, "community_code"] = P["community_code"][e]
+            df.at[j, "requester_id"] = f"U9{g:04d}{k:05d}"  # distinct residents
+            df.at[j, "requester_phone"] = f"13{int(rng.integers(0, 10))}****{int(rng.integers(1000, 9999))}"
+            df.at[j, "submit_time"] = t0 + np.timedelta64(int(rng.integers(0, 2 * 86400)), "s")
+        df.loc[members, "_group"] = g
+    return n_bursts
 
 
 def _lifecycle(rng, df: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:

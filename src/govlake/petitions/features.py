@@ -71,6 +71,18 @@ class TextFeatures(BaseEstimator, TransformerMixin):
                 (v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32))
                 for v in (self.word_, self.char_, self.head_)
             ]
+        if len(docs) >= VECTOR_MIN:
+            keys = self.__dict__.get("_keys")
+            if keys is None:
+                keys = self.__dict__["_keys"] = (_WordKeys.build(self.word_), CharKeys.build(self.char_),
+                                                 CharKeys.build(self.head_))
+            if all(k is not None for k in keys):  # n-gram ranges the array path covers
+                wk, ck, hk = keys
+                toks = [d.split() for d in docs]
+                w = wk.tfidf(toks, cache[0][2])
+                c = ck.tfidf(["".join(t) for t in toks], cache[1][2])
+                h = hk.tfidf(["".join(t[:HEAD_TOKENS]) for t in toks], cache[2][2])
+                return sp.hstack([w, c, self.head_weight * h], format="csr", dtype=np.float32)
         w, c, h = (_fast_tfidf(*spec, docs) for spec in cache)
         return sp.hstack([w, c, self.head_weight * h], format="csr", dtype=np.float32)
 
@@ -85,7 +97,113 @@ class TextFeatures(BaseEstimator, TransformerMixin):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_fast", None)
+        state.pop("_keys", None)
         return state
+
+
+VECTOR_MIN = 16  # from this many docs on, n-grams are matched as integer keys in numpy
+
+
+def _index(keys: np.ndarray):
+    """Hash index of unique integer keys: get_indexer is ~4x faster than searchsorted here."""
+    import pandas as pd
+
+    return pd.Index(keys)
+
+
+def _finish(rows: np.ndarray, cols: np.ndarray, n_docs: int, idf: np.ndarray) -> sp.csr_matrix:
+    """Matched (doc, feature) occurrences -> sublinear tf x idf, L2-normalised rows."""
+    X = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_docs, len(idf)))
+    X.sum_duplicates()  # counts, sorted indices
+    X.data = (np.log(X.data) + np.float32(1.0)) * idf[X.indices]
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1), dtype=np.float32).ravel())
+    norms[norms == 0] = 1.0
+    X.data /= np.repeat(norms, np.diff(X.indptr))
+    return X
+
+
+class CharKeys:
+    """A character n-gram vocabulary (n <= 3) as sorted int64 keys: each code point + 1 in 21 bits."""
+
+    def __init__(self, keys: np.ndarray, cols: np.ndarray, max_n: int):
+        self.index, self.cols, self.max_n = _index(keys), cols, max_n
+
+    @staticmethod
+    def encode(s: str) -> int:
+        k = 0
+        for ch in s:
+            k = (k << 21) | (ord(ch) + 1)
+        return k
+
+    @classmethod
+    def build(cls, vec: TfidfVectorizer, spaces: bool = False):
+        """None when the vocabulary is outside what the key encoding covers. spaces=False: the
+        vectoriser's documents had their spaces removed (no feature may contain one)."""
+        if vec.ngram_range[1] > 3 or (not spaces and any(" " in f for f in vec.vocabulary_)):
+            return None
+        items = sorted((cls.encode(f), j) for f, j in vec.vocabulary_.items())
+        return cls(np.array([k for k, _ in items], dtype=np.int64), np.array([j for _, j in items], dtype=np.int32),
+                   vec.ngram_range[1])
+
+    def tfidf(self, strings: list[str], idf: np.ndarray) -> sp.csr_matrix:
+        lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        c = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
+        doc = np.repeat(np.arange(len(strings)), lens)
+        room = np.repeat(np.cumsum(lens), lens) - np.arange(len(c))  # characters left in the doc
+        rows, cols = [], []
+        k = c
+        for n in range(1, self.max_n + 1):
+            if n > 1:
+                k = (k[:-1] << 21) | c[n - 1:]
+            ok = room[:len(k)] >= n
+            pos = self.index.get_indexer(k[ok])
+            hit = pos >= 0
+            rows.append(doc[:len(k)][ok][hit])
+            cols.append(self.cols[pos[hit]])
+        return _finish(np.concatenate(rows), np.concatenate(cols), len(strings), idf)
+
+
+class _WordKeys:
+    """A word 1-2 gram vocabulary as int64 keys over token ids (unigram id; bigram (a+1)(V+1)+b)."""
+
+    def __init__(self, tok_id: dict, keys: np.ndarray, cols: np.ndarray, max_n: int):
+        self.tok_id, self.index, self.cols, self.max_n = tok_id, _index(keys), cols, max_n
+
+    @classmethod
+    def build(cls, vec: TfidfVectorizer):
+        if vec.ngram_range[1] > 2:
+            return None
+        tok_id: dict[str, int] = {}
+        for f in vec.vocabulary_:
+            for t in f.split(" "):
+                tok_id.setdefault(t, len(tok_id))
+        V = len(tok_id) + 1
+        items = []
+        for f, j in vec.vocabulary_.items():
+            parts = f.split(" ")
+            items.append((tok_id[parts[0]] if len(parts) == 1 else (tok_id[parts[0]] + 1) * V + tok_id[parts[1]], j))
+        items.sort()
+        return cls(tok_id, np.array([k for k, _ in items], dtype=np.int64),
+                   np.array([j for _, j in items], dtype=np.int32), vec.ngram_range[1])
+
+    def tfidf(self, toks: list[list[str]], idf: np.ndarray) -> sp.csr_matrix:
+        lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+        get = self.tok_id.get
+        ids = np.fromiter((get(t, -1) for ts in toks for t in ts), dtype=np.int64, count=int(lens.sum()))
+        doc = np.repeat(np.arange(len(toks)), lens)
+        V = len(self.tok_id) + 1
+        k1 = ids
+        ok1 = ids >= 0
+        same = doc[1:] == doc[:-1]
+        k2 = (ids[:-1] + 1) * V + ids[1:]
+        ok2 = same & ok1[:-1] & ok1[1:]
+        rows, cols = [], []
+        for k, ok, d in ((k1, ok1, doc), (k2, ok2, doc[:-1]))[: self.max_n]:
+            pos = self.index.get_indexer(k[ok])
+            hit = pos >= 0
+            rows.append(d[ok][hit])
+            cols.append(self.cols[pos[hit]])
+        return _finish(np.concatenate(rows), np.concatenate(cols), len(toks), idf)
 
 
 def _fast_tfidf(analyze, vocab: dict, idf: np.ndarray, docs: list[str]) -> sp.csr_matrix:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from govlake.petitions.dispatch import Recommendation, blend
 from govlake.petitions.model import MODEL_FILE, PetitionModel, load_model, load_model_bytes
+from govlake.petitions.text import gc_paused
 
 
 def default_model_dir() -> Path:
@@ -41,13 +42,23 @@ def score_frame(pdf: pd.DataFrame, model: PetitionModel, *, text_col: str = "tex
     """pandas in, one row per (ticket, rank) out. Pure Python batch path (also used by Spark)."""
     texts = pdf[text_col].fillna("").astype(str).tolist()
     signals = signals or {}
-    if signals:
-        tops = model.top_k(texts, k=len(model.classes), with_terms=3, terms_for=k + 2)
-    else:  # model only: blend would return the model's top k unchanged; skip the work
-        tops = model.top_k(texts, k=k, with_terms=3, terms_for=k)
+    with gc_paused():
+        if signals:
+            tops = model.top_k(texts, k=len(model.classes), with_terms=3, terms_for=k + 2)
+            rows = _blended_rows(pdf[id_col].tolist(), texts, tops, k, signals)
+        else:  # model only: blend would return the model's top k unchanged; skip the work
+            rows = _model_rows(pdf[id_col].tolist(), model.top_k(texts, k=k, with_terms=3, terms_for=k))
+        out = pd.DataFrame(rows)
+    out["rank"] = out["rank"].astype("int32")
+    out["probability"] = out["probability"].astype("float64")
+    out["model_version"] = model.meta.get("version", "unknown")
+    return out
+
+
+def _blended_rows(ids: list, texts: list[str], tops: list, k: int, signals: dict) -> dict:
     rows = {"ticket_id": [], "rank": [], "dept_code": [], "dept_name": [], "probability": [],
             "reason": []}
-    for tid, text, top in zip(pdf[id_col].tolist(), texts, tops):
+    for tid, text, top in zip(ids, texts, tops):
         for rec in blend(top, text, k=k, **signals):
             rows["ticket_id"].append(tid)
             rows["rank"].append(rec.rank)
@@ -55,11 +66,21 @@ def score_frame(pdf: pd.DataFrame, model: PetitionModel, *, text_col: str = "tex
             rows["dept_name"].append(rec.dept_name)
             rows["probability"].append(rec.probability)
             rows["reason"].append(rec.reason)
-    out = pd.DataFrame(rows)
-    out["rank"] = out["rank"].astype("int32")
-    out["probability"] = out["probability"].astype("float64")
-    out["model_version"] = model.meta.get("version", "unknown")
-    return out
+    return rows
+
+
+def _model_rows(ids: list, tops: list) -> dict:
+    """What blend() returns with no signals (model weight renormalises to 1, labels stand for
+    themselves), built column-wise: per-row blend() was ~15 % of batch time (tested equal)."""
+    flat = [(tid, r, lab, p, terms) for tid, top in zip(ids, tops)
+            for r, (lab, p, terms) in enumerate(sorted(top, key=lambda e: (-e[1], e[0])), 1)]
+    return {
+        "ticket_id": [f[0] for f in flat], "rank": [f[1] for f in flat],
+        "dept_code": [f[2] for f in flat], "dept_name": [f[2] for f in flat],
+        "probability": [float(f[3]) for f in flat],
+        "reason": [f"模型概率 {f[3]:.2f}；关键词: {', '.join(f[4])}" if f[4] else f"模型概率 {f[3]:.2f}"
+                   for f in flat],
+    }
 
 
 _WORKER_MODELS: dict[str, PetitionModel] = {}  # per Python worker: version -> model

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from govlake.signals import address as addr
-from govlake.signals.similarity import UnionFind, doc_text, jaccard, lsh_pairs, shingles, signatures, time_blocks
+from govlake.signals.similarity import (UnionFind, doc_text, jaccard, shingles, signatures, time_blocks,
+                                       verified_pairs)
 
 REPEAT_WINDOW_DAYS = 30
 REPEAT_SIMILARITY = 0.5          # char-bigram Jaccard of title + content head: same issue
@@ -67,25 +68,29 @@ def enrich(p: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- blocks
-def with_blocks(p: pd.DataFrame, window_hours: float, place_col: str) -> pd.DataFrame:
-    """Each row twice, once per overlapping time block: columns block_place, block_time."""
-    k0, k1 = time_blocks(p["submit_time"], window_hours)
-    a = p.assign(block_place=p[place_col], block_time=k0)
-    b = p.assign(block_place=p[place_col], block_time=k1)
-    return pd.concat([a, b], ignore_index=True)
-
-
 def repeat_edges(block: pd.DataFrame) -> pd.DataFrame:
     """Same issue: near-duplicate text in the same street block within 30 days (same community
     when both are known)."""
-    pairs = lsh_pairs(block, REPEAT_SIMILARITY, REPEAT_WINDOW_DAYS * 24, same_col="place_key")
-    return pd.DataFrame(pairs, columns=["a", "b", "sim"]).assign(reason="same_issue")
+    return _edges_in_blocks(block, np.zeros(len(block), np.int64), "repeat")
 
 
 def group_edges(block: pd.DataFrame) -> pd.DataFrame:
     """Same subject at the same place within 72 h (any requester)."""
-    pairs = lsh_pairs(block, GROUP_SIMILARITY, GROUP_WINDOW_HOURS)
-    return pd.DataFrame(pairs, columns=["a", "b", "sim"]).assign(reason="same_subject")
+    return _edges_in_blocks(block, np.zeros(len(block), np.int64), "group")
+
+
+_KINDS = {  # threshold, window, must-match column, reason
+    "repeat": (REPEAT_SIMILARITY, REPEAT_WINDOW_DAYS * 24, "place_key", "same_issue"),
+    "group": (GROUP_SIMILARITY, GROUP_WINDOW_HOURS, None, "same_subject"),
+}
+
+
+def _edges_in_blocks(frame: pd.DataFrame, block: np.ndarray, kind: str, row: np.ndarray | None = None) -> pd.DataFrame:
+    thr, hours, same, reason = _KINDS[kind]
+    frame = frame.reset_index(drop=True)
+    row = np.arange(len(frame)) if row is None else row
+    e = verified_pairs(frame, block, row, thr, hours, same_col=same)
+    return e.assign(reason=reason)
 
 
 def requester_edges(p: pd.DataFrame) -> pd.DataFrame:
@@ -110,48 +115,66 @@ def requester_edges(p: pd.DataFrame) -> pd.DataFrame:
 
 
 def blocked_edges(p: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Pandas path of the blocking (the Spark job does the same with applyInPandas)."""
+    """Pandas path of the blocking, all blocks at once (vectorised candidates; the Spark job
+    runs the same code per block with applyInPandas). Each row sits in two overlapping time
+    blocks of its place."""
     if kind == "repeat":
-        b, fn = with_blocks(p, REPEAT_WINDOW_DAYS * 24, "street_block"), repeat_edges
+        q, place_col, hours = p, "street_block", REPEAT_WINDOW_DAYS * 24
     else:
-        b, fn = with_blocks(p[p["place_key"] != ""], GROUP_WINDOW_HOURS, "place_key"), group_edges
-    size = b.groupby(["block_place", "block_time"], sort=False)["ticket_id"].transform("size")
-    b = b[size > 1]  # most (community, 72 h) blocks hold one petition: skip them without a Python call
-    parts = [fn(g) for _, g in b.groupby(["block_place", "block_time"], sort=False)]
-    parts = [x for x in parts if len(x)]
-    if not parts:
+        q, place_col, hours = p[p["place_key"] != ""], "place_key", GROUP_WINDOW_HOURS
+    q = q.reset_index(drop=True)
+    if len(q) < 2:
         return pd.DataFrame(columns=["a", "b", "sim", "reason"])
-    return pd.concat(parts, ignore_index=True).drop_duplicates(["a", "b"])
+    k0, _ = time_blocks(q["submit_time"], hours)
+    place = pd.factorize(q[place_col].fillna(""))[0].astype(np.int64)
+    k0 = k0 - k0.min()
+    n = len(q)
+    row = np.r_[np.arange(n), np.arange(n)]
+    block = place[row] * (int(k0.max()) + 2) + np.r_[k0, k0 + 1]
+    e = _edges_in_blocks(q, block, kind, row)
+    return e.drop_duplicates(["a", "b"]).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- results
+def components(a: pd.Series, b: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """Connected components of the edges a-b -> (ticket ids, component number per ticket)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    codes, ids = pd.factorize(pd.concat([a, b], ignore_index=True))
+    m = len(a)
+    g = coo_matrix((np.ones(m, dtype=np.int8), (codes[:m], codes[m:])), shape=(len(ids), len(ids)))
+    return pd.Index(ids), connected_components(g, directed=False)[1]
+
+
 def merge_groups_from_edges(p: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
-    """并案: connected tickets form one group; master = the earliest ticket (ties: smallest id)."""
+    """并案: connected tickets form one group; master = the earliest ticket (ties: smallest id).
+    Column-wise (groupby), no Python loop per group."""
     cols = ["group_id", "ticket_id", "master_ticket_id", "reason", "similarity", "group_size",
             "requester_count", "channels"]
     if edges.empty:
         return pd.DataFrame(columns=cols)
-    uf = UnionFind()
-    reasons: dict[str, set] = {}
-    best: dict[str, float] = {}
-    for a, b, s, r in edges[["a", "b", "sim", "reason"]].itertuples(index=False):
-        uf.union(a, b)
-        for t in (a, b):
-            reasons.setdefault(t, set()).add(r)
-            best[t] = max(best.get(t, 0.0), float(s))
-    meta = p.set_index("ticket_id")[["submit_time", "requester_id", "channel"]]
-    rows = []
-    for members in uf.groups().values():
-        m = meta.loc[members].sort_values("submit_time", kind="stable")
-        m = m.reset_index().sort_values(["submit_time", "ticket_id"])
-        master = m["ticket_id"].iloc[0]
-        gid = f"MG-{master}"
-        chans = ",".join(sorted(set(m["channel"].dropna())))
-        nreq = m["requester_id"].nunique()
-        for t in m["ticket_id"]:
-            rows.append((gid, t, master, "master" if t == master else "+".join(sorted(reasons[t])),
-                         best[t], len(m), nreq, chans))
-    return pd.DataFrame(rows, columns=cols)
+    ids, comp = components(edges["a"], edges["b"])
+    ends = pd.DataFrame({"ticket_id": pd.concat([edges["a"], edges["b"]], ignore_index=True),
+                         "reason": pd.concat([edges["reason"]] * 2, ignore_index=True),
+                         "sim": pd.concat([edges["sim"]] * 2, ignore_index=True).astype(float)})
+    per = ends.groupby("ticket_id").agg(sim=("sim", "max"),
+                                        reasons=("reason", lambda r: "+".join(sorted(set(r)))))
+    meta = p.drop_duplicates("ticket_id").set_index("ticket_id")[["submit_time", "requester_id", "channel"]]
+    m = meta.reindex(ids).rename_axis("ticket_id").reset_index().assign(comp=comp)
+    m = m.sort_values(["comp", "submit_time", "ticket_id"], kind="stable")
+    g = m.groupby("comp", sort=False)
+    m["master_ticket_id"] = g["ticket_id"].transform("first")
+    m["group_size"] = g["ticket_id"].transform("size")
+    m["requester_count"] = g["requester_id"].transform("nunique")
+    chans = m.dropna(subset=["channel"]).groupby("comp")["channel"].agg(lambda c: ",".join(sorted(set(c))))
+    m["channels"] = m["comp"].map(chans).fillna("")
+    m["group_id"] = "MG-" + m["master_ticket_id"].astype(str)
+    m["similarity"] = m["ticket_id"].map(per["sim"])
+    m["reason"] = np.where(m["ticket_id"] == m["master_ticket_id"], "master", m["ticket_id"].map(per["reasons"]))
+    m["_first"] = m.groupby("comp")["submit_time"].transform("min")
+    m = m.sort_values(["_first", "comp", "submit_time", "ticket_id"], kind="stable")  # by master time
+    return m[cols].reset_index(drop=True)
 
 
 def _max_requesters_in_window(times: list, reqs: list, hours: float) -> tuple[int, int, int]:

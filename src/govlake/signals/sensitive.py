@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import yaml
+from scipy.special import expit
 
+from govlake.petitions.features import CharKeys
 from govlake.settings import Settings, get_settings
 
 MODEL_ONLY_THRESHOLD = 0.8
+_WHITE = re.compile(r"\s\s+")  # what sklearn's char analyzer turns into one space
 MODEL_CHARS = 400  # the model reads the head of the text (the lexicon reads all of it)
 
 
@@ -109,7 +113,23 @@ class SensitiveModel:
         return cls(pipe, len(y), sum(y), lex.digest)
 
     def score(self, texts: list[str]) -> list[float]:
-        return [round(float(p), 4) for p in self.pipeline.predict_proba([t[:MODEL_CHARS] for t in texts])[:, 1]]
+        heads = [t[:MODEL_CHARS] for t in texts]
+        vec, lr = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
+        keys = self.__dict__.get("_keys")
+        if keys is None:
+            keys = self.__dict__["_keys"] = [CharKeys.build(vec, spaces=True)]
+        if len(heads) < 64 or keys[0] is None or len(lr.classes_) != 2:
+            return [round(float(p), 4) for p in self.pipeline.predict_proba(heads)[:, 1]]
+        # the vectoriser's own preprocessing (lower case, whitespace runs -> one space), then
+        # n-grams matched as integer keys: ~4x faster than sklearn's transform on a year of texts
+        X = keys[0].tfidf([_WHITE.sub(" ", h.lower()) for h in heads], vec.idf_.astype(np.float32))
+        p = expit(np.asarray(X @ lr.coef_[0].astype(np.float32), dtype=np.float64) + lr.intercept_[0])
+        return [round(float(x), 4) for x in p]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_keys", None)
+        return state
 
 
 def _taidi_texts(settings: Settings) -> list[str]:

@@ -67,32 +67,6 @@ def _lsh_params(threshold: float) -> tuple[int, int]:
     return _optimal_param(max(0.1, threshold - 0.1), NUM_PERM, 0.5, 0.5)
 
 
-def candidates(sig: np.ndarray, threshold: float, max_bucket: int = 300) -> set[tuple[int, int]]:
-    """LSH banding over a block's signatures: index pairs sharing at least one band.
-    A bucket larger than max_bucket (mass copy-paste) is linked as a chain, not all pairs."""
-    n = sig.shape[0]
-    if n <= SMALL_BLOCK:  # banding costs more than checking a handful of pairs exactly
-        return {(i, j) for i in range(n) for j in range(i + 1, n)}
-    b, r = _lsh_params(threshold)
-    out: set[tuple[int, int]] = set()
-    for i in range(b):
-        band = np.ascontiguousarray(sig[:, i * r:(i + 1) * r])
-        keys = band.view(np.dtype((np.void, band.dtype.itemsize * r))).ravel()
-        _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        if counts.max(initial=0) < 2:
-            continue
-        order = np.argsort(inv, kind="stable")
-        ends = np.cumsum(counts)
-        for g in np.flatnonzero(counts > 1):
-            idx = np.sort(order[ends[g] - counts[g]:ends[g]])
-            if len(idx) > max_bucket:
-                out.update(zip(idx[:-1].tolist(), idx[1:].tolist()))
-                continue
-            il = idx.tolist()
-            out.update((il[x], il[y]) for x in range(len(il)) for y in range(x + 1, len(il)))
-    return out
-
-
 def time_blocks(ts: pd.Series, window_hours: float) -> tuple[np.ndarray, np.ndarray]:
     """(bucket, bucket+1) per row: the two overlapping blocks a document belongs to."""
     hours = (pd.to_datetime(ts).astype("int64") // 3_600_000_000_000).to_numpy()
@@ -100,32 +74,110 @@ def time_blocks(ts: pd.Series, window_hours: float) -> tuple[np.ndarray, np.ndar
     return k, k + 1
 
 
-def lsh_pairs(block: pd.DataFrame, threshold: float, window_hours: float,
-              text_col: str = "doc_text", time_col: str = "submit_time", id_col: str = "ticket_id",
-              same_col: str | None = None, sig_col: str = "minhash") -> list[tuple[str, str, float]]:
-    """Pairs (id_a < id_b, jaccard) inside one block with jaccard >= threshold and
-    |dt| <= window_hours; same_col: if both values are known they must be equal."""
-    if len(block) < 2:
-        return []
-    ids = block[id_col].tolist()
-    times = pd.to_datetime(block[time_col]).astype("int64").to_numpy() // 1_000_000_000
-    texts = block[text_col].tolist()
-    sig = np.vstack(block[sig_col].to_numpy()) if sig_col in block else signatures(texts)
-    same = block[same_col].tolist() if same_col else None
+# --------------------------------------------------------------------- many blocks at once
+def _segment_pairs(rows: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs (rows[a], rows[b]), a < b, inside each segment rows[start:start+size]."""
+    keep = sizes > 1
+    starts, sizes = starts[keep], sizes[keep]
+    if not len(sizes):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pos = np.concatenate([np.arange(s, s + z) for s, z in zip(starts.tolist(), sizes.tolist())]) \
+        if len(sizes) < 64 else _ranges(starts, sizes)
+    left = np.repeat(starts + sizes, sizes) - pos - 1  # later members of the same segment
+    i = np.repeat(pos, left)
+    first = np.repeat(np.cumsum(left) - left, left)
+    j = i + 1 + (np.arange(len(i)) - first)
+    return rows[i], rows[j]
+
+
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """concatenate(arange(s, s + z)) without a Python loop."""
+    total = int(sizes.sum())
+    base = np.repeat(starts - np.r_[0, np.cumsum(sizes)[:-1]], sizes)
+    return base + np.arange(total)
+
+
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort rows by key -> (order, segment starts, segment sizes)."""
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, len(k)])
+    return order, starts, sizes
+
+
+def block_candidates(block: np.ndarray, row: np.ndarray, sig: np.ndarray, threshold: float,
+                     max_bucket: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """candidates() for many blocks at once. Entry e puts row[e] into block[e] (a row sits in
+    two overlapping time blocks); sig is per row. Small blocks: all pairs; larger ones: LSH
+    banding inside the block. -> unique row pairs (i, j), i < j."""
+    order, starts, sizes = _groups(block)
+    small = sizes <= SMALL_BLOCK
+    I, J = [], []
+    a, b = _segment_pairs(order, starts[small], sizes[small])
+    I.append(a)
+    J.append(b)
+    big_rows = order[_ranges(starts[~small], sizes[~small])] if (~small).any() else np.zeros(0, np.int64)
+    if len(big_rows):
+        bands, r = _lsh_params(threshold)
+        with np.errstate(over="ignore"):
+            for k in range(bands):
+                h = block[big_rows].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                for c in range(k * r, (k + 1) * r):
+                    h = h * np.uint64(1_000_003) + sig[row[big_rows], c].astype(np.uint64)
+                o, st, sz = _groups(h)
+                rows = big_rows[o]
+                ok = (sz > 1) & (sz <= max_bucket)
+                a, b = _segment_pairs(rows, st[ok], sz[ok])
+                I.append(a)
+                J.append(b)
+                for s0, z in zip(st[sz > max_bucket].tolist(), sz[sz > max_bucket].tolist()):
+                    chain = rows[s0:s0 + z]  # mass copy-paste: a chain (by row order), not all pairs
+                    chain = chain[np.argsort(row[chain], kind="stable")]
+                    I.append(chain[:-1])
+                    J.append(chain[1:])
+    i, j = row[np.concatenate(I)], row[np.concatenate(J)]
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    keep = lo != hi
+    pair = np.unique(lo[keep].astype(np.int64) * (len(sig) + 1) + hi[keep])
+    return pair // (len(sig) + 1), pair % (len(sig) + 1)
+
+
+MINHASH_FLOOR = 0.2  # drop a candidate whose MinHash estimate is this far below the threshold:
+#                      with 64 permutations a pair at the threshold falls there with p < 1e-3
+
+
+def verified_pairs(frame: pd.DataFrame, block: np.ndarray, row: np.ndarray, threshold: float, window_hours: float,
+                   text_col: str = "doc_text", time_col: str = "submit_time", id_col: str = "ticket_id",
+                   same_col: str | None = None, sig_col: str = "minhash") -> pd.DataFrame:
+    """Pairs (a < b, jaccard) with jaccard >= threshold and |dt| <= window_hours inside any
+    block, each pair once; same_col: if both values are known they must be equal."""
+    if len(frame) < 2:
+        return pd.DataFrame([], columns=["a", "b", "sim"])  # object columns: Arrow casts them to the schema
+    sig = np.vstack(frame[sig_col].to_numpy()) if sig_col in frame else signatures(frame[text_col].tolist())
+    i, j = block_candidates(np.asarray(block), np.asarray(row), sig, threshold)
+    secs = pd.to_datetime(frame[time_col]).astype("int64").to_numpy() // 1_000_000_000
+    keep = np.abs(secs[i] - secs[j]) <= window_hours * 3600
+    if same_col:
+        same = frame[same_col].fillna("").astype(str).to_numpy()
+        keep &= (same[i] == "") | (same[j] == "") | (same[i] == same[j])
+    i, j = i[keep], j[keep]
+    agree = np.zeros(len(i))
+    for s in range(0, len(i), 200_000):  # bounded memory: 200k pairs x 64 x 8 B
+        agree[s:s + 200_000] = (sig[i[s:s + 200_000]] == sig[j[s:s + 200_000]]).mean(axis=1)
+    keep = agree >= threshold - MINHASH_FLOOR
+    i, j = i[keep].tolist(), j[keep].tolist()
+    texts, ids = frame[text_col].tolist(), frame[id_col].tolist()
     sets: dict[int, set] = {}
     out = []
-    for i, j in candidates(sig, threshold):
-        if abs(times[i] - times[j]) > window_hours * 3600:
-            continue
-        if same and same[i] and same[j] and same[i] != same[j]:
-            continue
-        si = sets.get(i) or sets.setdefault(i, shingles(texts[i]))
-        sj = sets.get(j) or sets.setdefault(j, shingles(texts[j]))
-        s = jaccard(si, sj)
-        if s >= threshold:
-            a, b = sorted((ids[i], ids[j]))
-            out.append((a, b, round(s, 4)))
-    return out
+    for x, y in zip(i, j):
+        sx = sets.get(x) or sets.setdefault(x, shingles(texts[x]))
+        sy = sets.get(y) or sets.setdefault(y, shingles(texts[y]))
+        v = jaccard(sx, sy)
+        if v >= threshold:
+            a, b = sorted((ids[x], ids[y]))
+            out.append((a, b, round(v, 4)))
+    return pd.DataFrame(out, columns=["a", "b", "sim"])
 
 
 class UnionFind:
