@@ -102,6 +102,7 @@ class TextFeatures(BaseEstimator, TransformerMixin):
 
 
 VECTOR_MIN = 16  # from this many docs on, n-grams are matched as integer keys in numpy
+CHUNK_CHARS = 2_000_000  # characters per array pass (bounds memory at ~200 MB)
 
 
 def _index(keys: np.ndarray):
@@ -147,6 +148,11 @@ class CharKeys:
 
     def tfidf(self, strings: list[str], idf: np.ndarray) -> sp.csr_matrix:
         lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        if lens.sum() > CHUNK_CHARS and len(strings) > 1:  # ~10 int64 arrays per character: chunk
+            cut = np.searchsorted(np.cumsum(lens), np.arange(CHUNK_CHARS, lens.sum(), CHUNK_CHARS))
+            edges = np.unique(np.r_[0, cut, len(strings)])
+            return sp.vstack([self.tfidf(strings[a:b], idf) for a, b in zip(edges[:-1], edges[1:]) if b > a],
+                             format="csr")
         c = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
         doc = np.repeat(np.arange(len(strings)), lens)
         room = np.repeat(np.cumsum(lens), lens) - np.arange(len(c))  # characters left in the doc

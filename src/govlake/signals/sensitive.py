@@ -122,9 +122,13 @@ class SensitiveModel:
             return [round(float(p), 4) for p in self.pipeline.predict_proba(heads)[:, 1]]
         # the vectoriser's own preprocessing (lower case, whitespace runs -> one space), then
         # n-grams matched as integer keys: ~4x faster than sklearn's transform on a year of texts
-        X = keys[0].tfidf([_WHITE.sub(" ", h.lower()) for h in heads], vec.idf_.astype(np.float32))
-        p = expit(np.asarray(X @ lr.coef_[0].astype(np.float32), dtype=np.float64) + lr.intercept_[0])
-        return [round(float(x), 4) for x in p]
+        idf, w = vec.idf_.astype(np.float32), lr.coef_[0].astype(np.float32)
+        out: list[float] = []
+        for s in range(0, len(heads), 20_000):  # bounded memory on a year of texts
+            X = keys[0].tfidf([_WHITE.sub(" ", h.lower()) for h in heads[s:s + 20_000]], idf)
+            p = expit(np.asarray(X @ w, dtype=np.float64) + lr.intercept_[0])
+            out += [round(float(x), 4) for x in p]
+        return out
 
     def __getstate__(self):
         state = dict(self.__dict__)

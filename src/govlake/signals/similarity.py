@@ -113,10 +113,20 @@ def block_candidates(block: np.ndarray, row: np.ndarray, sig: np.ndarray, thresh
     banding inside the block. -> unique row pairs (i, j), i < j."""
     order, starts, sizes = _groups(block)
     small = sizes <= SMALL_BLOCK
-    I, J = [], []
-    a, b = _segment_pairs(order, starts[small], sizes[small])
-    I.append(a)
-    J.append(b)
+    n1 = len(sig) + 1
+    # row pairs as lo * n1 + hi; deduplicated whenever 8M are pending, so repeats across bands
+    # and overlapping blocks never pile up (a year at once reached 5.9 GB without it)
+    acc: list[np.ndarray] = [np.zeros(0, np.int64)]
+
+    def add(ea: np.ndarray, eb: np.ndarray) -> None:
+        i, j = row[ea], row[eb]
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        keep = lo != hi
+        acc.append(lo[keep].astype(np.int64) * n1 + hi[keep])
+        if sum(len(x) for x in acc[1:]) > 8_000_000:
+            acc[:] = [np.unique(np.concatenate(acc))]
+
+    add(*_segment_pairs(order, starts[small], sizes[small]))
     big_rows = order[_ranges(starts[~small], sizes[~small])] if (~small).any() else np.zeros(0, np.int64)
     if len(big_rows):
         bands, r = _lsh_params(threshold)
@@ -128,19 +138,13 @@ def block_candidates(block: np.ndarray, row: np.ndarray, sig: np.ndarray, thresh
                 o, st, sz = _groups(h)
                 rows = big_rows[o]
                 ok = (sz > 1) & (sz <= max_bucket)
-                a, b = _segment_pairs(rows, st[ok], sz[ok])
-                I.append(a)
-                J.append(b)
+                add(*_segment_pairs(rows, st[ok], sz[ok]))
                 for s0, z in zip(st[sz > max_bucket].tolist(), sz[sz > max_bucket].tolist()):
                     chain = rows[s0:s0 + z]  # mass copy-paste: a chain (by row order), not all pairs
                     chain = chain[np.argsort(row[chain], kind="stable")]
-                    I.append(chain[:-1])
-                    J.append(chain[1:])
-    i, j = row[np.concatenate(I)], row[np.concatenate(J)]
-    lo, hi = np.minimum(i, j), np.maximum(i, j)
-    keep = lo != hi
-    pair = np.unique(lo[keep].astype(np.int64) * (len(sig) + 1) + hi[keep])
-    return pair // (len(sig) + 1), pair % (len(sig) + 1)
+                    add(chain[:-1], chain[1:])
+    found = np.unique(np.concatenate(acc))
+    return found // n1, found % n1
 
 
 MINHASH_FLOOR = 0.2  # drop a candidate whose MinHash estimate is this far below the threshold:
