@@ -22,6 +22,29 @@ def bronze(spark, lake):
     return lake
 
 
+def test_derived_fields_are_one_projection_of_base(settings):
+    """No stacked layers: every derived field is inlined over int_enterprise_base columns."""
+    catalog = load_enterprise_fields(settings.catalog_dir)
+    d = sqlgen.Dialect("spark", as_of=AS_OF)
+    sql = sqlgen.profile_sql(catalog, d)
+    assert "level_0 AS" not in sql and sql.count("FROM int_enterprise_base") == 1
+    derived = sqlgen.derived_sql(catalog.fields, catalog, d)
+    assert set(derived) == {f.id for f in catalog.fields if f.kind == "expr"}
+    base = {f.id for f in catalog.fields if f.kind != "expr"}
+    from govlake.catalog.profile import _idents
+
+    for fid, text in derived.items():  # only base columns are read
+        names, _ = _idents(text)
+        assert not (names & set(derived)), fid
+    growth = derived["revenue_growth_2y_avg"]
+    assert derived["revenue_growth_y1"] in growth and "revenue_y3_wan" in growth and "revenue_y1_wan" in base
+
+
+def test_distinct_counts_render_without_expand():
+    got = sqlgen._distinct_counts("count(DISTINCT CASE WHEN d > DATE '2025-01-01' THEN x END) + count( distinct y) - count(z)")
+    assert got == "size(collect_set(CASE WHEN d > DATE '2025-01-01' THEN x END)) + size(collect_set(y)) - count(z)"
+
+
 def test_category_model_runs_in_spark(spark, bronze, settings):
     from govlake.profile.direct import register_staging
 

@@ -1,27 +1,10 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 基本登记 (basic): 68 profile fields, one row per enterprise (uscc).
--- Derived fields are computed in layers over int_enterprise_base; fields of other
--- categories they read are computed here too but not output.
+-- Derived fields are one projection of int_enterprise_base: a derived field that
+-- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 {%- set changed = var('profile_changed_since', none) %}
-WITH level_0 AS (
-  SELECT * FROM {{ ref('int_enterprise_base') }}
-),
-level_1 AS (
-  SELECT *,
-    CAST(CASE WHEN coalesce(insured_headcount_y1, 0) >= 1000 AND coalesce(revenue_y1_wan, 0) >= 40000 THEN '大型' WHEN coalesce(insured_headcount_y1, 0) >= 300 AND coalesce(revenue_y1_wan, 0) >= 2000 THEN '中型' WHEN coalesce(insured_headcount_y1, 0) >= 20 AND coalesce(revenue_y1_wan, 0) >= 300 THEN '小型' ELSE '微型' END AS STRING) AS enterprise_size
-  FROM level_0
-),
-level_2 AS (
-  SELECT *,
-    CAST(enterprise_size <> '大型' AS BOOLEAN) AS is_sme,
-    CAST(enterprise_size = '大型' AS BOOLEAN) AS is_size_large,
-    CAST(enterprise_size = '中型' AS BOOLEAN) AS is_size_medium,
-    CAST(enterprise_size = '小型' AS BOOLEAN) AS is_size_small,
-    CAST(enterprise_size = '微型' AS BOOLEAN) AS is_size_micro
-  FROM level_1
-)
 SELECT
   uscc,
   ent_name,
@@ -41,8 +24,8 @@ SELECT
   years_since_registration,
   reg_capital_wan,
   is_listed,
-  enterprise_size,
-  is_sme,
+  CAST(CASE WHEN coalesce(insured_headcount_y1, 0) >= 1000 AND coalesce(revenue_y1_wan, 0) >= 40000 THEN '大型' WHEN coalesce(insured_headcount_y1, 0) >= 300 AND coalesce(revenue_y1_wan, 0) >= 2000 THEN '中型' WHEN coalesce(insured_headcount_y1, 0) >= 20 AND coalesce(revenue_y1_wan, 0) >= 300 THEN '小型' ELSE '微型' END AS STRING) AS enterprise_size,
+  CAST((CAST(CASE WHEN coalesce(insured_headcount_y1, 0) >= 1000 AND coalesce(revenue_y1_wan, 0) >= 40000 THEN '大型' WHEN coalesce(insured_headcount_y1, 0) >= 300 AND coalesce(revenue_y1_wan, 0) >= 2000 THEN '中型' WHEN coalesce(insured_headcount_y1, 0) >= 20 AND coalesce(revenue_y1_wan, 0) >= 300 THEN '小型' ELSE '微型' END AS STRING)) <> '大型' AS BOOLEAN) AS is_sme,
   is_new_1y,
   is_new_3y,
   is_new_5y,
@@ -76,10 +59,10 @@ SELECT
   is_status_moved_out,
   is_status_cancelled,
   is_status_revoked,
-  is_size_large,
-  is_size_medium,
-  is_size_small,
-  is_size_micro,
+  CAST((CAST(CASE WHEN coalesce(insured_headcount_y1, 0) >= 1000 AND coalesce(revenue_y1_wan, 0) >= 40000 THEN '大型' WHEN coalesce(insured_headcount_y1, 0) >= 300 AND coalesce(revenue_y1_wan, 0) >= 2000 THEN '中型' WHEN coalesce(insured_headcount_y1, 0) >= 20 AND coalesce(revenue_y1_wan, 0) >= 300 THEN '小型' ELSE '微型' END AS STRING)) = '大型' AS BOOLEAN) AS is_size_large,
+  CAST((CAST(CASE WHEN coalesce(insured_headcount_y1, 0) >= 1000 AND coalesce(revenue_y1_wan, 0) >= 40000 THEN '大型' WHEN coalesce(insured_headcount_y1, 0) >= 300 AND coalesce(revenue_y1_wan, 0) >= 2000 THEN '中型' WHEN coalesce(insured_headcount_y1, 0) >= 20 AND coalesce(revenue_y1_wan, 0) >= 300 THEN '小型' ELSE '微型' END AS STRING)) = '中型' AS BOOLEAN) AS is_size_medium,
+  CAST((CAST(CASE WHEN coalesce(insured_headcount_y1, 0) >= 1000 AND coalesce(revenue_y1_wan, 0) >= 40000 THEN '大型' WHEN coalesce(insured_headcount_y1, 0) >= 300 AND coalesce(revenue_y1_wan, 0) >= 2000 THEN '中型' WHEN coalesce(insured_headcount_y1, 0) >= 20 AND coalesce(revenue_y1_wan, 0) >= 300 THEN '小型' ELSE '微型' END AS STRING)) = '小型' AS BOOLEAN) AS is_size_small,
+  CAST((CAST(CASE WHEN coalesce(insured_headcount_y1, 0) >= 1000 AND coalesce(revenue_y1_wan, 0) >= 40000 THEN '大型' WHEN coalesce(insured_headcount_y1, 0) >= 300 AND coalesce(revenue_y1_wan, 0) >= 2000 THEN '中型' WHEN coalesce(insured_headcount_y1, 0) >= 20 AND coalesce(revenue_y1_wan, 0) >= 300 THEN '小型' ELSE '微型' END AS STRING)) = '微型' AS BOOLEAN) AS is_size_micro,
   reg_capital_ge_100,
   reg_capital_ge_500,
   reg_capital_ge_1000,
@@ -91,4 +74,4 @@ SELECT
   age_ge_5y,
   age_ge_10y,
   age_ge_20y
-FROM level_2
+FROM {{ ref('int_enterprise_base') }}

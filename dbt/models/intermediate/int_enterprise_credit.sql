@@ -1,29 +1,19 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 信用 (credit): 85 profile fields, one row per enterprise (uscc).
--- Derived fields are computed in layers over int_enterprise_base; fields of other
--- categories they read are computed here too but not output.
+-- Derived fields are one projection of int_enterprise_base: a derived field that
+-- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 {%- set changed = var('profile_changed_since', none) %}
-WITH level_0 AS (
-  SELECT * FROM {{ ref('int_enterprise_base') }}
-),
-level_1 AS (
-  SELECT *,
-    CAST(datediff(DATE '{{ as_of }}', credit_last_negative_date) AS INT) AS credit_days_since_negative,
-    CAST(admin_penalty_3y_count + dishonest_debtor_3y_count + abnormal_operation_3y_count + serious_illegal_3y_count AS INT) AS credit_negative_3y_count,
-    CAST(greatest(0, least(100, 80 - 40 * CASE WHEN credit_dishonest_active THEN 1 ELSE 0 END - 10 * least(credit_serious_1y_count, 3) - 3 * least(admin_penalty_3y_count, 5) - 5 * CASE WHEN abnormal_operation_active_count > 0 THEN 1 ELSE 0 END + 5 * least(honour_incentive_3y_count, 2) + CASE WHEN tax_credit_grade_y1 = 'A' THEN 10 ELSE 0 END)) AS DOUBLE) AS credit_score
-  FROM level_0
-)
 SELECT
   uscc,
   credit_serious_1y_count,
   credit_dishonest_active,
   credit_repaired_count,
   credit_last_negative_date,
-  credit_days_since_negative,
-  credit_negative_3y_count,
-  credit_score,
+  CAST(datediff(DATE '{{ as_of }}', credit_last_negative_date) AS INT) AS credit_days_since_negative,
+  CAST(admin_penalty_3y_count + dishonest_debtor_3y_count + abnormal_operation_3y_count + serious_illegal_3y_count AS INT) AS credit_negative_3y_count,
+  CAST(greatest(0, least(100, 80 - 40 * CASE WHEN credit_dishonest_active THEN 1 ELSE 0 END - 10 * least(credit_serious_1y_count, 3) - 3 * least(admin_penalty_3y_count, 5) - 5 * CASE WHEN abnormal_operation_active_count > 0 THEN 1 ELSE 0 END + 5 * least(honour_incentive_3y_count, 2) + CASE WHEN tax_credit_grade_y1 = 'A' THEN 10 ELSE 0 END)) AS DOUBLE) AS credit_score,
   admin_penalty_1y_count,
   admin_penalty_2y_count,
   admin_penalty_3y_count,
@@ -102,4 +92,4 @@ SELECT
   penalty_amount_1y_wan,
   penalty_amount_3y_wan,
   penalty_amount_5y_wan
-FROM level_1
+FROM {{ ref('int_enterprise_base') }}

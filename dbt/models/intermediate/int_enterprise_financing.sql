@@ -1,23 +1,15 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 融资 (financing): 97 profile fields, one row per enterprise (uscc).
--- Derived fields are computed in layers over int_enterprise_base; fields of other
--- categories they read are computed here too but not output.
+-- Derived fields are one projection of int_enterprise_base: a derived field that
+-- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 {%- set changed = var('profile_changed_since', none) %}
-WITH level_0 AS (
-  SELECT * FROM {{ ref('int_enterprise_base') }}
-),
-level_1 AS (
-  SELECT *,
-    CAST(datediff(DATE '{{ as_of }}', financing_last_date) AS INT) AS financing_days_since_last
-  FROM level_0
-)
 SELECT
   uscc,
   financing_last_date,
   financing_last_round,
-  financing_days_since_last,
+  CAST(datediff(DATE '{{ as_of }}', financing_last_date) AS INT) AS financing_days_since_last,
   financing_max_amount_wan,
   has_gov_fund_investment,
   equity_rounds_count,
@@ -112,4 +104,4 @@ SELECT
   financing_ipo_3y_count,
   financing_bank_loan_3y_count,
   financing_bond_3y_count
-FROM level_1
+FROM {{ ref('int_enterprise_base') }}

@@ -1,31 +1,20 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 知识产权 (ip): 146 profile fields, one row per enterprise (uscc).
--- Derived fields are computed in layers over int_enterprise_base; fields of other
--- categories they read are computed here too but not output.
+-- Derived fields are one projection of int_enterprise_base: a derived field that
+-- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 {%- set changed = var('profile_changed_since', none) %}
-WITH level_0 AS (
-  SELECT * FROM {{ ref('int_enterprise_base') }}
-),
-level_1 AS (
-  SELECT *,
-    CAST(ip_invention_valid_count + ip_utility_valid_count + ip_software_valid_count + ip_ic_layout_valid_count AS INT) AS ip_core_valid_count,
-    CAST(ip_invention_valid_count + ip_utility_valid_count + ip_design_valid_count AS INT) AS ip_patent_valid_count,
-    CAST(ip_invention_grant_5y_count / nullif(ip_invention_apply_5y_count, 0) AS DOUBLE) AS ip_invention_grant_rate_5y,
-    CAST(100.0 * ip_invention_valid_count / nullif(insured_headcount_y1, 0) AS DOUBLE) AS ip_invention_per_100_staff
-  FROM level_0
-)
 SELECT
   uscc,
-  ip_core_valid_count,
-  ip_patent_valid_count,
+  CAST(ip_invention_valid_count + ip_utility_valid_count + ip_software_valid_count + ip_ic_layout_valid_count AS INT) AS ip_core_valid_count,
+  CAST(ip_invention_valid_count + ip_utility_valid_count + ip_design_valid_count AS INT) AS ip_patent_valid_count,
   ip_all_valid_count,
   ip_pct_count,
   ip_first_apply_date,
   ip_last_grant_date,
-  ip_invention_grant_rate_5y,
-  ip_invention_per_100_staff,
+  CAST(ip_invention_grant_5y_count / nullif(ip_invention_apply_5y_count, 0) AS DOUBLE) AS ip_invention_grant_rate_5y,
+  CAST(100.0 * ip_invention_valid_count / nullif(insured_headcount_y1, 0) AS DOUBLE) AS ip_invention_per_100_staff,
   ip_invention_valid_count,
   ip_invention_pending_count,
   ip_invention_lapsed_count,
@@ -164,4 +153,4 @@ SELECT
   ip_ic_layout_grant_y3_count,
   ip_ic_layout_grant_y4_count,
   ip_ic_layout_grant_y5_count
-FROM level_1
+FROM {{ ref('int_enterprise_base') }}

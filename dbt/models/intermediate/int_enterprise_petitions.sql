@@ -1,18 +1,10 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 诉求与投诉 (petitions): 77 profile fields, one row per enterprise (uscc).
--- Derived fields are computed in layers over int_enterprise_base; fields of other
--- categories they read are computed here too but not output.
+-- Derived fields are one projection of int_enterprise_base: a derived field that
+-- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 {%- set changed = var('profile_changed_since', none) %}
-WITH level_0 AS (
-  SELECT * FROM {{ ref('int_enterprise_base') }}
-),
-level_1 AS (
-  SELECT *,
-    CAST((complaint_1y_count + report_1y_count) >= 3 AND (complaint_1y_count + report_1y_count) >= 2 * ((complaint_2y_count + report_2y_count) - (complaint_1y_count + report_1y_count)) AS BOOLEAN) AS petition_complaint_surge
-  FROM level_0
-)
 SELECT
   uscc,
   petition_open_count,
@@ -20,7 +12,7 @@ SELECT
   petition_votes_1y_sum,
   petition_avg_close_hours_1y,
   petition_last_date,
-  petition_complaint_surge,
+  CAST((complaint_1y_count + report_1y_count) >= 3 AND (complaint_1y_count + report_1y_count) >= 2 * ((complaint_2y_count + report_2y_count) - (complaint_1y_count + report_1y_count)) AS BOOLEAN) AS petition_complaint_surge,
   petition_count_1y,
   petition_count_2y,
   petition_count_3y,
@@ -92,4 +84,4 @@ SELECT
   petition_satisfaction_result_3y,
   petition_satisfaction_overall_1y,
   petition_satisfaction_overall_3y
-FROM level_1
+FROM {{ ref('int_enterprise_base') }}

@@ -1,58 +1,19 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 资质荣誉 (qualifications): 119 profile fields, one row per enterprise (uscc).
--- Derived fields are computed in layers over int_enterprise_base; fields of other
--- categories they read are computed here too but not output.
+-- Derived fields are one projection of int_enterprise_base: a derived field that
+-- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 {%- set changed = var('profile_changed_since', none) %}
-WITH level_0 AS (
-  SELECT * FROM {{ ref('int_enterprise_base') }}
-),
-level_1 AS (
-  SELECT *,
-    CAST(CASE WHEN cert_valid_hnte THEN 1 ELSE 0 END + CASE WHEN cert_valid_little_giant THEN 1 ELSE 0 END + CASE WHEN cert_valid_gd_srdi THEN 1 ELSE 0 END + CASE WHEN cert_valid_sz_srdi THEN 1 ELSE 0 END + CASE WHEN cert_valid_innovative_sme THEN 1 ELSE 0 END + CASE WHEN cert_valid_tech_sme THEN 1 ELSE 0 END + CASE WHEN cert_valid_single_champion THEN 1 ELSE 0 END + CASE WHEN cert_valid_tech_center_city THEN 1 ELSE 0 END + CASE WHEN cert_valid_sz_brand THEN 1 ELSE 0 END AS INT) AS honour_valid_count,
-    CAST(CASE WHEN cert_valid_food_license THEN 1 ELSE 0 END + CASE WHEN cert_valid_construction_qual THEN 1 ELSE 0 END + CASE WHEN cert_valid_safety_license THEN 1 ELSE 0 END + CASE WHEN cert_valid_pollutant_permit THEN 1 ELSE 0 END + CASE WHEN cert_valid_iso9001 THEN 1 ELSE 0 END + CASE WHEN cert_valid_ip_mgmt THEN 1 ELSE 0 END + CASE WHEN cert_valid_dual_integration THEN 1 ELSE 0 END AS INT) AS license_valid_count,
-    CAST(profit_y1_wan / nullif(revenue_y1_wan, 0) AS DOUBLE) AS profit_margin_y1,
-    CAST(rd_expense_y1_wan / nullif(revenue_y1_wan, 0) AS DOUBLE) AS rd_expense_ratio_y1,
-    CAST((revenue_y1_wan - revenue_y2_wan) / nullif(abs(revenue_y2_wan), 0) AS DOUBLE) AS revenue_growth_y1,
-    CAST((revenue_y2_wan - revenue_y3_wan) / nullif(abs(revenue_y3_wan), 0) AS DOUBLE) AS revenue_growth_y2,
-    CAST(CASE WHEN cert_valid_hnte THEN datediff(cert_expiry_hnte, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_hnte,
-    CAST(CASE WHEN cert_valid_little_giant THEN datediff(cert_expiry_little_giant, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_little_giant,
-    CAST(CASE WHEN cert_valid_gd_srdi THEN datediff(cert_expiry_gd_srdi, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_gd_srdi,
-    CAST(CASE WHEN cert_valid_sz_srdi THEN datediff(cert_expiry_sz_srdi, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_sz_srdi,
-    CAST(CASE WHEN cert_valid_innovative_sme THEN datediff(cert_expiry_innovative_sme, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_innovative_sme,
-    CAST(CASE WHEN cert_valid_tech_sme THEN datediff(cert_expiry_tech_sme, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_tech_sme,
-    CAST(CASE WHEN cert_valid_single_champion THEN datediff(cert_expiry_single_champion, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_single_champion,
-    CAST(CASE WHEN cert_valid_tech_center_city THEN datediff(cert_expiry_tech_center_city, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_tech_center_city,
-    CAST(CASE WHEN cert_valid_sz_brand THEN datediff(cert_expiry_sz_brand, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_sz_brand,
-    CAST(CASE WHEN cert_valid_food_license THEN datediff(cert_expiry_food_license, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_food_license,
-    CAST(CASE WHEN cert_valid_construction_qual THEN datediff(cert_expiry_construction_qual, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_construction_qual,
-    CAST(CASE WHEN cert_valid_safety_license THEN datediff(cert_expiry_safety_license, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_safety_license,
-    CAST(CASE WHEN cert_valid_pollutant_permit THEN datediff(cert_expiry_pollutant_permit, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_pollutant_permit,
-    CAST(CASE WHEN cert_valid_iso9001 THEN datediff(cert_expiry_iso9001, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_iso9001,
-    CAST(CASE WHEN cert_valid_ip_mgmt THEN datediff(cert_expiry_ip_mgmt, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_ip_mgmt,
-    CAST(CASE WHEN cert_valid_dual_integration THEN datediff(cert_expiry_dual_integration, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_dual_integration
-  FROM level_0
-),
-level_2 AS (
-  SELECT *,
-    CAST((revenue_growth_y1 + revenue_growth_y2) / 2 AS DOUBLE) AS revenue_growth_2y_avg
-  FROM level_1
-),
-level_3 AS (
-  SELECT *,
-    CAST(least(25, 25 * coalesce(revenue_growth_2y_avg, 0) / 0.15 * CASE WHEN revenue_growth_2y_avg > 0 THEN 1 ELSE 0 END) + least(25, 25 * coalesce(rd_expense_ratio_y1, 0) / 0.05) + least(25, 5 * coalesce(ip_invention_valid_count, 0) + 2 * coalesce(ip_utility_valid_count + ip_software_valid_count, 0)) + least(25, 25 * coalesce(profit_margin_y1, 0) / 0.1 * CASE WHEN profit_margin_y1 > 0 THEN 1 ELSE 0 END) AS DOUBLE) AS specialization_score
-  FROM level_2
-)
 SELECT
   uscc,
-  honour_valid_count,
-  license_valid_count,
+  CAST(CASE WHEN cert_valid_hnte THEN 1 ELSE 0 END + CASE WHEN cert_valid_little_giant THEN 1 ELSE 0 END + CASE WHEN cert_valid_gd_srdi THEN 1 ELSE 0 END + CASE WHEN cert_valid_sz_srdi THEN 1 ELSE 0 END + CASE WHEN cert_valid_innovative_sme THEN 1 ELSE 0 END + CASE WHEN cert_valid_tech_sme THEN 1 ELSE 0 END + CASE WHEN cert_valid_single_champion THEN 1 ELSE 0 END + CASE WHEN cert_valid_tech_center_city THEN 1 ELSE 0 END + CASE WHEN cert_valid_sz_brand THEN 1 ELSE 0 END AS INT) AS honour_valid_count,
+  CAST(CASE WHEN cert_valid_food_license THEN 1 ELSE 0 END + CASE WHEN cert_valid_construction_qual THEN 1 ELSE 0 END + CASE WHEN cert_valid_safety_license THEN 1 ELSE 0 END + CASE WHEN cert_valid_pollutant_permit THEN 1 ELSE 0 END + CASE WHEN cert_valid_iso9001 THEN 1 ELSE 0 END + CASE WHEN cert_valid_ip_mgmt THEN 1 ELSE 0 END + CASE WHEN cert_valid_dual_integration THEN 1 ELSE 0 END AS INT) AS license_valid_count,
   cert_valid_count,
   cert_expiring_90d_count,
   cert_revoked_count,
   cert_expired_count,
-  specialization_score,
+  CAST(least(25, 25 * coalesce((CAST(((CAST((revenue_y1_wan - revenue_y2_wan) / nullif(abs(revenue_y2_wan), 0) AS DOUBLE)) + (CAST((revenue_y2_wan - revenue_y3_wan) / nullif(abs(revenue_y3_wan), 0) AS DOUBLE))) / 2 AS DOUBLE)), 0) / 0.15 * CASE WHEN (CAST(((CAST((revenue_y1_wan - revenue_y2_wan) / nullif(abs(revenue_y2_wan), 0) AS DOUBLE)) + (CAST((revenue_y2_wan - revenue_y3_wan) / nullif(abs(revenue_y3_wan), 0) AS DOUBLE))) / 2 AS DOUBLE)) > 0 THEN 1 ELSE 0 END) + least(25, 25 * coalesce((CAST(rd_expense_y1_wan / nullif(revenue_y1_wan, 0) AS DOUBLE)), 0) / 0.05) + least(25, 5 * coalesce(ip_invention_valid_count, 0) + 2 * coalesce(ip_utility_valid_count + ip_software_valid_count, 0)) + least(25, 25 * coalesce((CAST(profit_y1_wan / nullif(revenue_y1_wan, 0) AS DOUBLE)), 0) / 0.1 * CASE WHEN (CAST(profit_y1_wan / nullif(revenue_y1_wan, 0) AS DOUBLE)) > 0 THEN 1 ELSE 0 END) AS DOUBLE) AS specialization_score,
   cert_valid_hnte,
   cert_valid_little_giant,
   cert_valid_gd_srdi,
@@ -117,22 +78,22 @@ SELECT
   cert_expiry_iso9001,
   cert_expiry_ip_mgmt,
   cert_expiry_dual_integration,
-  cert_days_to_expiry_hnte,
-  cert_days_to_expiry_little_giant,
-  cert_days_to_expiry_gd_srdi,
-  cert_days_to_expiry_sz_srdi,
-  cert_days_to_expiry_innovative_sme,
-  cert_days_to_expiry_tech_sme,
-  cert_days_to_expiry_single_champion,
-  cert_days_to_expiry_tech_center_city,
-  cert_days_to_expiry_sz_brand,
-  cert_days_to_expiry_food_license,
-  cert_days_to_expiry_construction_qual,
-  cert_days_to_expiry_safety_license,
-  cert_days_to_expiry_pollutant_permit,
-  cert_days_to_expiry_iso9001,
-  cert_days_to_expiry_ip_mgmt,
-  cert_days_to_expiry_dual_integration,
+  CAST(CASE WHEN cert_valid_hnte THEN datediff(cert_expiry_hnte, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_hnte,
+  CAST(CASE WHEN cert_valid_little_giant THEN datediff(cert_expiry_little_giant, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_little_giant,
+  CAST(CASE WHEN cert_valid_gd_srdi THEN datediff(cert_expiry_gd_srdi, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_gd_srdi,
+  CAST(CASE WHEN cert_valid_sz_srdi THEN datediff(cert_expiry_sz_srdi, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_sz_srdi,
+  CAST(CASE WHEN cert_valid_innovative_sme THEN datediff(cert_expiry_innovative_sme, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_innovative_sme,
+  CAST(CASE WHEN cert_valid_tech_sme THEN datediff(cert_expiry_tech_sme, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_tech_sme,
+  CAST(CASE WHEN cert_valid_single_champion THEN datediff(cert_expiry_single_champion, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_single_champion,
+  CAST(CASE WHEN cert_valid_tech_center_city THEN datediff(cert_expiry_tech_center_city, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_tech_center_city,
+  CAST(CASE WHEN cert_valid_sz_brand THEN datediff(cert_expiry_sz_brand, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_sz_brand,
+  CAST(CASE WHEN cert_valid_food_license THEN datediff(cert_expiry_food_license, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_food_license,
+  CAST(CASE WHEN cert_valid_construction_qual THEN datediff(cert_expiry_construction_qual, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_construction_qual,
+  CAST(CASE WHEN cert_valid_safety_license THEN datediff(cert_expiry_safety_license, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_safety_license,
+  CAST(CASE WHEN cert_valid_pollutant_permit THEN datediff(cert_expiry_pollutant_permit, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_pollutant_permit,
+  CAST(CASE WHEN cert_valid_iso9001 THEN datediff(cert_expiry_iso9001, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_iso9001,
+  CAST(CASE WHEN cert_valid_ip_mgmt THEN datediff(cert_expiry_ip_mgmt, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_ip_mgmt,
+  CAST(CASE WHEN cert_valid_dual_integration THEN datediff(cert_expiry_dual_integration, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_dual_integration,
   cert_count_hnte,
   cert_count_little_giant,
   cert_count_gd_srdi,
@@ -165,4 +126,4 @@ SELECT
   cert_new_3y_iso9001,
   cert_new_3y_ip_mgmt,
   cert_new_3y_dual_integration
-FROM level_3
+FROM {{ ref('int_enterprise_base') }}

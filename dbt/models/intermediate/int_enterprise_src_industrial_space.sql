@@ -10,7 +10,7 @@ SELECT
   sum(CASE WHEN is_owned AND start_date <= DATE '{{ as_of }}' AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}') THEN area_sqm END) AS space_owned_area_sqm,
   sum(CASE WHEN NOT coalesce(is_owned, false) AND start_date <= DATE '{{ as_of }}' AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}') THEN area_sqm * monthly_rent_yuan_sqm END) / nullif(sum(CASE WHEN NOT coalesce(is_owned, false) AND monthly_rent_yuan_sqm IS NOT NULL AND start_date <= DATE '{{ as_of }}' AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}') THEN area_sqm END), 0) AS space_avg_rent_yuan_sqm,
   sum(CASE WHEN NOT coalesce(is_owned, false) AND start_date <= DATE '{{ as_of }}' AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}') THEN area_sqm * monthly_rent_yuan_sqm END) / 10000 AS space_monthly_rent_wan,
-  count(DISTINCT CASE WHEN start_date <= DATE '{{ as_of }}' AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}') THEN park_name END) AS space_park_count,
+  size(collect_set(CASE WHEN start_date <= DATE '{{ as_of }}' AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}') THEN park_name END)) AS space_park_count,
   sum(CASE WHEN start_date <= DATE '{{ as_of }}' - INTERVAL 12 MONTH AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}' - INTERVAL 12 MONTH) THEN area_sqm END) AS space_area_1y_ago_sqm,
   count(CASE WHEN (start_date > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND start_date <= DATE '{{ as_of }}') THEN 1 END) AS space_new_leases_1y,
   count(CASE WHEN (end_date > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND end_date <= DATE '{{ as_of }}') THEN 1 END) AS space_ended_leases_1y,

@@ -5,8 +5,8 @@
 {%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
-  count(DISTINCT CASE WHEN (award_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND award_date <= DATE '{{ as_of }}') THEN policy_code END) AS subsidy_policy_count_3y,
-  count(DISTINCT CASE WHEN (award_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND award_date <= DATE '{{ as_of }}') THEN dept_code END) AS subsidy_dept_count_3y,
+  size(collect_set(CASE WHEN (award_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND award_date <= DATE '{{ as_of }}') THEN policy_code END)) AS subsidy_policy_count_3y,
+  size(collect_set(CASE WHEN (award_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND award_date <= DATE '{{ as_of }}') THEN dept_code END)) AS subsidy_dept_count_3y,
   max(CASE WHEN (award_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND award_date <= DATE '{{ as_of }}') THEN amount_wan END) AS subsidy_max_award_3y_wan,
   avg(CASE WHEN (award_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND award_date <= DATE '{{ as_of }}') THEN amount_wan END) AS subsidy_avg_award_3y_wan,
   max(CASE WHEN award_date <= DATE '{{ as_of }}' THEN award_date END) AS subsidy_last_award_date,

@@ -1,20 +1,10 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 资助获得 (subsidies): 142 profile fields, one row per enterprise (uscc).
--- Derived fields are computed in layers over int_enterprise_base; fields of other
--- categories they read are computed here too but not output.
+-- Derived fields are one projection of int_enterprise_base: a derived field that
+-- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 {%- set changed = var('profile_changed_since', none) %}
-WITH level_0 AS (
-  SELECT * FROM {{ ref('int_enterprise_base') }}
-),
-level_1 AS (
-  SELECT *,
-    CAST(datediff(DATE '{{ as_of }}', subsidy_last_award_date) AS INT) AS subsidy_days_since_last,
-    CAST(subsidy_total_3y_wan / nullif(total_tax_3y_wan, 0) AS DOUBLE) AS subsidy_to_tax_ratio_3y,
-    CAST(subsidy_total_3y_wan / nullif(revenue_3y_wan, 0) AS DOUBLE) AS subsidy_to_revenue_ratio_3y
-  FROM level_0
-)
 SELECT
   uscc,
   subsidy_policy_count_3y,
@@ -22,9 +12,9 @@ SELECT
   subsidy_max_award_3y_wan,
   subsidy_avg_award_3y_wan,
   subsidy_last_award_date,
-  subsidy_days_since_last,
-  subsidy_to_tax_ratio_3y,
-  subsidy_to_revenue_ratio_3y,
+  CAST(datediff(DATE '{{ as_of }}', subsidy_last_award_date) AS INT) AS subsidy_days_since_last,
+  CAST(subsidy_total_3y_wan / nullif(total_tax_3y_wan, 0) AS DOUBLE) AS subsidy_to_tax_ratio_3y,
+  CAST(subsidy_total_3y_wan / nullif(revenue_3y_wan, 0) AS DOUBLE) AS subsidy_to_revenue_ratio_3y,
   subsidy_total_1y_wan,
   subsidy_total_2y_wan,
   subsidy_total_3y_wan,
@@ -159,4 +149,4 @@ SELECT
   subsidy_tzs_all_count,
   subsidy_jrj_all_count,
   subsidy_qxzx_all_count
-FROM level_1
+FROM {{ ref('int_enterprise_base') }}

@@ -152,19 +152,6 @@ def _needed(cat_fields: list[Field], by_id: dict[str, Field]) -> list[Field]:
     return order
 
 
-def _levels(fields: list[Field], by_id: dict[str, Field]) -> dict[str, int]:
-    lv: dict[str, int] = {}
-
-    def level(f: Field) -> int:
-        if f.id not in lv:
-            lv[f.id] = 0 if f.kind != "expr" else 1 + max(level(by_id[r]) for r in f.refs) if f.refs else 1
-        return lv[f.id]
-
-    for f in fields:
-        level(f)
-    return lv
-
-
 def _typed(sql: str, f: Field) -> str:
     return f"CAST({sql} AS {SQL_TYPE[f.type]})"
 
@@ -219,6 +206,22 @@ def _jinja_head(d: Dialect, comment: list[str]) -> list[str]:
             f"{{%- set changed = var('{CHANGED_VAR}', none) %}}"]
 
 
+def _distinct_counts(sql: str) -> str:
+    """count(DISTINCT x) -> size(collect_set(x)) (Spark: the same number, nulls ignored by both).
+    Two or more distinct aggregates over different inputs in one GROUP BY make Spark expand every
+    source row once per distinct input (Expand) and its generated switch exceeded the JVM's 8 KB
+    JIT limit, so it ran interpreted (seen: `expand_switchCaseCode_0 is 33532 bytes`)."""
+    out, i = [], 0
+    pat = re.compile(r"count\(\s*DISTINCT\s+", re.I)
+    while (m := pat.search(sql, i)) is not None:
+        args, end = _split_args(sql, m.start() + len("count"))
+        inner = re.sub(r"^DISTINCT\s+", "", args[0], flags=re.I)
+        out.append(sql[i:m.start()] + f"size(collect_set({inner}))")
+        i = end
+    out.append(sql[i:])
+    return "".join(out)
+
+
 def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
     fs = [f for f in source_models(catalog)[source] if f.id != "uscc"]
     lines = _jinja_head(d, [f"Per-enterprise aggregates of {source} for the profile ({len(fs)} base fields)."])
@@ -231,7 +234,8 @@ def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
         cols = ",\n".join(f"  {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
         lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}")
     else:
-        cols = ",\n".join(f"  {expand(f.sql, d)} AS {f.id}" for f in fs)
+        agg = (lambda x: x) if d.name == "duckdb" else _distinct_counts
+        cols = ",\n".join(f"  {agg(expand(f.sql, d))} AS {f.id}" for f in fs)
         lines.append(f"SELECT\n  {key} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}\nGROUP BY {key}")
     return "\n".join(lines) + "\n"
 
@@ -251,47 +255,65 @@ def base_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _derive(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> tuple[list[str], int]:
-    """CTEs level_1..level_n computing the derived fields `fields` need, over int_enterprise_base."""
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\{\{.*?\}\}|\b([A-Za-z_][A-Za-z0-9_]*)\b(\s*\()?")
+
+
+def _substitute(sql: str, values: dict[str, str]) -> str:
+    """Replace every bare identifier of `sql` that is a key of `values` (not a function name,
+    not inside a string literal or a Jinja expression) by `(value)`."""
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if name is None or m.group(2) or name not in values:
+            return m.group(0)
+        return f"({values[name]})"
+
+    return _TOKEN.sub(repl, sql)
+
+
+def derived_sql(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> dict[str, str]:
+    """field id -> typed SQL over int_enterprise_base columns for every derived field `fields`
+    need: references to other derived fields are substituted by their own (inlined) SQL, so all
+    derived fields are computed in ONE projection of int_enterprise_base. Measured: stacked
+    projections (one per dependency level) of 1,500 columns made Spark's analysis and
+    optimisation of every query over the profile the dominant cost (docs/profile.md)."""
     by_id = catalog.by_id()
-    needed = _needed(fields, by_id)
-    levels = _levels(needed, by_id)
-    ctes = [f"level_0 AS (\n  SELECT * FROM {d.ref('int_enterprise_base')}\n)"]
-    top = max(levels.values()) if levels else 0
-    for lv in range(1, top + 1):
-        fs = [f for f in needed if levels[f.id] == lv]
-        cols = ",\n".join(f"    {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
-        ctes.append(f"level_{lv} AS (\n  SELECT *,\n{cols}\n  FROM level_{lv - 1}\n)")
-    return ctes, top
+    out: dict[str, str] = {}
+    for f in _needed(fields, by_id):  # dependencies first
+        if f.kind == "expr":
+            out[f.id] = _typed(_substitute(expand(f.sql, d), {r: out[r] for r in f.refs if r in out}), f)
+    return out
+
+
+def _projection(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> str:
+    """SELECT of `fields` (in order) from int_enterprise_base, derived ones inlined."""
+    derived = derived_sql(fields, catalog, d)
+    cols = [f"  {derived[f.id]} AS {f.id}" if f.id in derived else f"  {f.id}" for f in fields]
+    return "SELECT\n" + ",\n".join(cols) + f"\nFROM {d.ref('int_enterprise_base')}"
 
 
 def category_sql(cat_id: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
     own = catalog.in_category(cat_id)
     cat = next(c for c in catalog.categories if c.id == cat_id)
     lines = _jinja_head(d, [f"{cat.label} ({cat.id}): {len(own)} profile fields, one row per enterprise (uscc).",
-                            "Derived fields are computed in layers over int_enterprise_base; fields of other",
-                            "categories they read are computed here too but not output."])
-    ctes, top = _derive(own, catalog, d)
-    out_cols = ",\n".join(f"  {f.id}" for f in own)
+                            "Derived fields are one projection of int_enterprise_base: a derived field that",
+                            "reads other derived fields (any category) has their SQL substituted inline."])
     if "uscc" not in {f.id for f in own}:
-        out_cols = "  uscc,\n" + out_cols
-    lines.append("WITH " + ",\n".join(ctes))
-    lines.append(f"SELECT\n{out_cols}\nFROM level_{top}")
+        own = [catalog.by_id()["uscc"], *own]
+    lines.append(_projection(own, catalog, d))
     return "\n".join(lines) + "\n"
 
 
 def profile_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     """The wide profile. Same columns and values as joining the 14 category models on uscc, but
-    computed as one projection of int_enterprise_base: measured, the 14-way join of views kept
-    ~60 sorters in one Spark stage and ran out of execution memory on a 2 GB driver."""
+    computed as one projection of int_enterprise_base (derived fields inlined): measured, the
+    14-way join of views kept ~60 sorters in one Spark stage and ran out of execution memory on
+    a 2 GB driver."""
     lines = []
     if d.jinja:
         lines += _jinja_head(d, ["企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md)."])
         lines.append("{{ config(meta={'publish': 'gold.enterprise_profile'}) }}")
         lines += [f"-- depends_on: {{{{ ref('int_enterprise_{c.id}') }}}}" for c in catalog.categories]
-    ctes, top = _derive(catalog.fields, catalog, d)
-    lines.append("WITH " + ",\n".join(ctes))
-    lines.append("SELECT\n" + ",\n".join(f"  {f.id}" for f in catalog.fields) + f"\nFROM level_{top}")
+    lines.append(_projection(catalog.fields, catalog, d))
     return "\n".join(lines) + "\n"
 
 
