@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -409,8 +410,8 @@ Fn = Callable[[dict, "set[str]"], Any]
 
 
 def _cmp(op: str) -> Callable[[Any, Any], bool]:
-    return {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
+    return {"==": operator.eq, "!=": operator.ne, "<": operator.lt,
+            "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
 
 
 def to_py(n: Node) -> Fn:
@@ -421,6 +422,15 @@ def to_py(n: Node) -> Fn:
     if isinstance(n, Lit):
         v = float(n.value) if n.typ == NUM else n.value
         return lambda r, t: v
+    if isinstance(n, Cmp) and isinstance(n.left, Field) and isinstance(n.right, Lit) and n.right.value is not None:
+        # the common shape (field >= threshold), inlined: the online path runs ~700 per request
+        name, f = n.left.name, _cmp(n.op)
+        b = float(n.right.value) if n.right.typ == NUM else n.right.value
+
+        def cmp_lit(r, t):
+            a = r.get(name)
+            return None if a is None else f(a, b)
+        return cmp_lit
     if isinstance(n, Cmp):
         lf, rf, f = to_py(n.left), to_py(n.right), _cmp(n.op)
 
