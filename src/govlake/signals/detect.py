@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from govlake.signals import address as addr
-from govlake.signals.similarity import (UnionFind, doc_text, jaccard, shingles, signatures, time_blocks,
-                                       verified_pairs)
+from govlake.signals.similarity import (UnionFind, doc_text, jaccard, segment_pairs, shingles, signatures,
+                                       sorted_groups, time_blocks, verified_pairs)
 
 REPEAT_WINDOW_DAYS = 30
 REPEAT_SIMILARITY = 0.5          # char-bigram Jaccard of title + content head: same issue
@@ -94,24 +94,31 @@ def _edges_in_blocks(frame: pd.DataFrame, block: np.ndarray, kind: str, row: np.
 
 
 def requester_edges(p: pd.DataFrame) -> pd.DataFrame:
-    """Same requester within 30 days about the same place or loosely the same matter."""
-    out = []
-    win = pd.Timedelta(days=REPEAT_WINDOW_DAYS)
+    """Same requester within 30 days about the same place or loosely the same matter.
+    Pairs of each requester's tickets come from index arrays (no pandas call per requester)."""
+    cols = ["a", "b", "sim", "reason"]
     q = p[["ticket_id", "requester_id", "submit_time", "place_key", "doc_text"]].dropna(subset=["requester_id"])
-    for _, g in q[q.duplicated("requester_id", keep=False)].groupby("requester_id", sort=False):
-        g = g.sort_values("submit_time")
-        ids, ts, places = g["ticket_id"].tolist(), pd.to_datetime(g["submit_time"]).tolist(), g["place_key"].tolist()
-        sets = [shingles(t) for t in g["doc_text"]]
-        for i in range(len(ids)):
-            for j in range(i + 1, len(ids)):
-                if ts[j] - ts[i] > win:
-                    break
-                same_place = bool(places[i]) and places[i] == places[j]
-                s = jaccard(sets[i], sets[j])
-                if same_place or s >= REQUESTER_SIMILARITY:
-                    a, b = sorted((ids[i], ids[j]))
-                    out.append((a, b, round(s, 4), "same_requester"))
-    return pd.DataFrame(out, columns=["a", "b", "sim", "reason"])
+    q = q[q.duplicated("requester_id", keep=False)]
+    if len(q) < 2:
+        return pd.DataFrame(columns=cols)
+    q = q.assign(_ns=pd.to_datetime(q["submit_time"]).astype("int64")) \
+        .sort_values(["requester_id", "_ns"], kind="stable").reset_index(drop=True)
+    _, starts, sizes = sorted_groups(pd.factorize(q["requester_id"])[0])
+    i, j = segment_pairs(np.arange(len(q)), starts, sizes)
+    ns = q["_ns"].to_numpy()
+    keep = ns[j] - ns[i] <= pd.Timedelta(days=REPEAT_WINDOW_DAYS).value
+    i, j = i[keep].tolist(), j[keep].tolist()
+    ids, places, texts = q["ticket_id"].tolist(), q["place_key"].tolist(), q["doc_text"].tolist()
+    sets: dict[int, set] = {}
+    out = []
+    for x, y in zip(i, j):
+        sx = sets.get(x) or sets.setdefault(x, shingles(texts[x]))
+        sy = sets.get(y) or sets.setdefault(y, shingles(texts[y]))
+        sim = jaccard(sx, sy)
+        if (bool(places[x]) and places[x] == places[y]) or sim >= REQUESTER_SIMILARITY:
+            a, b = sorted((ids[x], ids[y]))
+            out.append((a, b, round(sim, 4), "same_requester"))
+    return pd.DataFrame(out, columns=cols)
 
 
 def blocked_edges(p: pd.DataFrame, kind: str) -> pd.DataFrame:

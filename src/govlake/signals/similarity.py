@@ -75,7 +75,7 @@ def time_blocks(ts: pd.Series, window_hours: float) -> tuple[np.ndarray, np.ndar
 
 
 # --------------------------------------------------------------------- many blocks at once
-def _segment_pairs(rows: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def segment_pairs(rows: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs (rows[a], rows[b]), a < b, inside each segment rows[start:start+size]."""
     keep = sizes > 1
     starts, sizes = starts[keep], sizes[keep]
@@ -97,7 +97,7 @@ def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return base + np.arange(total)
 
 
-def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sorted_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sort rows by key -> (order, segment starts, segment sizes)."""
     order = np.argsort(keys, kind="stable")
     k = keys[order]
@@ -111,7 +111,7 @@ def block_candidates(block: np.ndarray, row: np.ndarray, sig: np.ndarray, thresh
     """candidates() for many blocks at once. Entry e puts row[e] into block[e] (a row sits in
     two overlapping time blocks); sig is per row. Small blocks: all pairs; larger ones: LSH
     banding inside the block. -> unique row pairs (i, j), i < j."""
-    order, starts, sizes = _groups(block)
+    order, starts, sizes = sorted_groups(block)
     small = sizes <= SMALL_BLOCK
     n1 = len(sig) + 1
     # row pairs as lo * n1 + hi; deduplicated whenever 8M are pending, so repeats across bands
@@ -126,7 +126,7 @@ def block_candidates(block: np.ndarray, row: np.ndarray, sig: np.ndarray, thresh
         if sum(len(x) for x in acc[1:]) > 8_000_000:
             acc[:] = [np.unique(np.concatenate(acc))]
 
-    add(*_segment_pairs(order, starts[small], sizes[small]))
+    add(*segment_pairs(order, starts[small], sizes[small]))
     big_rows = order[_ranges(starts[~small], sizes[~small])] if (~small).any() else np.zeros(0, np.int64)
     if len(big_rows):
         bands, r = _lsh_params(threshold)
@@ -135,10 +135,10 @@ def block_candidates(block: np.ndarray, row: np.ndarray, sig: np.ndarray, thresh
                 h = block[big_rows].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
                 for c in range(k * r, (k + 1) * r):
                     h = h * np.uint64(1_000_003) + sig[row[big_rows], c].astype(np.uint64)
-                o, st, sz = _groups(h)
+                o, st, sz = sorted_groups(h)
                 rows = big_rows[o]
                 ok = (sz > 1) & (sz <= max_bucket)
-                add(*_segment_pairs(rows, st[ok], sz[ok]))
+                add(*segment_pairs(rows, st[ok], sz[ok]))
                 for s0, z in zip(st[sz > max_bucket].tolist(), sz[sz > max_bucket].tolist()):
                     chain = rows[s0:s0 + z]  # mass copy-paste: a chain (by row order), not all pairs
                     chain = chain[np.argsort(row[chain], kind="stable")]
