@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from govlake.signals import address as addr
-from govlake.signals.similarity import (UnionFind, doc_text, jaccard, segment_pairs, shingles, signatures,
+from govlake.signals.similarity import (UnionFind, doc_text, pair_jaccards, segment_pairs, signatures,
                                        sorted_groups, time_blocks, verified_pairs)
 
 REPEAT_WINDOW_DAYS = 30
@@ -108,13 +108,9 @@ def requester_edges(p: pd.DataFrame) -> pd.DataFrame:
     ns = q["_ns"].to_numpy()
     keep = ns[j] - ns[i] <= pd.Timedelta(days=REPEAT_WINDOW_DAYS).value
     i, j = i[keep].tolist(), j[keep].tolist()
-    ids, places, texts = q["ticket_id"].tolist(), q["place_key"].tolist(), q["doc_text"].tolist()
-    sets: dict[int, set] = {}
+    ids, places = q["ticket_id"].tolist(), q["place_key"].tolist()
     out = []
-    for x, y in zip(i, j):
-        sx = sets.get(x) or sets.setdefault(x, shingles(texts[x]))
-        sy = sets.get(y) or sets.setdefault(y, shingles(texts[y]))
-        sim = jaccard(sx, sy)
+    for x, y, sim in zip(i, j, pair_jaccards(q["doc_text"].tolist(), i, j)):
         if (bool(places[x]) and places[x] == places[y]) or sim >= REQUESTER_SIMILARITY:
             a, b = sorted((ids[x], ids[y]))
             out.append((a, b, round(sim, 4), "same_requester"))

@@ -171,17 +171,21 @@ def verified_pairs(frame: pd.DataFrame, block: np.ndarray, row: np.ndarray, thre
         agree[s:s + 200_000] = (sig[i[s:s + 200_000]] == sig[j[s:s + 200_000]]).mean(axis=1)
     keep = agree >= threshold - MINHASH_FLOOR
     i, j = i[keep].tolist(), j[keep].tolist()
-    texts, ids = frame[text_col].tolist(), frame[id_col].tolist()
+    ids = frame[id_col].tolist()
+    out = [(*sorted((ids[x], ids[y])), round(v, 4))
+           for x, y, v in zip(i, j, pair_jaccards(frame[text_col].tolist(), i, j)) if v >= threshold]
+    return pd.DataFrame(out, columns=["a", "b", "sim"])
+
+
+def pair_jaccards(texts: list[str], i: list[int], j: list[int]) -> list[float]:
+    """Exact bigram Jaccard of texts[i[k]] and texts[j[k]]; each text's set built once."""
     sets: dict[int, set] = {}
     out = []
     for x, y in zip(i, j):
         sx = sets.get(x) or sets.setdefault(x, shingles(texts[x]))
         sy = sets.get(y) or sets.setdefault(y, shingles(texts[y]))
-        v = jaccard(sx, sy)
-        if v >= threshold:
-            a, b = sorted((ids[x], ids[y]))
-            out.append((a, b, round(v, 4)))
-    return pd.DataFrame(out, columns=["a", "b", "sim"])
+        out.append(jaccard(sx, sy))
+    return out
 
 
 class UnionFind:
