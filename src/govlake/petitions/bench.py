@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from govlake.cpu import tree_cpu_seconds
+
 
 def _texts(taidi: Path):
     from govlake.petitions.io import read_labeled
@@ -29,30 +31,6 @@ def _texts(taidi: Path):
     tx, lb, _ = read_labeled(taidi / "messages_labeled_raw.csv", "text", "label")
     seg, seg_lb, _ = read_labeled(taidi / "messages_labeled_segmented.csv", "text", "label")
     return tx, lb, seg, seg_lb
-
-
-def _tree_cpu_s() -> float:
-    """CPU seconds of this process's descendants (the Spark JVM and its Python workers, with their
-    reaped children): what the whole Spark job costs, Arrow transfer and JVM included."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    st = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            stats[int(d)] = st
-            children.setdefault(int(st[1]), []).append(int(d))
-    total, todo = 0, list(children.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        st = stats[pid]
-        total += sum(int(x) for x in st[11:15])  # utime, stime, cutime, cstime
-        todo += children.get(pid, [])
-    return total / tick
 
 
 def bench_dispatch(n_batch: int = 20_000, n_online: int = 1_000, spark=None,
@@ -117,9 +95,9 @@ def bench_dispatch(n_batch: int = 20_000, n_online: int = 1_000, spark=None,
         sdf.count()
         # first pass starts the Python workers and loads the model + jieba once per worker
         score_dataframe(sdf, tmp / "model").write.format("noop").mode("overwrite").save()
-        t, c = time.perf_counter(), _tree_cpu_s()
+        t, c = time.perf_counter(), tree_cpu_seconds()
         score_dataframe(sdf, tmp / "model").write.format("noop").mode("overwrite").save()
-        el, cpu = time.perf_counter() - t, _tree_cpu_s() - c
+        el, cpu = time.perf_counter() - t, tree_cpu_seconds() - c
         sdf.unpersist()
         return round(len(frame) / el, 1), round(len(frame) / cpu, 1)
 

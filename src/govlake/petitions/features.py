@@ -8,6 +8,8 @@ Each block is L2-normalised on its own, then stacked.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -65,17 +67,9 @@ class TextFeatures(BaseEstimator, TransformerMixin):
         """Same numbers as the sklearn vectorisers (tested), without their per-call input
         validation, which cost ~3 ms per message online (more than the arithmetic)."""
         docs = list(docs)
-        cache = self.__dict__.get("_fast")
-        if cache is None:  # analyzers are closures over the vectoriser: built, not pickled
-            cache = self.__dict__["_fast"] = [
-                (v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32))
-                for v in (self.word_, self.char_, self.head_)
-            ]
+        cache = self._fast
         if len(docs) >= VECTOR_MIN:
-            keys = self.__dict__.get("_keys")
-            if keys is None:
-                keys = self.__dict__["_keys"] = (_WordKeys.build(self.word_), CharKeys.build(self.char_),
-                                                 CharKeys.build(self.head_))
+            keys = self._keys
             if all(k is not None for k in keys):  # n-gram ranges the array path covers
                 wk, ck, hk = keys
                 toks = [d.split() for d in docs]
@@ -85,6 +79,18 @@ class TextFeatures(BaseEstimator, TransformerMixin):
                 return sp.hstack([w, c, self.head_weight * h], format="csr", dtype=np.float32)
         w, c, h = (_fast_tfidf(*spec, docs) for spec in cache)
         return sp.hstack([w, c, self.head_weight * h], format="csr", dtype=np.float32)
+
+    @cached_property
+    def _fast(self):
+        """(analyzer, vocabulary, idf) per block; analyzers are closures over the vectoriser:
+        built once per process, not pickled."""
+        return [(v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32))
+                for v in (self.word_, self.char_, self.head_)]
+
+    @cached_property
+    def _keys(self):
+        """The blocks' n-grams as integer keys (None for a block the array path can't cover)."""
+        return (_WordKeys.build(self.word_), CharKeys.build(self.char_), CharKeys.build(self.head_))
 
     def transform_sklearn(self, docs):
         docs = list(docs)

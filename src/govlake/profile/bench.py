@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from govlake.cpu import tree_cpu_seconds
+
 
 def _jvm_peak_rss_gb() -> float | None:
     """Peak RSS (VmHWM) of the Spark JVM child of this process, plus this process."""
@@ -28,26 +30,6 @@ def _jvm_peak_rss_gb() -> float | None:
             if hwm:
                 total += int(hwm[0].split()[1])
     return round(total / 1024 / 1024, 2) if total else None
-
-
-def _cpu_seconds(children: bool = True) -> float:
-    """CPU seconds (user + system) used so far by this process and, with children=True, its
-    direct children (the Spark JVM). On a shared machine wall time depends on the others' load;
-    CPU time is what the work itself cost."""
-    tick = os.sysconf("SC_CLK_TCK")
-    me = os.getpid()
-    total = 0
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(p.name), int(fields[1])
-        if pid == me or (children and ppid == me):
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return round(total / tick, 1)
 
 
 def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
@@ -101,24 +83,24 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct") -> dict:
     write_bronze(spark, lake, scale, d1, d0)
     out["seconds_bronze_synthetic"] = round(time.perf_counter() - t, 1)
     out["load_avg_1m_start"] = round(os.getloadavg()[0], 2)
-    cpu = _cpu_seconds()
+    cpu = tree_cpu_seconds(include_self=True)
     res = build_profile(spark, lake, d1, engine=engine)
     out["full_seconds"] = res["seconds_total"]
     out["full_profile_seconds"] = res["seconds_profile"]
-    out["full_cpu_seconds"] = round(_cpu_seconds() - cpu, 1)
+    out["full_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
     out["full_phases"] = {k: v for k, v in res.items() if k.startswith("seconds_")}
-    cpu = _cpu_seconds(children=False)
+    cpu = time.process_time()
     ddb, rows = duckdb_profile_seconds(lake, d1)
-    out["duckdb_cpu_seconds"] = round(_cpu_seconds(children=False) - cpu, 1)  # includes loading Arrow
+    out["duckdb_cpu_seconds"] = round(time.process_time() - cpu, 1)  # includes loading Arrow
     out["duckdb_seconds"] = round(ddb, 2)
     out["duckdb_rows"] = rows
     out["ratio_vs_duckdb"] = round(res["seconds_profile"] / ddb, 2) if ddb else None
     changed = max(1, scale // 100)
     write_bronze(spark, lake, scale, d1, d1, seed=11, id_offset=0, id_count=changed, mode="append")
-    cpu = _cpu_seconds()
+    cpu = tree_cpu_seconds(include_self=True)
     inc = build_profile(spark, lake, d1, incremental=True, engine=engine)
     out["incremental_1pct_seconds"] = inc["seconds_total"]
-    out["incremental_cpu_seconds"] = round(_cpu_seconds() - cpu, 1)
+    out["incremental_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
     out["incremental_share_of_full"] = round(inc["seconds_total"] / res["seconds_total"], 3)
     out["incremental_phases"] = {k: v for k, v in inc.items() if k.startswith("seconds_")}
     out["peak_rss_gb"] = _jvm_peak_rss_gb()

@@ -13,7 +13,7 @@ import hashlib
 import pickle
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -115,24 +115,27 @@ class SensitiveModel:
     def score(self, texts: list[str]) -> list[float]:
         heads = [t[:MODEL_CHARS] for t in texts]
         vec, lr = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
-        keys = self.__dict__.get("_keys")
-        if keys is None:
-            keys = self.__dict__["_keys"] = [CharKeys.build(vec, spaces=True)]
-        if len(heads) < 64 or keys[0] is None or len(lr.classes_) != 2:
+        keys = self._char_keys
+        if len(heads) < 64 or keys is None or len(lr.classes_) != 2:
             return [round(float(p), 4) for p in self.pipeline.predict_proba(heads)[:, 1]]
         # the vectoriser's own preprocessing (lower case, whitespace runs -> one space), then
         # n-grams matched as integer keys: ~4x faster than sklearn's transform on a year of texts
         idf, w = vec.idf_.astype(np.float32), lr.coef_[0].astype(np.float32)
         out: list[float] = []
         for s in range(0, len(heads), 20_000):  # bounded memory on a year of texts
-            X = keys[0].tfidf([_WHITE.sub(" ", h.lower()) for h in heads[s:s + 20_000]], idf)
+            X = keys.tfidf([_WHITE.sub(" ", h.lower()) for h in heads[s:s + 20_000]], idf)
             p = expit(np.asarray(X @ w, dtype=np.float64) + lr.intercept_[0])
             out += [round(float(x), 4) for x in p]
         return out
 
+    @cached_property
+    def _char_keys(self) -> CharKeys | None:
+        """The vectoriser's n-grams as integer keys, built once per process (not pickled)."""
+        return CharKeys.build(self.pipeline.steps[0][1], spaces=True)
+
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_keys", None)
+        state.pop("_char_keys", None)
         return state
 
 
