@@ -68,6 +68,16 @@ class Product(BaseModel):
     refresh: Refresh
     write: WriteSpec = WriteSpec()
     suite: str | None = None  # set when another module writes this product's suite file
+    # "module:function" when the product is built on read from stored tables (no table of its
+    # own): function(settings, filters, *, limit, offset, version) -> {"version", "total", "rows"}
+    view: str | None = None
+    stored_in: list[str] = []  # the tables a view reads, the one committed last at the end
+
+    def view_function(self):
+        import importlib
+
+        module, _, fn = (self.view or "").partition(":")
+        return getattr(importlib.import_module(module), fn)
 
     @field_validator("name")
     @classmethod

@@ -24,9 +24,14 @@ def client(spark, lake, settings):
                                       (U2, "T01", "高新技术企业", dt.date(2023, 1, 1), "证书")],
                                      "uscc string, tag_id string, tag_name string, since date, evidence string"),
                "gold.enterprise_tags")
-    lake.write(spark.createDataFrame([("P001", 1, U1, dt.date(2026, 11, 1), True)],
-                                     "policy_id string, policy_version int, uscc string, as_of date, eligible boolean"),
-               "gold.policy_matches")
+    # gold.policy_matches is built on read from its two stored tables (govlake.policy.matches)
+    from govlake.policy.plan import OUTCOME_SCHEMA
+
+    lake.write(spark.createDataFrame([("s1", U1, [0])], "segment string, uscc string, keys array<int>"),
+               "gold.policy_match_keys", partition_by=["segment"])
+    lake.write(spark.createDataFrame([("s1", 0, "P001", 1, "h1", "测试政策", "KCJ", dt.date(2026, 11, 1), True, False, 0,
+                                       {"c1": "pass"}, [], None, None, "符合：条件一", "{}", 0, None, 0)], OUTCOME_SCHEMA),
+               "gold.policy_match_outcomes")
     return TestClient(create_app(settings))
 
 
@@ -75,6 +80,10 @@ def test_product_page_filters_and_consumer_lineage(client, settings):
     assert client.get("/products/gold.nope", headers=H("zsj_data_portal")).status_code == 404
     r = client.get(f"/enterprises/{U1}/policy-matches", headers=H("policy_push"))
     assert r.status_code == 200 and r.json()["matches"][0]["policy_id"] == "P001"
+    assert r.json()["matches"][0]["explanation_zh"] == "符合：条件一" and r.json()["matches"][0]["eligible"] is True
+    assert client.get(f"/enterprises/{U2}/policy-matches", headers=H("policy_push")).json()["matches"] == []
+    r = client.get("/products/gold.policy_matches", params={"policy_id": "P001"}, headers=H("policy_push"))
+    assert r.status_code == 200 and r.json()["total"] == 1 and r.json()["rows"][0]["uscc"] == U1
     r = client.get(f"/enterprises/{U1}/tags", headers=H("policy_push"))
     assert len(r.json()["tags"]) == 2
     # who used it: each read is an api.<consumer> run with the product as input

@@ -33,7 +33,7 @@ def test_daily_dag_runs_and_is_idempotent(tmp_path):
     first = {t["table"]: (t["version"], t["rows"]) for t in out["first"]}
     second = {t["table"]: (t["version"], t["rows"]) for t in out["second"]}
     for table in ["bronze.petitions", "bronze.enterprise_registry", "bronze.quarantine",
-                  "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_matches",
+                  "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_match_keys", "gold.policy_match_outcomes",
                   "gold.petition_dispatch", "gold.petition_alerts", "gold.petition_merge_groups",
                   "gold.group_petition_alerts", "gold.hot_topics", "ops.push_outbox",
                   "ops.approval_decisions"]:

@@ -66,7 +66,7 @@ def test_cases_spark(spark, policies, fields):
         df = profile_df(spark, sub, rows)
         frame, col_of = clause_frame(df, None, cps)
         statuses = {r["uscc"]: r.asDict() for r in frame.collect()}
-        kept = {(r.policy_id, r.uscc): r for r in build_matches(df, None, cps, as_of).collect()}
+        kept = {(r.policy_id, r.uscc): r for r in build_matches(df, None, cps, as_of)}
         for pid, i, c in items:
             uscc, cp = f"case-{pid}-{i}", cp_of[pid]
             st = {cl.clause.id: statuses[uscc][col_of[cl.sql]] for cl in cp.clauses}

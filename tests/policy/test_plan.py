@@ -1,5 +1,7 @@
-"""The chunked matching plan: chunk boundaries never change the result, and the online policy set
-(each distinct clause evaluated once) equals evaluating every policy on its own."""
+"""The batch plan: outcome keys are unique, the Arrow kernel gives the same keys whatever the batch
+size, the matches view explains a near miss with the enterprise's values exactly as the online
+evaluator does, and the online policy set (each distinct clause evaluated once) equals
+evaluating every policy on its own."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from govlake.catalog.policies import parse_policy
 from govlake.policy.bench import synthetic_policies
 from govlake.policy.compile import compile_policies
 from govlake.policy.evaluate import PolicySet, evaluate_enterprise
-from govlake.policy.plan import build_matches, outcome_rows, outcome_width, policy_chunks
+from govlake.policy.match import build_matches
+from govlake.policy.matches import MatchView
+from govlake.policy.plan import KeyKernel, num_fields, outcome_rows, outcome_width
 from govlake.policy.synth import profile_df, random_profiles
 
 AS_OF = dt.date(2026, 5, 10)
@@ -26,41 +30,43 @@ def _shared_rule_other_label():
                     {"id": "tax", "label_zh": "纳税门槛", "rule": "total_tax_y1_wan >= 100"}]})
 
 
-def test_chunks_respect_the_limit_and_never_split_a_policy(policies, core):
-    cps = compile_policies(policies, AS_OF, core)
-    for limit in (1, 5, 12, 40, 10_000):
-        chunks = policy_chunks(cps, limit)
-        assert sorted(i for c in chunks for i in c) == list(range(len(cps)))
-        for c in chunks:
-            distinct = {cl.sql for i in c for cl in cps[i].clauses}
-            assert len(c) == 1 or len(distinct) <= limit, (limit, c)
-    assert len(policy_chunks(cps, 10_000)) == 1 and len(policy_chunks(cps, 1)) == len(cps)
-    with pytest.raises(ValueError, match="max_clauses"):
-        policy_chunks(cps, 0)
-
-
 def test_outcome_keys_are_unique_per_policy_and_outcome(policies, core):
     cps = compile_policies(policies, AS_OF, core)
     w = outcome_width(cps)
-    rows = outcome_rows(cps, w)
+    rows = outcome_rows(cps, w, AS_OF)
     assert len({r[0] for r in rows}) == len(rows) == sum(1 + 2 * len(cp.clauses) for cp in cps)
-    assert all(r[0] // w == r[1] for r in rows)
+    assert all(cps[r[0] // w].policy.policy_id == r[1] for r in rows)
+    for r in rows:  # eligible, or exactly the unmet clause named, failed or unknown
+        assert (r[7], r[8], r[9]) == ((True, False, 0) if r[0] % w == 0 else (False, True, 1))
+        assert r[11] == ([] if r[0] % w == 0 else [r[12]]) and r[14]
 
 
-def test_every_chunk_size_gives_the_same_rows(spark, policies, core):
+def test_batch_size_never_changes_the_keys(spark, policies, core):
+    import pyarrow as pa
+
     cps = compile_policies(policies + [_shared_rule_other_label()], AS_OF, core)
     rows = random_profiles(core, 150, seed=21, null_rate=0.08)
     df = profile_df(spark, core, rows)
+    names = sorted({f for cp in cps for f in cp.fields_read})
+    table = df.select("uscc", *names).toArrow()
+    table = table.append_column("_tags", pa.array([[]] * table.num_rows, pa.list_(pa.string())))
+    kernel = KeyKernel(cps, outcome_width(cps), num_fields(cps))
     results = []
-    for limit in (1, 7, 10_000):
-        got = sorted((r.policy_id, r.uscc, r.eligible, r.near_miss, r.n_failed, tuple(sorted(r.clause_results.items())),
-                      tuple(r.missing), r.explanation_zh) for r in build_matches(df, None, cps, AS_OF, limit).collect())
+    for size in (1, 7, 10_000):
+        got = [(u, k) for b in kernel(iter(table.to_batches(max_chunksize=size)))
+               for u, k in zip(b.column("uscc").to_pylist(), b.column("keys").to_pylist())]
         results.append(got)
     assert results[0] and results[0] == results[1] == results[2]
-    relabelled = [r for r in results[0] if r[0] == "relabelled" and r[6] == ("reg",)]
+    # through the view: the relabelled policy keeps its own label, values as online
+    view = MatchView.in_memory(results[0], cps, AS_OF, {r["uscc"]: (r, frozenset()) for r in rows})
+    got = view.rows(policy_ids=["relabelled"])
     py = {r["uscc"]: cps[-1].evaluate(r) for r in rows}
+    relabelled = [r for r in got if r["missing"] == ["reg"]]
+    assert relabelled
     for r in relabelled:
-        assert r[7] == py[r[1]].explanation_zh and "在本区注册" in r[7]
+        assert r["explanation_zh"] == py[r["uscc"]].explanation_zh and "在本区注册" in r["explanation_zh"]
+    assert sorted((r["policy_id"], r["uscc"]) for r in build_matches(df, None, cps, AS_OF)) == \
+        sorted((r["policy_id"], r["uscc"]) for r in view.rows())
 
 
 def test_policy_set_equals_policy_by_policy(core, policies):

@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         if not p.may_read(consumer):
             raise HTTPException(403, f"{consumer} may not read {p.name} ({p.label}, {p.classification})")
+        if p.view:
+            return read_view(p, consumer, filters, limit=limit, offset=offset, version=version)
         path = table_path(p.name)
         if not (path / "_delta_log").is_dir():
             raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
@@ -92,6 +94,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"product": p.name, "label": p.label, "version": dt.version(), "total": total,
                 "offset": offset, "count": len(rows), "masked_columns": masked, "rows": rows}
 
+    def read_view(p: Product, consumer: str, filters: dict[str, str], *, limit: int, offset: int,
+                  version: int | None) -> dict:
+        """A product built on read (e.g. gold.policy_matches from its keys and outcome tables)."""
+        try:
+            page = p.view_function()(settings, filters, limit=limit, offset=offset, version=version)
+        except ValueError as e:
+            raise HTTPException(400, str(e))
+        except Exception as e:  # deltalake: no such version
+            if version is not None and "version" in str(e).lower():
+                raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
+            raise
+        if page["version"] is None:
+            raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
+        masked = p.masked_for(consumer)
+        rows = [{k: (MASK if k in masked and v is not None else _clean(v)) for k, v in r.items()} for r in page["rows"]]
+        _emit_read(consumer, p.name, page["version"], len(rows))
+        return {"product": p.name, "label": p.label, "version": page["version"], "total": page["total"],
+                "offset": offset, "count": len(rows), "masked_columns": [c for c in masked if rows and c in rows[0]],
+                "rows": rows}
+
     def _emit_read(consumer: str, product: str, version: int | None, rows: int) -> None:
         run = JobRun(f"api.{consumer}", settings, job_type="STREAMING", integration="API")
         run.add_input(DatasetRef(product, version=version, rows=rows))
@@ -110,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         out = []
         for p in catalog().products:
             path = table_path(p.name)
+            if p.view and p.stored_in:  # built on read: the version of the table committed last
+                path = table_path(p.stored_in[-1])
             version = DeltaTable(str(path)).version() if (path / "_delta_log").is_dir() else None
             out.append({"name": p.name, "label": p.label, "owner": p.owner, "classification": p.classification,
                         "description": p.description, "key": p.contract.key, "refresh": p.refresh.model_dump(),

@@ -1,7 +1,8 @@
 """Benchmark: many policies x many enterprises (batch), one new policy, one enterprise online.
 
 Timed: match_all_s = match_policies() for all policies end to end (read the profile snapshot,
-plan, evaluate, write and commit gold.policy_matches); match_one_new_s = the same for one new
+evaluate, write and commit the keys and outcome tables of gold.policy_matches; match_all_cpu_s
+= CPU seconds of the whole process tree meanwhile); match_one_new_s = the same for one new
 policy (partition replace); online = evaluate_enterprise() per uscc from an in-memory snapshot
 (wall and CPU time). Not timed: generating and writing the synthetic profile (profile_write_s).
 The machine is shared: every figure comes with the 1-minute load average when it was taken.
@@ -65,7 +66,9 @@ def bench_policy(n_enterprises: int, n_policies: int = 342, *, spark=None, setti
     from govlake.policy.compile import compile_policies
     from govlake.policy.evaluate import ProfileSnapshot, evaluate_enterprise
     from govlake.policy.fields import core_fields, field_catalog
-    from govlake.policy.match import MATCHES, PROFILE, match_policies
+    from govlake.cpu import tree_cpu_seconds
+    from govlake.policy.match import OUTCOMES, PROFILE, match_policies
+    from govlake.policy.matches import read_matches
     from govlake.policy.synth import synthetic_profile_sql
     from govlake.spark import get_spark
 
@@ -86,13 +89,17 @@ def bench_policy(n_enterprises: int, n_policies: int = 342, *, spark=None, setti
     figures["profile_write_s"] = round(time.perf_counter() - t, 2)
 
     figures["load_avg_1m_before_match_all"] = os.getloadavg()[0]
-    t = time.perf_counter()
+    t, cpu0 = time.perf_counter(), tree_cpu_seconds(include_self=True)
     c = match_policies(spark, lake, AS_OF, policies=pols, fields=fields)
     figures["match_all_s"] = round(time.perf_counter() - t, 2)
+    figures["match_all_cpu_s"] = round(tree_cpu_seconds(include_self=True) - cpu0, 1)
     figures["load_avg_1m_after_match_all"] = os.getloadavg()[0]
-    figures["match_rows_written"] = c.rows_written
-    figures["pairs_evaluated"] = n_enterprises * n_policies
-    figures["pairs_per_s"] = round(n_enterprises * n_policies / figures["match_all_s"])
+    figures["match_all_phases_s"] = c.seconds
+    figures["match_key_rows_written"] = c.rows_written
+    figures["pairs_evaluated"] = c.pairs_evaluated
+    figures["pairs_kept"] = c.pairs_kept
+    figures["pairs_eligible"] = c.eligible
+    figures["pairs_per_s"] = round(c.pairs_evaluated / figures["match_all_s"])
 
     new = synthetic_policies(real, 1, seed=seed + 99)[0]
     new = parse_policy({**new.raw, "policy_id": "bench_new_policy"})
@@ -100,7 +107,19 @@ def bench_policy(n_enterprises: int, n_policies: int = 342, *, spark=None, setti
     t = time.perf_counter()
     c1 = match_policies(spark, lake, AS_OF, policies=[new], fields=fields)
     figures["match_one_new_s"] = round(time.perf_counter() - t, 2)
-    figures["match_one_new_rows"] = c1.rows_written
+    figures["match_one_new_pairs_kept"] = c1.pairs_kept
+    figures["match_one_new_phases_s"] = c1.seconds
+
+    # Reading one enterprise's wide rows through the view (what the API and push do).
+    rng = random.Random(seed + 1)
+    read_lat = []
+    for u in [f"91440306{rng.randrange(n_enterprises):010d}" for _ in range(20)]:
+        t = time.perf_counter()
+        read_matches(lake, uscc=u)
+        read_lat.append((time.perf_counter() - t) * 1000)
+    read_lat.sort()
+    figures["view_read_one_enterprise_p50_ms"] = round(statistics.median(read_lat), 1)
+    figures["view_read_one_enterprise_max_ms"] = round(read_lat[-1], 1)
 
     cps = compile_policies(pols, AS_OF, fields)
     t = time.perf_counter()
@@ -122,7 +141,7 @@ def bench_policy(n_enterprises: int, n_policies: int = 342, *, spark=None, setti
         xs.sort()
         figures[f"{name}_p50_ms"] = round(statistics.median(xs), 2)
         figures[f"{name}_p99_ms"] = round(xs[max(0, int(len(xs) * 0.99) - 1)], 2)
-    figures["matches_table_version"] = lake.version(MATCHES)
+    figures["outcomes_table_version"] = lake.version(OUTCOMES)
     figures["lake"] = str(tmp)
     return figures
 

@@ -1,5 +1,7 @@
-"""A policy compiled for one as-of date: each clause as a Spark SQL expression and as a Python
-closure, plus the Chinese explanation built the same way by both back ends.
+"""A policy compiled for one as-of date: each clause as a checked rule tree (evaluated by the
+Arrow back end in the batch, the Python closure online, Spark SQL as a cross-check), plus the
+Chinese explanation. The explanation text is built in Python only: online here, and on read of
+stored matches by govlake.policy.matches with the same `unmet_detail`.
 
 Clause status: True = 符合 (pass), False = 不符合 (fail), None = 数据缺失 (unknown: an input is
 null). Only 'pass' counts toward eligibility. The explanation lists the clauses in three groups:
@@ -28,7 +30,7 @@ def status_name(v: bool | None) -> str:
     return _NAMES[v]
 
 
-# -- value formatting (identical text from Python and Spark) ---------------------------------
+# -- value formatting (the online evaluator and the matches view share it) ---------------------------------
 def _fmt_kind(n: E.Node, fields: dict[str, FieldInfo]) -> str:
     if isinstance(n, E.Field):
         f = fields[n.name]
@@ -54,20 +56,6 @@ def fmt_py(v: Any, kind: str) -> str:
     if kind == "bool":
         return "是" if v else "否"
     return str(v)
-
-
-def fmt_sql(x: str, kind: str) -> str:
-    if kind == "pct":
-        core = f"concat(format_number({x} * CAST(100.0 AS DOUBLE), 1), '%')"
-    elif kind == "int":
-        core = f"format_number(CAST({x} AS DOUBLE), 0)"
-    elif kind == "num":
-        core = f"format_number(CAST({x} AS DOUBLE), 2)"
-    elif kind == "bool":
-        core = f"(CASE WHEN {x} IS NULL THEN NULL WHEN {x} THEN '是' ELSE '否' END)"
-    else:
-        core = f"CAST({x} AS STRING)"
-    return f"coalesce({core}, '缺失')"
 
 
 @dataclass
@@ -146,10 +134,9 @@ class CompiledPolicy:
             if s is True:
                 ok.append(lab)
             elif s is False:
-                bad.append(f"{lab}（{self._detail_py(c, row, tags)}）")
+                bad.append(lab + self.unmet_detail(c, row, tags, False))
             else:
-                nulls = "、".join(self.fields[f].label for f in c.fields_read if row.get(f) is None) or "无法计算"
-                miss.append(f"{lab}（缺少 {nulls}）")
+                miss.append(lab + self.unmet_detail(c, row, tags, None))
         parts = []
         if ok:
             parts.append("符合：" + "、".join(ok))
@@ -158,6 +145,14 @@ class CompiledPolicy:
         if miss:
             parts.append("数据缺失：" + "、".join(miss))
         return "；".join(parts)
+
+    def unmet_detail(self, c: CompiledClause, row: dict, tags, status: bool | None) -> str:
+        """The text after an unmet clause's label: '（detail with the values）' when it failed,
+        '（缺少 …）' when data is missing. Also what the matches view appends to a stored prefix."""
+        if status is False:
+            return f"（{self._detail_py(c, row, tags)}）"
+        nulls = "、".join(self.fields[f].label for f in c.fields_read if row.get(f) is None) or "无法计算"
+        return f"（缺少 {nulls}）"
 
     def _detail_py(self, c: CompiledClause, row: dict, tags) -> str:
         if c.cmp:
@@ -170,31 +165,6 @@ class CompiledPolicy:
             return "未满足"
         return "、".join(f"{self.fields[f].label} {fmt_py(row.get(f), _fmt_kind(E.Field(E.FIELD_TYPES[self.fields[f].type], f), self.fields))}"
                         for f in c.fields_read)
-
-    # -- Spark SQL path ------------------------------------------------------------------------
-    def detail_sql(self, c: CompiledClause) -> str:
-        if c.cmp:
-            op, ln, rn, _, _, kind, label = c.cmp
-            return (f"concat({E.sql_lit(label + ' ')}, {fmt_sql(E.to_sql(ln), kind)}, "
-                    f"{E.sql_lit(' ' + NEG[op] + ' 要求 ')}, {fmt_sql(E.to_sql(rn), kind)})")
-        if not c.fields_read:
-            return "'未满足'"
-        items = []
-        for f in c.fields_read:
-            kind = _fmt_kind(E.Field(E.FIELD_TYPES[self.fields[f].type], f), self.fields)
-            items.append(f"concat({E.sql_lit(self.fields[f].label + ' ')}, {fmt_sql('`' + f + '`', kind)})")
-        return f"concat_ws('、', {', '.join(items)})"
-
-    def failed_item_sql(self, c: CompiledClause, status_col: str) -> str:
-        """Text for a clause that is not satisfied: 'label（detail）' or 'label（缺少 …）'."""
-        return f"concat({E.sql_lit(c.clause.label_zh)}, {self.failed_detail_sql(c, status_col)})"
-
-    def failed_detail_sql(self, c: CompiledClause, status_col: str) -> str:
-        """The part after the label: '（detail）' or '（缺少 …）' (shared by policies reusing a rule)."""
-        nulls = ", ".join(f"CASE WHEN `{f}` IS NULL THEN {E.sql_lit(self.fields[f].label)} END" for f in c.fields_read)
-        nulls_sql = f"coalesce(nullif(concat_ws('、', {nulls}), ''), '无法计算')" if nulls else "'无法计算'"
-        return (f"CASE WHEN {status_col} IS NULL THEN concat('（缺少 ', {nulls_sql}, '）') "
-                f"ELSE concat('（', {self.detail_sql(c)}, '）') END")
 
 
 _CACHE: dict[tuple, CompiledPolicy] = {}

@@ -7,9 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from pyspark.sql import functions as F
-
 from govlake.policy.approval import APPLICATIONS, load_trees, submit_applications
+from govlake.policy.matches import read_matches
 
 
 def _share(key: str) -> float:
@@ -20,18 +19,14 @@ def applications_from_matches(lake, as_of: dt.date, *, share: float = 0.3,
                               amount_wan: float = 50.0) -> list[dict]:
     """Deterministic: the same matches and date give the same applications (ids included)."""
     trees = load_trees(lake.settings.catalog_dir)
-    if not lake.exists("gold.policy_matches"):
-        return []
-    rows = (lake.read("gold.policy_matches")
-            .where(F.col("eligible") & F.col("policy_id").isin(list(trees)))
-            .select("policy_id", "uscc").distinct().collect())
+    rows = read_matches(lake, eligible=True, policy_ids=list(trees))["rows"]
     apps = []
-    for r in sorted(rows, key=lambda r: (r.policy_id, r.uscc)):
-        app_id = f"APP-{as_of:%Y%m%d}-{r.policy_id}-{r.uscc}"
+    for pid, uscc in sorted({(r["policy_id"], r["uscc"]) for r in rows}):
+        app_id = f"APP-{as_of:%Y%m%d}-{pid}-{uscc}"
         if _share(app_id) < share:
             # Some ask for more than the standard allows: those must go to a person.
             amount = amount_wan * (4 if _share(app_id + "#amount") < 0.1 else 1)
-            apps.append({"application_id": app_id, "uscc": r.uscc, "policy_id": r.policy_id,
+            apps.append({"application_id": app_id, "uscc": uscc, "policy_id": pid,
                          "requested_amount_wan": amount,
                          "submitted_at": dt.datetime.combine(as_of, dt.time(10, 0))})
     return apps

@@ -237,13 +237,11 @@ def notifications_from_matches(rows: list[dict], channels: list[str]) -> list[di
 
 
 def enqueue_matches(lake, store: OutboxStore, as_of: dt.date, channels: list[str] = ("inbox", "sms", "webhook")) -> int:
-    """Read eligible rows of gold.policy_matches for as_of (delta-rs, no Spark) into the outbox."""
-    import pyarrow.compute as pc
+    """Eligible rows of gold.policy_matches for as_of (the matches view: delta-rs, no Spark) into the outbox."""
+    from govlake.policy.matches import read_matches
 
-    t = lake.to_arrow("gold.policy_matches")
-    t = t.filter(pc.and_(pc.equal(t["as_of"], as_of), pc.equal(t["eligible"], True)))
-    cols = ["policy_id", "policy_version", "uscc", "policy_name_zh", "explanation_zh", "eligible", "as_of"]
-    return store.enqueue(notifications_from_matches(t.select(cols).to_pylist(), list(channels)))
+    rows = read_matches(lake, eligible=True, as_of=as_of)["rows"]
+    return store.enqueue(notifications_from_matches(rows, list(channels)))
 
 
 def publish_outbox(lake, store: OutboxStore, *, parent_run=None):

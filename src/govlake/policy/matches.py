@@ -1,0 +1,254 @@
+"""gold.policy_matches, the data product, built on read: the one way every reader (push, 秒批
+intake, the API, tests) gets wide match rows.
+
+Stored (govlake.policy.plan): gold.policy_match_keys (segment, uscc, keys int array) and
+gold.policy_match_outcomes (segment, k -> policy version, eligible/near_miss, clause_results,
+missing, explanation prefix, policy definition, the profile/tags versions matched and the keys
+table version the outcomes belong to). A wide row is one (keys row, key) joined with its outcome
+row; its explanation is the stored prefix, plus, for a near miss, the unmet clause's detail with
+the enterprise's values, formatted in Python by `CompiledPolicy.unmet_detail` (the code the online
+evaluator uses) from the profile at the version the match run read (Delta time travel).
+
+Consistency: the outcomes table is committed after the keys table and names the keys version it
+belongs to, so a reader sees either the old run or the new one. Keys of an older segment whose
+outcome rows were replaced by a later partial run (a changed policy) have no outcome row and are
+not visible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from govlake.catalog.policies import parse_policy
+from govlake.policy.compile import UNKNOWN, CompiledPolicy, compile_policies
+from govlake.policy.fields import FieldInfo
+
+KEYS, OUTCOMES, MATCHES = "gold.policy_match_keys", "gold.policy_match_outcomes", "gold.policy_matches"
+PROFILE, TAGS = "gold.enterprise_profile", "gold.enterprise_tags"
+WIDE_COLUMNS = ["policy_id", "policy_version", "rule_hash", "policy_name_zh", "dept_code", "uscc", "as_of",
+                "eligible", "near_miss", "n_failed", "clause_results", "missing", "explanation_zh"]
+_DIM = ["policy_id", "policy_version", "rule_hash", "policy_name_zh", "dept_code", "as_of",
+        "eligible", "near_miss", "n_failed", "clause_results", "missing"]
+
+# (profile_version, tags_version, usccs, fields, with_tags) -> {uscc: (row dict, tag set)}
+ProfileLookup = Callable[[int | None, int | None, list[str], list[str], bool], dict]
+
+
+@dataclass
+class Pairs:
+    """Kept (enterprise, policy) pairs as positions: row in the keys table, row in the outcomes."""
+
+    key_row: np.ndarray
+    outcome: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.outcome)
+
+    def slice(self, offset: int, limit: int | None) -> "Pairs":
+        end = None if limit is None else offset + limit
+        return Pairs(self.key_row[offset:end], self.outcome[offset:end])
+
+
+class MatchView:
+    def __init__(self, keys: pa.Table, outcomes: pa.Table, lookup: ProfileLookup,
+                 version: int | None = None):
+        self.keys = keys.combine_chunks()
+        self.outcomes = outcomes.combine_chunks()
+        self.lookup = lookup
+        self.version = version  # outcomes table version (the product's version)
+        self._compiled: dict[tuple, CompiledPolicy] = {}
+
+    # -- positions ------------------------------------------------------------------------
+    def pairs(self, *, uscc: str | None = None, policy_ids: list[str] | None = None,
+              eligible: bool | None = None, as_of: dt.date | None = None,
+              policy_version: int | None = None) -> Pairs:
+        """Every visible pair (filters optional), ordered by keys row then policy."""
+        keys, out = self.keys, self.outcomes
+        if not keys.num_rows or not out.num_rows:
+            return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        lists = keys.column("keys").combine_chunks()
+        parent = pc.list_parent_indices(lists).to_numpy()
+        flat = pc.list_flatten(lists).to_numpy().astype(np.int64)
+        segs = sorted(set(out.column("segment").to_pylist()))
+        seg_of = {s: i for i, s in enumerate(segs)}
+        max_k = max(int(pc.max(out.column("k")).as_py()), int(flat.max(initial=0)))
+        lut = np.full((len(segs) + 1, max_k + 1), -1, dtype=np.int64)  # last row: unknown segment
+        o_seg = np.array([seg_of[s] for s in out.column("segment").to_pylist()], dtype=np.int64)
+        o_ok = np.ones(out.num_rows, dtype=bool)
+        if policy_ids is not None:
+            o_ok &= pc.is_in(out.column("policy_id"), value_set=pa.array(list(policy_ids), pa.string())).to_numpy(zero_copy_only=False)
+        if eligible is not None:
+            o_ok &= out.column("eligible").to_numpy(zero_copy_only=False) == eligible
+        if policy_version is not None:
+            o_ok &= out.column("policy_version").to_numpy(zero_copy_only=False) == policy_version
+        if as_of is not None:
+            o_ok &= pc.equal(out.column("as_of"), pa.scalar(as_of, pa.date32())).to_numpy(zero_copy_only=False)
+        rows = np.nonzero(o_ok)[0]
+        lut[o_seg[rows], out.column("k").to_numpy()[rows]] = rows
+        k_seg = np.array([seg_of.get(s, len(segs)) for s in keys.column("segment").to_pylist()], dtype=np.int64)
+        if uscc is not None:
+            hit = np.nonzero(pc.equal(keys.column("uscc"), uscc).to_numpy(zero_copy_only=False))[0]
+            sel = np.isin(parent, hit)
+            parent, flat = parent[sel], flat[sel]
+        idx = lut[k_seg[parent], flat]
+        vis = idx >= 0
+        return Pairs(parent[vis], idx[vis])
+
+    # -- wide rows ----------------------------------------------------------------------------
+    def table(self, pairs: Pairs) -> pa.Table:
+        """The wide columns of `pairs` (explanation included)."""
+        cols = {c: self.outcomes.column(c).take(pa.array(pairs.outcome)) for c in _DIM}
+        cols["uscc"] = self.keys.column("uscc").take(pa.array(pairs.key_row))
+        cols["explanation_zh"] = pa.array(self.explanations(pairs), pa.string())
+        return pa.table({c: cols[c] for c in WIDE_COLUMNS})
+
+    def rows(self, pairs: Pairs | None = None, **filters) -> list[dict]:
+        out = self.table(self.pairs(**filters) if pairs is None else pairs).to_pylist()
+        for r in out:  # Arrow gives a map as (key, value) pairs
+            r["clause_results"] = dict(r["clause_results"])
+        return out
+
+    @classmethod
+    def in_memory(cls, keys: list[tuple[str, list[int]]], compiled: list[CompiledPolicy], as_of: dt.date,
+                  profiles: dict[str, tuple[dict, frozenset]]) -> "MatchView":
+        """A view over keys computed elsewhere (tests, inspection): outcomes built here, profile
+        values from a dict uscc -> (row, tags)."""
+        from govlake.policy.plan import outcome_rows, outcome_width
+
+        rows = outcome_rows(compiled, outcome_width(compiled), as_of)
+        names = ["k", "policy_id", "policy_version", "rule_hash", "policy_name_zh", "dept_code", "as_of", "eligible",
+                 "near_miss", "n_failed", "clause_results", "missing", "unmet_clause", "unmet_status",
+                 "explanation_prefix", "policy_def"]
+        cols = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+        cols["clause_results"] = pa.array([list(d.items()) for d in cols["clause_results"]], pa.map_(pa.string(), pa.string()))
+        cols["missing"] = pa.array(cols["missing"], pa.list_(pa.string()))
+        n = len(rows)
+        out = pa.table({"segment": ["local"] * n, **cols, "profile_version": pa.nulls(n, pa.int64()),
+                        "tags_version": pa.nulls(n, pa.int64()), "keys_version": [0] * n})
+        kt = pa.table({"segment": ["local"] * len(keys), "uscc": [u for u, _ in keys],
+                       "keys": pa.array([list(k) for _, k in keys], pa.list_(pa.int32()))})
+        return cls(kt, out, lambda pv, tv, usccs, fields, with_tags: {u: profiles[u] for u in usccs if u in profiles})
+
+    def explanations(self, pairs: Pairs) -> list[str]:
+        out = self.outcomes
+        prefix = out.column("explanation_prefix").to_pylist()
+        unmet = out.column("unmet_clause").to_pylist()
+        usccs = self.keys.column("uscc").take(pa.array(pairs.key_row)).to_pylist()
+        texts = [prefix[o] for o in pairs.outcome.tolist()]
+        need: dict[tuple, list[int]] = {}  # (profile_version, tags_version) -> positions needing values
+        pv, tv = out.column("profile_version").to_pylist(), out.column("tags_version").to_pylist()
+        for i, o in enumerate(pairs.outcome.tolist()):
+            if unmet[o] is not None:
+                need.setdefault((pv[o], tv[o]), []).append(i)
+        status = out.column("unmet_status").to_pylist()
+        for (p_ver, t_ver), pos in need.items():
+            cps = {int(pairs.outcome[i]): self.compiled(int(pairs.outcome[i])) for i in pos}
+            fields = sorted({f for cp in cps.values() for f in cp.fields_read})
+            with_tags = any(cp.tags_read for cp in cps.values())
+            values = self.lookup(p_ver, t_ver, sorted({usccs[i] for i in pos}), fields, with_tags)
+            for i in pos:
+                o = int(pairs.outcome[i])
+                cp = cps[o]
+                clause = next(c for c in cp.clauses if c.clause.id == unmet[o])
+                row, tags = values.get(usccs[i], ({}, frozenset()))
+                texts[i] += cp.unmet_detail(clause, row, tags, None if status[o] == UNKNOWN else False)
+        return texts
+
+    def compiled(self, o: int) -> CompiledPolicy:
+        """The policy as it was matched (definition and field labels stored with the outcome)."""
+        raw = self.outcomes.column("policy_def")[o].as_py()
+        as_of = self.outcomes.column("as_of")[o].as_py()
+        key = (raw, as_of)
+        if key not in self._compiled:
+            d = json.loads(raw)
+            fields = {f: FieldInfo(f, t, label) for f, (t, label) in d["fields"].items()}
+            self._compiled[key] = compile_policies([parse_policy(d["policy"])], as_of, _interned(fields))[0]
+        return self._compiled[key]
+
+
+_FIELD_SETS: dict[str, dict] = {}
+
+
+def _interned(fields: dict[str, FieldInfo]) -> dict[str, FieldInfo]:
+    """One dict per distinct field set (compile_policies caches per id(fields))."""
+    key = json.dumps(sorted((f.id, f.type, f.label) for f in fields.values()), ensure_ascii=False)
+    return _FIELD_SETS.setdefault(key, fields)
+
+
+# -- from the lake ----------------------------------------------------------------------------
+def lake_lookup(lake) -> ProfileLookup:
+    """Profile rows (and tags) of some enterprises at a table version, through delta-rs."""
+    from deltalake import DeltaTable
+    import pyarrow.dataset as pads
+
+    def lookup(profile_version, tags_version, usccs, fields, with_tags):
+        ds = DeltaTable(str(lake.path(PROFILE)), version=profile_version).to_pyarrow_dataset()
+        flt = pads.field("uscc").isin(pa.array(usccs, pa.string()))
+        rows = {r["uscc"]: r for r in ds.to_table(columns=["uscc", *fields], filter=flt).to_pylist()}
+        tags: dict[str, set] = {}
+        if with_tags and tags_version is not None:
+            t = DeltaTable(str(lake.path(TAGS)), version=tags_version).to_pyarrow_dataset()
+            for r in t.to_table(columns=["uscc", "tag_id"], filter=flt).to_pylist():
+                tags.setdefault(r["uscc"], set()).add(r["tag_id"])
+        return {u: (r, frozenset(tags.get(u, ()))) for u, r in rows.items()}
+    return lookup
+
+
+def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> MatchView | None:
+    """The matches view at an outcomes table version (default latest); None before the first run.
+    uscc: read only that enterprise's keys (filter pushed into the Parquet scan)."""
+    from deltalake import DeltaTable
+    import pyarrow.dataset as pads
+
+    if not lake.exists(OUTCOMES) or not lake.exists(KEYS):
+        return None
+    odt = DeltaTable(str(lake.path(OUTCOMES)), version=version)
+    outcomes = odt.to_pyarrow_table()
+    kv = outcomes.column("keys_version").to_pylist()
+    keys_version = max(kv) if kv else None
+    kds = DeltaTable(str(lake.path(KEYS)), version=keys_version).to_pyarrow_dataset()
+    flt = None if uscc is None else pads.field("uscc") == uscc
+    keys = kds.to_table(columns=["segment", "uscc", "keys"], filter=flt)
+    return MatchView(keys, outcomes, lake_lookup(lake), version=odt.version())
+
+
+def read_matches(lake, *, uscc: str | None = None, policy_ids: list[str] | None = None,
+                 eligible: bool | None = None, as_of: dt.date | None = None, offset: int = 0,
+                 limit: int | None = None, version: int | None = None) -> dict:
+    """Wide gold.policy_matches rows: {"version", "total", "rows"} (explanations built for the
+    returned page only)."""
+    view = open_view(lake, version=version, uscc=uscc)
+    if view is None:
+        return {"version": None, "total": 0, "rows": []}
+    pairs = view.pairs(uscc=uscc, policy_ids=policy_ids, eligible=eligible, as_of=as_of)
+    return {"version": view.version, "total": len(pairs), "rows": view.rows(pairs.slice(offset, limit))}
+
+
+def product_view(settings, filters: dict[str, str], *, limit: int = 100, offset: int = 0,
+                 version: int | None = None) -> dict:
+    """The data product's read for the API (catalog/products.yaml `view:`): filters on the key
+    columns policy_id, policy_version, uscc, as_of (strings from the query)."""
+    from govlake.lakehouse import Lakehouse
+
+    bad = set(filters) - {"policy_id", "policy_version", "uscc", "as_of"}
+    if bad:
+        raise ValueError(f"{MATCHES} can be filtered on policy_id, policy_version, uscc, as_of; not {sorted(bad)}")
+    try:
+        pver = int(filters["policy_version"]) if "policy_version" in filters else None
+        as_of = dt.date.fromisoformat(filters["as_of"]) if "as_of" in filters else None
+    except ValueError as e:
+        raise ValueError(f"bad filter value: {e}") from None
+    lake = Lakehouse(None, settings)
+    view = open_view(lake, version=version, uscc=filters.get("uscc"))
+    if view is None:
+        return {"version": None, "total": 0, "rows": []}
+    pairs = view.pairs(uscc=filters.get("uscc"), policy_ids=[filters["policy_id"]] if "policy_id" in filters else None,
+                       policy_version=pver, as_of=as_of)
+    return {"version": view.version, "total": len(pairs), "rows": view.rows(pairs.slice(offset, limit))}
