@@ -201,6 +201,9 @@ def lake_lookup(lake) -> ProfileLookup:
     return lookup
 
 
+_OUTCOMES_CACHE: dict[tuple, pa.Table] = {}
+
+
 def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> MatchView | None:
     """The matches view at an outcomes table version (default latest); None before the first run.
     uscc: read only that enterprise's keys (filter pushed into the Parquet scan)."""
@@ -210,7 +213,12 @@ def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> M
     if not lake.exists(OUTCOMES) or not lake.exists(KEYS):
         return None
     odt = DeltaTable(str(lake.path(OUTCOMES)), version=version)
-    outcomes = odt.to_pyarrow_table()
+    ckey = (str(lake.path(OUTCOMES)), odt.version())
+    outcomes = _OUTCOMES_CACHE.get(ckey)
+    if outcomes is None:  # small (rows per policy outcome) and immutable per version: kept per process
+        if len(_OUTCOMES_CACHE) >= 8:
+            _OUTCOMES_CACHE.clear()
+        outcomes = _OUTCOMES_CACHE[ckey] = odt.to_pyarrow_table().combine_chunks()
     kv = outcomes.column("keys_version").to_pylist()
     keys_version = max(kv) if kv else None
     kds = DeltaTable(str(lake.path(KEYS)), version=keys_version).to_pyarrow_dataset()
