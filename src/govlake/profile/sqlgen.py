@@ -243,14 +243,24 @@ def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
 def base_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     """int_enterprise_base: every base (attr/agg) field, one row per enterprise in scope:
     the scope joined once to the 12 per-source aggregates, defaults applied, typed."""
-    lines = _jinja_head(d, ["All base (non-derived) profile fields: scope joined once to every per-source aggregate."])
+    lines = _jinja_head(d, ["All base (non-derived) profile fields: scope joined once to every per-source aggregate.",
+                            "Spark: each source's fields travel through the joins packed in one struct column `v`."])
     srcs = list(source_models(catalog))
+    packed = d.name != "duckdb"
     sel = ["  scope.uscc AS uscc"]
+    joins = []
     for s in srcs:
-        for f in source_models(catalog)[s]:
-            if f.id != "uscc":
-                sel.append(f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}")
-    joins = [f"LEFT JOIN {d.ref('int_enterprise_src_' + s)} src_{s} ON src_{s}.uscc = scope.uscc" for s in srcs]
+        fs = [f for f in source_models(catalog)[s] if f.id != "uscc"]
+        col = (lambda f: f"src_{s}.v.{f.id}") if packed else (lambda f: f"src_{s}.{f.id}")
+        sel += [f"  {_typed(_default(col(f), f), f)} AS {f.id}" for f in fs]
+        rel = d.ref('int_enterprise_src_' + s)
+        if packed:
+            # Measured (20,000 enterprises, 12 joins): Spark's sort-merge joins copy and project
+            # the growing wide row field by field (113 s for the joins alone, DuckDB 1 s); with
+            # each source's ~100 fields in one struct a join copies 13 columns (30 s).
+            pack = ", ".join(f"'{f.id}', {f.id}" for f in fs)
+            rel = f"(SELECT uscc, named_struct({pack}) AS v FROM {rel})"
+        joins.append(f"LEFT JOIN {rel} src_{s} ON src_{s}.uscc = scope.uscc")
     lines.append("SELECT\n" + ",\n".join(sel) + f"\nFROM {d.ref('int_enterprise_scope')} scope\n" + "\n".join(joins))
     return "\n".join(lines) + "\n"
 
