@@ -25,10 +25,10 @@ def client(spark, lake, settings):
                                      "uscc string, tag_id string, tag_name string, since date, evidence string"),
                "gold.enterprise_tags")
     # gold.policy_matches is built on read from its two stored tables (govlake.policy.matches)
-    from govlake.policy.plan import OUTCOME_SCHEMA
+    from govlake.policy.plan import OUTCOME_SCHEMA, key_bucket
 
-    lake.write(spark.createDataFrame([("s1", U1, [0])], "segment string, uscc string, keys array<int>"),
-               "gold.policy_match_keys", partition_by=["segment"])
+    lake.write(spark.createDataFrame([("s1", key_bucket(U1), U1, [0])], "segment string, bucket int, uscc string, keys array<int>"),
+               "gold.policy_match_keys", partition_by=["segment", "bucket"])
     lake.write(spark.createDataFrame([("s1", 0, "P001", 1, "h1", "测试政策", "KCJ", dt.date(2026, 11, 1), True, False, 0,
                                        {"c1": "pass"}, [], None, None, "符合：条件一", "{}", 0, None, 0)], OUTCOME_SCHEMA),
                "gold.policy_match_outcomes")

@@ -36,7 +36,7 @@ from govlake.policy.compile import compile_policies
 from govlake.policy.fields import FieldInfo, field_catalog
 from govlake.policy.matches import KEYS, MATCHES, OUTCOMES, PROFILE, TAGS, WIDE_COLUMNS
 from govlake.policy.plan import (  # noqa: F401  (clause_frame, build_keys: public API used by tests)
-    KEYS_COMMENTS, OUTCOME_COLUMNS, OUTCOME_SCHEMA, base_frame, build_keys, clause_frame,
+    KEY_BUCKETS, KEYS_COMMENTS, OUTCOME_COLUMNS, OUTCOME_SCHEMA, base_frame, build_keys, clause_frame,
     fields_read, outcome_rows, outcome_width,
 )
 
@@ -146,12 +146,12 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
         counters = [spark.sparkContext.accumulator(0) for _ in range(4)]  # enterprises, with keys, kept, eligible
         keys_df = build_keys(base, compiled, width, counters).select(
             F.lit(segment).alias("segment", metadata={"comment": KEYS_COMMENTS["segment"]}),
-            *[F.col(c).alias(c, metadata={"comment": KEYS_COMMENTS[c]}) for c in ("uscc", "keys")])
+            *[F.col(c).alias(c, metadata={"comment": KEYS_COMMENTS[c]}) for c in ("bucket", "uscc", "keys")])
         meta = {"as_of": as_of.isoformat(), "policies": len(run_set), "profile_version": pv, "segment": segment,
                 "scope": "all" if full else ",".join(p.policy_id for p in run_set)}
         with matching_conf(spark):
             commit = lake.write(keys_df, KEYS, mode="overwrite" if full else "replace_partitions",
-                                partition_by=["segment"], app_id=app_id, metadata=meta)
+                                partition_by=["segment", "bucket"], app_id=app_id, metadata=meta)
         enterprises, with_keys, kept, eligible = (c.value for c in counters)
         if commit.committed:
             n_profile = _profile_rows(lake, pv)
@@ -220,11 +220,11 @@ def build_matches(profile, tags, compiled: list, as_of: dt.date) -> list:
 
 @contextmanager
 def matching_conf(spark: SparkSession):
-    """Session settings for the keys write, restored afterwards: each write task keeps its open
-    file (one segment) instead of Spark sorting every row by the partition column first; Arrow
+    """Session settings for the keys write, restored afterwards: each write task keeps one open
+    file per bucket instead of Spark sorting every row by the partition columns first; Arrow
     batches of 20,000 enterprises (fewer Python calls per row)."""
     conf = {"spark.sql.optimizer.plannedWrite.enabled": "false",
-            "spark.sql.maxConcurrentOutputFileWriters": "2",
+            "spark.sql.maxConcurrentOutputFileWriters": str(KEY_BUCKETS + 1),
             "spark.sql.execution.arrow.maxRecordsPerBatch": "20000"}
     before = {k: spark.conf.get(k, None) for k in conf}
     for k, v in conf.items():

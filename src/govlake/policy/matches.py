@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from govlake.catalog.policies import parse_policy
 from govlake.policy.compile import UNKNOWN, CompiledPolicy, compile_policies
 from govlake.policy.fields import FieldInfo
+from govlake.policy.plan import key_bucket
 
 KEYS, OUTCOMES, MATCHES = "gold.policy_match_keys", "gold.policy_match_outcomes", "gold.policy_matches"
 PROFILE, TAGS = "gold.enterprise_profile", "gold.enterprise_tags"
@@ -222,7 +223,7 @@ def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> M
     kv = outcomes.column("keys_version").to_pylist()
     keys_version = max(kv) if kv else None
     kds = DeltaTable(str(lake.path(KEYS)), version=keys_version).to_pyarrow_dataset()
-    flt = None if uscc is None else pads.field("uscc") == uscc
+    flt = None if uscc is None else (pads.field("bucket") == key_bucket(uscc)) & (pads.field("uscc") == uscc)
     keys = kds.to_table(columns=["segment", "uscc", "keys"], filter=flt)
     return MatchView(keys, outcomes, lake_lookup(lake), version=odt.version())
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -29,8 +30,12 @@ from pyspark.sql import functions as F
 from govlake.policy import expr as E
 from govlake.policy.compile import CompiledPolicy, FAIL, PASS, UNKNOWN
 
-KEYS_SCHEMA = "uscc string, keys array<int>"
-KEYS_COMMENTS = {"segment": "匹配批次（一次全量或变更匹配）", "uscc": "统一社会信用代码",
+KEYS_SCHEMA = "bucket int, uscc string, keys array<int>"
+# The keys table is partitioned by segment and a hash bucket of the uscc, so reading one
+# enterprise's matches (the API) opens 1/KEY_BUCKETS of a run's files instead of all its keys.
+KEY_BUCKETS = 64
+KEYS_COMMENTS = {"segment": "匹配批次（一次全量或变更匹配）", "bucket": "统一社会信用代码哈希分桶（crc32 mod 64）",
+                 "uscc": "统一社会信用代码",
                  "keys": "符合或仅差一项的政策结果键（政策序号×宽度+结果），见 gold.policy_match_outcomes"}
 OUTCOME_COLUMNS = [  # (name, Spark type, comment)
     ("segment", "string", "匹配批次"), ("k", "int", "结果键"), ("policy_id", "string", "政策编号"),
@@ -45,6 +50,11 @@ OUTCOME_COLUMNS = [  # (name, Spark type, comment)
     ("tags_version", "long", "读取的企业标签版本"), ("keys_version", "long", "对应 gold.policy_match_keys 版本"),
 ]
 OUTCOME_SCHEMA = ", ".join(f"{n} {t}" for n, t, _ in OUTCOME_COLUMNS)
+
+
+def key_bucket(uscc: str) -> int:
+    """The keys table partition of an enterprise."""
+    return zlib.crc32(uscc.encode("utf-8")) % KEY_BUCKETS
 
 
 def fields_read(compiled: list[CompiledPolicy]) -> list[str]:
@@ -168,7 +178,8 @@ class KeyKernel:
                     c.add(v)
             arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.int32()))
             uscc = batch.column(batch.schema.get_field_index("uscc")).take(pa.array(rows))
-            yield pa.RecordBatch.from_arrays([uscc, arr], names=["uscc", "keys"])
+            bucket = pa.array([key_bucket(u) for u in uscc.to_pylist()], pa.int32())
+            yield pa.RecordBatch.from_arrays([bucket, uscc, arr], names=["bucket", "uscc", "keys"])
 
 
 def num_fields(compiled: list[CompiledPolicy]) -> list[str]:
