@@ -61,6 +61,18 @@ class Lakehouse:
             app_id=app_id, app_version=app_version, metadata=metadata,
         )
 
+    def stage(self, df: DataFrame, table: str):
+        """Write df into the table's folder without committing (readers do not see it); returns
+        a handle to query the files (`.frame(spark)`) and to `commit` or `.discard()` them.
+        Local Delta (delta-rs) only: with the delta-spark jars use `write`."""
+        if self._jars:
+            raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
+        return delta_local.stage(df, self.path(table), table)
+
+    def commit(self, staged, *, app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
+        """Commit staged files as the table's new content (overwrite) in one transaction."""
+        return delta_local.commit_staged(staged, app_id=app_id, app_version=app_version, metadata=metadata)
+
     def version(self, table: str) -> int:
         from deltalake import DeltaTable
 

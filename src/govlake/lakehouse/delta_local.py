@@ -184,6 +184,58 @@ def write(
     return Commit(name, dt.version(), _rows(adds), len(adds), len(removes), committed=True)
 
 
+@dataclass
+class Staged:
+    """Parquet files written into a table's folder but not committed: readers of the table do
+    not see them. Query them with `frame`, then `commit` them as one transaction or `discard`."""
+
+    table: str
+    path: Path
+    adds: list[AddAction]
+    schema: StructType
+
+    @property
+    def rows(self) -> int:
+        return _rows(self.adds)
+
+    def frame(self, spark: SparkSession) -> DataFrame:
+        files = [str(self.path / unquote(a.path)) for a in self.adds]
+        if not files:
+            return spark.createDataFrame([], self.schema)
+        return spark.read.schema(self.schema).parquet(*files)
+
+    def discard(self) -> None:
+        for a in self.adds:
+            (self.path / unquote(a.path)).unlink(missing_ok=True)
+        self.adds = []
+
+
+def stage(df: DataFrame, path: Path, name: str) -> Staged:
+    """Write df's rows as Parquet files into the table folder without committing them."""
+    path.mkdir(parents=True, exist_ok=True)
+    return Staged(name, path, _stage_files(df, path, []), df.schema)
+
+
+def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 0,
+                  metadata: dict | None = None) -> Commit:
+    """Commit staged files as the table's new content (overwrite), one Delta transaction."""
+    path, name = staged.path, staged.table
+    if already_committed(path, app_id, app_version):
+        staged.discard()
+        return Commit(name, DeltaTable(str(path)).version(), 0, 0, 0, committed=False)
+    props = _props(app_id, app_version, metadata)
+    schema = DeltaSchema.from_json(staged.schema.json())
+    adds = staged.adds
+    if not is_delta(path):
+        create_table_with_add_actions(str(path), schema, adds, mode="error", name=name, commit_properties=props)
+        return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
+    dt = DeltaTable(str(path))
+    removes = _removes(dt)
+    dt.create_write_transaction(actions=[*removes, *adds], mode="append", schema=schema, commit_properties=props)
+    dt.update_incremental()
+    return Commit(name, dt.version(), _rows(adds), len(adds), len(removes), committed=True)
+
+
 def _merge(df: DataFrame, path: Path, dt: DeltaTable, keys: list[str], partition_by: list[str]):
     """Upsert by keys, copy-on-write: rewrite only the files that hold a changed key."""
     if not keys:
