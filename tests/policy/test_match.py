@@ -37,6 +37,8 @@ def test_full_run_idempotent_and_changed_policy_alone(spark, lake, settings, pol
     c1 = match_policies(spark, lake, AS_OF, policies=None, fields=core)
     assert c1.committed and c1.rows_written > 0 and c1.pairs_kept >= c1.rows_written
     assert c1.enterprises == 120 and c1.pairs_evaluated == 120 * len(policies)
+    last = lake.history(OUTCOMES)[0]  # the run's counts are recorded with the outcomes commit
+    assert str(last.get("pairs_kept")) == str(c1.pairs_kept) and str(last.get("pairs_evaluated")) == str(c1.pairs_evaluated)
     before = _wide(lake)
     assert len(before) == c1.pairs_kept and sum(r["eligible"] for r in before) == c1.eligible
     assert {r["policy_id"] for r in before} <= {p.policy_id for p in policies}

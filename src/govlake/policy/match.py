@@ -171,14 +171,16 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
         out_rows = [(*r, kv) for r in kept_rows + new_rows]
         odf = spark.createDataFrame(out_rows, OUTCOME_SCHEMA)
         odf = odf.select(*[F.col(n).alias(n, metadata={"comment": c}) for n, _, c in OUTCOME_COLUMNS])
+        counts = {"enterprises": enterprises, "pairs_evaluated": enterprises * len(compiled), "pairs_kept": kept,
+                  "pairs_eligible": eligible, "key_rows": commit.rows_written} if commit.committed else {}
         oc = lake.write(odf, OUTCOMES, mode="overwrite", app_id=app_id + "#outcomes",
-                        metadata={**meta, "keys_version": kv})
+                        metadata={**meta, "keys_version": kv, **counts})
         t3 = time.perf_counter()
         used = fields_read(compiled)
         src = [(PROFILE, f) for f in used] + ([(TAGS, "tag_id")] if tags is not None and any(cp.tags_read for cp in compiled) else [])
         run.add_output(DatasetRef(
             KEYS, schema=schema_of(keys_df), rows=commit.rows_written, version=commit.version,
-            column_lineage={"uscc": [(PROFILE, "uscc")], "keys": src},
+            column_lineage={"uscc": [(PROFILE, "uscc")], "bucket": [(PROFILE, "uscc")], "keys": src},
             transformations={"keys": "outcome key of each policy eligible or one clause short (catalog/policies)"},
             assertions=[{"assertion": "enterprises evaluated = profile rows", "success": True}] if commit.committed else None,
         ))
