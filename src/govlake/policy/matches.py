@@ -107,7 +107,7 @@ class MatchView:
         """The wide columns of `pairs` (explanation included)."""
         cols = {c: self.outcomes.column(c).take(pa.array(pairs.outcome)) for c in _DIM}
         cols["uscc"] = self.keys.column("uscc").take(pa.array(pairs.key_row))
-        cols["explanation_zh"] = pa.array(self.explanations(pairs), pa.string())
+        cols["explanation_zh"] = self.explanations(pairs)
         return pa.table({c: cols[c] for c in WIDE_COLUMNS})
 
     def rows(self, pairs: Pairs | None = None, **filters) -> list[dict]:
@@ -137,30 +137,33 @@ class MatchView:
                        "keys": pa.array([list(k) for _, k in keys], pa.list_(pa.int32()))})
         return cls(kt, out, lambda pv, tv, usccs, fields, with_tags: {u: profiles[u] for u in usccs if u in profiles})
 
-    def explanations(self, pairs: Pairs) -> list[str]:
+    def explanations(self, pairs: Pairs):
+        """explanation_zh of each pair: the stored prefix (vectorised); for a near miss plus the
+        unmet clause's detail, formatted from the profile row of the version the run matched."""
         out = self.outcomes
-        prefix = out.column("explanation_prefix").to_pylist()
+        texts = out.column("explanation_prefix").take(pa.array(pairs.outcome))
+        unmet_rows = out.column("unmet_clause").is_valid().to_numpy(zero_copy_only=False)
+        pos_all = np.nonzero(unmet_rows[pairs.outcome])[0] if len(pairs) else np.zeros(0, np.int64)
+        if not len(pos_all):
+            return texts
+        texts = texts.to_pylist()
         unmet = out.column("unmet_clause").to_pylist()
-        usccs = self.keys.column("uscc").take(pa.array(pairs.key_row)).to_pylist()
-        texts = [prefix[o] for o in pairs.outcome.tolist()]
-        need: dict[tuple, list[int]] = {}  # (profile_version, tags_version) -> positions needing values
-        pv, tv = out.column("profile_version").to_pylist(), out.column("tags_version").to_pylist()
-        for i, o in enumerate(pairs.outcome.tolist()):
-            if unmet[o] is not None:
-                need.setdefault((pv[o], tv[o]), []).append(i)
         status = out.column("unmet_status").to_pylist()
-        for (p_ver, t_ver), pos in need.items():
-            cps = {int(pairs.outcome[i]): self.compiled(int(pairs.outcome[i])) for i in pos}
+        pv, tv = out.column("profile_version").to_pylist(), out.column("tags_version").to_pylist()
+        usccs = self.keys.column("uscc").take(pa.array(pairs.key_row[pos_all])).to_pylist()
+        need: dict[tuple, list[tuple[int, int, str]]] = {}  # (profile_version, tags_version) -> (position, outcome, uscc)
+        for i, o, u in zip(pos_all.tolist(), pairs.outcome[pos_all].tolist(), usccs):
+            need.setdefault((pv[o], tv[o]), []).append((i, o, u))
+        for (p_ver, t_ver), items in need.items():
+            cps = {o: self.compiled(o) for o in {o for _, o, _ in items}}
             fields = sorted({f for cp in cps.values() for f in cp.fields_read})
             with_tags = any(cp.tags_read for cp in cps.values())
-            values = self.lookup(p_ver, t_ver, sorted({usccs[i] for i in pos}), fields, with_tags)
-            for i in pos:
-                o = int(pairs.outcome[i])
-                cp = cps[o]
-                clause = next(c for c in cp.clauses if c.clause.id == unmet[o])
-                row, tags = values.get(usccs[i], ({}, frozenset()))
-                texts[i] += cp.unmet_detail(clause, row, tags, None if status[o] == UNKNOWN else False)
-        return texts
+            values = self.lookup(p_ver, t_ver, sorted({u for _, _, u in items}), fields, with_tags)
+            clause = {o: next(c for c in cp.clauses if c.clause.id == unmet[o]) for o, cp in cps.items()}
+            for i, o, u in items:
+                row, tags = values.get(u, ({}, frozenset()))
+                texts[i] += cps[o].unmet_detail(clause[o], row, tags, None if status[o] == UNKNOWN else False)
+        return pa.array(texts, pa.string())
 
     def compiled(self, o: int) -> CompiledPolicy:
         """The policy as it was matched (definition and field labels stored with the outcome)."""
