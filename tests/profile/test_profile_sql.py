@@ -99,6 +99,14 @@ def test_incremental_equals_full_rebuild(spark, lake, settings):
 
     write_bronze(spark, lake, 60, AS_OF, dt.date(2025, 6, 29))
     build_profile(spark, lake, AS_OF, engine="direct")
+    # the same full build again (same app_id): commits nothing, leaves no staged files behind
+    before = lake.version("gold.enterprise_profile"), lake.version("gold.enterprise_tags")
+    again = build_profile(spark, lake, AS_OF, engine="direct")
+    assert (again["profile_version"], again["tags_version"]) == before
+    from deltalake import DeltaTable
+
+    for t in ("gold.enterprise_profile", "gold.enterprise_tags"):
+        assert len(list(lake.path(t).rglob("*.parquet"))) == len(DeltaTable(str(lake.path(t))).files())
     write_bronze(spark, lake, 60, AS_OF, AS_OF, seed=11, id_offset=0, id_count=5, mode="append")
     res = build_profile(spark, lake, AS_OF, incremental=True, engine="direct")
     assert res["profile_rows_written"] >= 5

@@ -70,7 +70,9 @@ class Lakehouse:
         return delta_local.stage(df, self.path(table), table)
 
     def commit(self, staged, *, app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
-        """Commit staged files as the table's new content (overwrite) in one transaction."""
+        """Commit staged files as the table's new content (overwrite) in one transaction. If
+        app_id/app_version is already in the log nothing is committed (committed=False) and the
+        files stay staged: `discard()` them."""
         return delta_local.commit_staged(staged, app_id=app_id, app_version=app_version, metadata=metadata)
 
     def version(self, table: str) -> int:

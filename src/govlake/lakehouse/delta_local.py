@@ -221,7 +221,8 @@ def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 
     """Commit staged files as the table's new content (overwrite), one Delta transaction."""
     path, name = staged.path, staged.table
     if already_committed(path, app_id, app_version):
-        staged.discard()
+        # Nothing committed; the staged files stay readable (the caller may still query them)
+        # until the caller discards them.
         return Commit(name, DeltaTable(str(path)).version(), 0, 0, 0, committed=False)
     props = _props(app_id, app_version, metadata)
     schema = DeltaSchema.from_json(staged.schema.json())

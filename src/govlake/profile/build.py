@@ -175,8 +175,11 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             out[f"{model}_rows"] = pc.rows_written
             run.add_output(DatasetRef(table, rows=pc.rows_written, version=pc.version))
         lap("policy", t)
-        if incremental:  # the recomputed rows were merged into new files; drop the staged ones
+        # Staged files not committed as they are (merged into new files, or the same app_id was
+        # already committed: an idempotent re-run) are deleted once nothing reads them any more.
+        if incremental or not c.committed:
             staged.discard()
+        if incremental or not tc.committed:
             staged_tags.discard()
         out["seconds_total"] = round(time.perf_counter() - t0, 2)
     return out
