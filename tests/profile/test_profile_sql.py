@@ -106,7 +106,7 @@ def test_incremental_equals_full_rebuild(spark, lake, settings):
     from deltalake import DeltaTable
 
     for t in ("gold.enterprise_profile", "gold.enterprise_tags"):
-        assert len(list(lake.path(t).rglob("*.parquet"))) == len(DeltaTable(str(lake.path(t))).files())
+        assert len(list(lake.path(t).rglob("*.parquet"))) == len(DeltaTable(str(lake.path(t))).file_uris())
     write_bronze(spark, lake, 60, AS_OF, AS_OF, seed=11, id_offset=0, id_count=5, mode="append")
     res = build_profile(spark, lake, AS_OF, incremental=True, engine="direct")
     assert res["profile_rows_written"] >= 5
