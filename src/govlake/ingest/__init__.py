@@ -20,8 +20,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -144,15 +142,6 @@ def _quarantine(df: DataFrame, source: Source, load_date: dt.date, run_id: str) 
     )
 
 
-def _partition_rows(lake: Lakehouse, table: str, partition: dict[str, str]) -> int:
-    """Rows of one partition per the Delta log (file stats), independent of this run's counts."""
-    if not lake.exists(table):
-        return 0
-    adds = pa.table(DeltaTable(str(lake.path(table))).get_add_actions(flatten=True)).to_pylist()
-    return sum(a["num_records"] for a in adds
-               if all(str(a.get(f"partition.{k}")) == v for k, v in partition.items()))
-
-
 def _record_run(lake: Lakehouse, rec: Reconciliation) -> None:
     spark = lake.spark
     row = {**asdict(rec), "quarantined_by_rule": json.dumps(rec.quarantined_by_rule, ensure_ascii=False),
@@ -188,8 +177,8 @@ def ingest_source(spark: SparkSession, lake: Lakehouse, source: str, load_date: 
                             app_id=app_id, metadata=meta)
         finally:
             checked.unpersist()
-        written = _partition_rows(lake, f"bronze.{source}", {"_load_date": load_date.isoformat()})
-        quarantined = _partition_rows(lake, QUARANTINE, {"load_date": load_date.isoformat(), "source": source})
+        written = lake.row_count(f"bronze.{source}", partition={"_load_date": load_date.isoformat()})
+        quarantined = lake.row_count(QUARANTINE, partition={"load_date": load_date.isoformat(), "source": source})
         rec = Reconciliation(source, load_date, rows_read, written, quarantined, by_rule, run.run_id,
                              committed=cb.committed or cq.committed, bronze_version=cb.version,
                              seconds=round(time.perf_counter() - t0, 2))
@@ -237,7 +226,7 @@ def ingest_departments(spark: SparkSession, lake: Lakehouse, *, parent_run=None)
                                     ("bronze.dept_responsibilities", r_rows, r_schema)):
             df = spark.createDataFrame(rows, schema)
             cm = lake.write(df, table, mode="overwrite", app_id=f"ingest_departments@{digest}")
-            n = DeltaTable(str(lake.path(table))).to_pyarrow_table().num_rows
+            n = lake.row_count(table)
             run.add_output(DatasetRef(table, schema=schema_of(df), rows=n, version=cm.version))
             rec = Reconciliation(table.split(".")[1], today, len(rows), n, 0, {}, run.run_id, cm.committed, cm.version,
                                  round(time.perf_counter() - t0, 2))

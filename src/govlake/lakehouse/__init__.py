@@ -80,6 +80,18 @@ class Lakehouse:
 
         return DeltaTable(str(self.path(table))).version()
 
+    def row_count(self, table: str, version: int | None = None, partition: dict[str, str] | None = None) -> int:
+        """Rows of a table snapshot (optionally one partition) from the Delta log's file stats,
+        no scan; independent of any job's own counts (reconciliation). 0 if the table is absent."""
+        if not self.exists(table):
+            return 0
+        import pyarrow as pa
+        from deltalake import DeltaTable
+
+        adds = pa.table(DeltaTable(str(self.path(table)), version=version).get_add_actions(flatten=True)).to_pylist()
+        return sum(a["num_records"] for a in adds
+                   if all(str(a.get(f"partition.{k}")) == v for k, v in (partition or {}).items()))
+
     def history(self, table: str) -> list[dict]:
         return delta_local.history(self.path(table))
 

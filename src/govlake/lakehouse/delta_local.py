@@ -149,12 +149,7 @@ def write(
     schema = DeltaSchema.from_json(df.schema.json())
 
     if not is_delta(path):
-        adds = _stage_files(df, path, partition_by)
-        create_table_with_add_actions(
-            str(path), schema, adds, mode="error", partition_by=partition_by or None,
-            name=name, commit_properties=props,
-        )
-        return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
+        return _commit(path, name, schema, props, _stage_files(df, path, partition_by), partition_by=partition_by)
 
     dt = DeltaTable(str(path))
     if mode == "overwrite":
@@ -175,11 +170,20 @@ def write(
         adds, removes = _merge(df, path, dt, keys or [], partition_by)
     else:
         raise ValueError(f"{name}: unknown write mode {mode!r}")
+    return _commit(path, name, schema, props, adds, removes, partition_by, dt)
 
-    dt.create_write_transaction(
-        actions=[*removes, *adds], mode="append", schema=schema,
-        partition_by=partition_by or None, commit_properties=props,
-    )
+
+def _commit(path: Path, name: str, schema: DeltaSchema, props: CommitProperties, adds: list[AddAction],
+            removes: list | None = None, partition_by: list[str] | None = None, dt: DeltaTable | None = None) -> Commit:
+    """One Delta transaction: create the table with `adds` (dt None), or add `adds` and remove
+    `removes` from the existing table dt."""
+    if dt is None:
+        create_table_with_add_actions(str(path), schema, adds, mode="error", partition_by=partition_by or None,
+                                      name=name, commit_properties=props)
+        return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
+    removes = removes or []
+    dt.create_write_transaction(actions=[*removes, *adds], mode="append", schema=schema,
+                                partition_by=partition_by or None, commit_properties=props)
     dt.update_incremental()
     return Commit(name, dt.version(), _rows(adds), len(adds), len(removes), committed=True)
 
@@ -226,15 +230,10 @@ def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 
         return Commit(name, DeltaTable(str(path)).version(), 0, 0, 0, committed=False)
     props = _props(app_id, app_version, metadata)
     schema = DeltaSchema.from_json(staged.schema.json())
-    adds = staged.adds
     if not is_delta(path):
-        create_table_with_add_actions(str(path), schema, adds, mode="error", name=name, commit_properties=props)
-        return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
+        return _commit(path, name, schema, props, staged.adds)
     dt = DeltaTable(str(path))
-    removes = _removes(dt)
-    dt.create_write_transaction(actions=[*removes, *adds], mode="append", schema=schema, commit_properties=props)
-    dt.update_incremental()
-    return Commit(name, dt.version(), _rows(adds), len(adds), len(removes), committed=True)
+    return _commit(path, name, schema, props, staged.adds, _removes(dt), dt=dt)
 
 
 def _merge(df: DataFrame, path: Path, dt: DeltaTable, keys: list[str], partition_by: list[str]):

@@ -75,15 +75,6 @@ def changed_policies(lake: Lakehouse, policies: list[Policy]) -> list[Policy]:
     return [p for p in policies if done.get(p.policy_id) != p.rule_hash]
 
 
-def _profile_rows(lake: Lakehouse, version: int) -> int:
-    """Row count of the profile snapshot from its Delta log (file stats), no scan."""
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
-    adds = pa.table(DeltaTable(str(lake.path(PROFILE)), version=version).get_add_actions(flatten=True))
-    return int(sum(adds.column("num_records").to_pylist())) if adds.num_rows else 0
-
-
 def outcomes_suite() -> dict:
     """The gate of the outcome rows (every visible match row takes its policy columns, results and
     explanation prefix from one of them): key unique, the columns a reader relies on present."""
@@ -154,7 +145,7 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
                                 partition_by=["segment", "bucket"], app_id=app_id, metadata=meta)
         enterprises, with_keys, kept, eligible = (c.value for c in counters)
         if commit.committed:
-            n_profile = _profile_rows(lake, pv)
+            n_profile = lake.row_count(PROFILE, version=pv)
             if enterprises != n_profile or with_keys != commit.rows_written:
                 raise RuntimeError(f"{JOB}: reconciliation failed: {enterprises} enterprises evaluated of {n_profile} "
                                    f"profile rows; {commit.rows_written} key rows written of {with_keys}")

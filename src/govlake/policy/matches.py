@@ -232,14 +232,14 @@ def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> M
 
 
 def read_matches(lake, *, uscc: str | None = None, policy_ids: list[str] | None = None,
-                 eligible: bool | None = None, as_of: dt.date | None = None, offset: int = 0,
-                 limit: int | None = None, version: int | None = None) -> dict:
+                 eligible: bool | None = None, as_of: dt.date | None = None, policy_version: int | None = None,
+                 offset: int = 0, limit: int | None = None, version: int | None = None) -> dict:
     """Wide gold.policy_matches rows: {"version", "total", "rows"} (explanations built for the
     returned page only)."""
     view = open_view(lake, version=version, uscc=uscc)
     if view is None:
         return {"version": None, "total": 0, "rows": []}
-    pairs = view.pairs(uscc=uscc, policy_ids=policy_ids, eligible=eligible, as_of=as_of)
+    pairs = view.pairs(uscc=uscc, policy_ids=policy_ids, eligible=eligible, as_of=as_of, policy_version=policy_version)
     return {"version": view.version, "total": len(pairs), "rows": view.rows(pairs.slice(offset, limit))}
 
 
@@ -257,10 +257,6 @@ def product_view(settings, filters: dict[str, str], *, limit: int = 100, offset:
         as_of = dt.date.fromisoformat(filters["as_of"]) if "as_of" in filters else None
     except ValueError as e:
         raise ValueError(f"bad filter value: {e}") from None
-    lake = Lakehouse(None, settings)
-    view = open_view(lake, version=version, uscc=filters.get("uscc"))
-    if view is None:
-        return {"version": None, "total": 0, "rows": []}
-    pairs = view.pairs(uscc=filters.get("uscc"), policy_ids=[filters["policy_id"]] if "policy_id" in filters else None,
-                       policy_version=pver, as_of=as_of)
-    return {"version": view.version, "total": len(pairs), "rows": view.rows(pairs.slice(offset, limit))}
+    return read_matches(Lakehouse(None, settings), uscc=filters.get("uscc"),
+                        policy_ids=[filters["policy_id"]] if "policy_id" in filters else None,
+                        policy_version=pver, as_of=as_of, offset=offset, limit=limit, version=version)

@@ -145,7 +145,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         out["seconds_profile"] = round(time.perf_counter() - t0, 2)
 
         # Tags from the rows just gated and published (incremental: the recomputed enterprises),
-        # with the same generated tag SQL, in one pass over the cached profile.
+        # with the same generated tag SQL, in one pass over the staged profile files.
         prof.createOrReplaceTempView("_published_profile")
         scope = prof.select("uscc") if incremental else None
         tags = _with_since(spark, lake, direct.tags_frame(spark, settings, "_published_profile", as_of), scope)

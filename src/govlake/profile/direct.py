@@ -61,27 +61,6 @@ def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | 
     return names
 
 
-def materialise(df: DataFrame) -> DataFrame:
-    """Compute `df` once and return it truncated to its rows (an eager local checkpoint: kept in
-    executor memory, spilled to local disk beyond it). Every later query (gate scans, write,
-    tags, merge) then analyses and optimises a one-node plan instead of the 1,500-column plan
-    again. Measured at 2,000 enterprises: the profile write went from 85 s (persisted frame) to
-    5 s. A columnar cache (persist) was measured too: building it for 1,500 columns cost more
-    than the checkpoint (171 s vs 71 s there). Free with `release`."""
-    return df.localCheckpoint(eager=True)
-
-
-def release(frame: DataFrame) -> None:
-    """Free the rows `materialise` kept (the checkpointed RDD's blocks; otherwise Spark's context
-    cleaner frees them once the DataFrame is garbage collected)."""
-    try:
-        plan = frame._jdf.queryExecution().logical()
-        if plan.getClass().getSimpleName() == "LogicalRDD":
-            plan.rdd().unpersist(False)
-    except Exception:  # noqa: BLE001 - best effort (Spark Connect has no JVM handle)
-        pass
-
-
 def profile_views(spark: SparkSession, settings, as_of: dt.date, changed_since: dt.date | None = None,
                   *, categories: bool = False) -> DataFrame:
     """Create int_enterprise_scope, int_enterprise_src_*, int_enterprise_base (and, with
