@@ -82,7 +82,7 @@ def test_good_frame_passes_gx(spark, settings):
     assert res.n_expectations == len(suite_from_source("petitions", src)["expectations"])
 
 
-def test_bad_frame_fails_with_readable_message_and_engines_agree(spark, settings, lake):
+def test_bad_frame_fails_with_readable_message_and_engines_agree(spark, settings, lake, tmp_path):
     src = load_sources(settings)["petitions"]
     df = frame(spark, src, mutate=_break_petitions).cache()
     suite = suite_from_source("petitions", src)
@@ -120,6 +120,19 @@ def test_bad_frame_fails_with_readable_message_and_engines_agree(spark, settings
         if g.unexpected_count is not None and m.unexpected_count is not None:
             assert g.unexpected_count == m.unexpected_count, (g.describe(), m.describe())
 
+    # So does the Arrow engine over the same rows written as Parquet (a staged table's files).
+    import pyarrow.dataset as ds
+
+    files = tmp_path / "staged"
+    df.write.parquet(str(files))
+    m_nulls, a_nulls = {}, {}
+    evaluate(df, suite, "metrics", null_counts=m_nulls)
+    a_out, used = evaluate(df, suite, "arrow", null_counts=a_nulls, arrow=ds.dataset(str(files), format="parquet"))
+    assert used == "arrow" and a_nulls == m_nulls
+    for m, a in zip(m_out, a_out):
+        assert (m.success, m.unexpected_count, m.observed, m.error) == (a.success, a.unexpected_count, a.observed, a.error), \
+            (m.describe(), a.describe())
+
 
 @pytest.mark.parametrize("name", ["enterprise_registry", "tax_annual", "ip_records", "certificates"])
 def test_valid_sources_pass_metrics_engine(spark, settings, name):
@@ -128,7 +141,7 @@ def test_valid_sources_pass_metrics_engine(spark, settings, name):
     assert res.success, res.summary()
 
 
-def test_wide_suite_uses_metrics_engine_and_catches_a_bad_column(spark, settings):
+def test_wide_suite_uses_metrics_engine_and_catches_a_bad_column(spark, settings, tmp_path):
     from pyspark.sql import functions as F
 
     n_cols = 200
@@ -141,3 +154,11 @@ def test_wide_suite_uses_metrics_engine_and_catches_a_bad_column(spark, settings
     assert res.engine == "metrics"
     assert [(o.column, o.label) for o in res.failed] == [("f49", "字段49")]
     assert res.failed[0].unexpected_count > 0
+    # The Arrow engine (the profile gate's) scans 200 columns in one pass too and finds the same.
+    import pyarrow.dataset as ds
+
+    df.write.parquet(str(tmp_path / "wide"))
+    arrow = validate(df, "gold.wide", suite_from_columns("gold.wide", cols, ["uscc"]), settings=settings,
+                     record=False, engine="arrow", arrow=ds.dataset(str(tmp_path / "wide"), format="parquet"))
+    assert arrow.engine == "arrow" and [o.column for o in arrow.failed] == ["f49"]
+    assert arrow.failed[0].unexpected_count == res.failed[0].unexpected_count

@@ -208,6 +208,12 @@ class Staged:
             return spark.createDataFrame([], self.schema)
         return spark.read.schema(self.schema).parquet(*files)
 
+    def dataset(self):
+        """The staged files as a pyarrow dataset (Arrow readers, e.g. the quality gate)."""
+        import pyarrow.dataset as ds
+
+        return ds.dataset([str(self.path / unquote(a.path)) for a in self.adds], format="parquet")
+
     def discard(self) -> None:
         for a in self.adds:
             (self.path / unquote(a.path)).unlink(missing_ok=True)

@@ -1,5 +1,5 @@
 """Run the generated profile SQL directly on a SparkSession (no dbt): temp views named like the
-dbt refs. Used by tests, the benchmark, and to compute tags from the published profile."""
+dbt refs. Used by tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 
 from pyspark.sql import DataFrame, SparkSession
 
-from govlake.catalog.profile import load_enterprise_fields, load_enterprise_tags
+from govlake.catalog.profile import load_enterprise_fields
 from govlake.catalog.sources import load_sources
 from govlake.lakehouse import Lakehouse
 from govlake.profile import sqlgen
@@ -80,12 +80,3 @@ def profile_views(spark: SparkSession, settings, as_of: dt.date, changed_since: 
     df = spark.sql(sqlgen.profile_sql(catalog, d))
     df.createOrReplaceTempView("enterprise_profile")
     return df
-
-
-def tags_frame(spark: SparkSession, settings, profile_view: str, as_of: dt.date) -> DataFrame:
-    """Long-form tags over a profile view (e.g. the published gold.enterprise_profile rows)."""
-    catalog = load_enterprise_fields(settings.catalog_dir)
-    tags = load_enterprise_tags(settings.catalog_dir, catalog)
-    d = sqlgen.Dialect("spark", as_of=as_of)
-    types = {f.id: f.type for f in catalog.fields}
-    return spark.sql(sqlgen.tags_sql(tags, types, d, profile=profile_view))

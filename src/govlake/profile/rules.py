@@ -349,6 +349,15 @@ def to_sql(node: Node, tag_sql) -> str:
     return s(node)
 
 
+def num4_sql(x: str) -> str:
+    """A double as evidence text: rounded half up to 4 decimals by IEEE arithmetic
+    (floor(x * 10000 + 0.5)), plain notation, trailing zeros dropped (0.062, 1250, -3.5).
+    Chosen so the Arrow tag kernels (govlake.profile.tag_kernels) give the same text;
+    Spark's cast(double as string) switches to 1.0E7 notation, which users cannot read."""
+    return (f"regexp_replace(cast(cast(floor({x} * 10000 + 0.5) / 10000 AS decimal(38,4)) AS string), "
+            r"'\\.?0+$', '')")
+
+
 def evidence_sql(node: Node, field_types: dict[str, str]) -> str:
     """SQL string expression listing the atoms that made the rule true, e.g.
     'rd_expense_ratio_3y=0.062≥0.05; cert_valid_hnte=true'. Atoms under an odd number of
@@ -359,7 +368,7 @@ def evidence_sql(node: Node, field_types: dict[str, str]) -> str:
         if n.kind == "field":
             typ = field_types.get(n.value, "string")
             if typ in {"double", "number"}:
-                return f"coalesce(cast(round({n.value}, 4) as string), 'null')"
+                return f"coalesce({num4_sql(n.value)}, 'null')"
             return f"coalesce(cast({n.value} as string), 'null')"
         return _lit(n.value) if n.kind in {"num", "str", "bool"} else "'…'"
 
@@ -379,6 +388,21 @@ def evidence_sql(node: Node, field_types: dict[str, str]) -> str:
         fields, _ = refs(n)
         return " || '; ' || ".join(f"'{f}=' || {fmt(Node('field', f))}" for f in sorted(fields)) or "'…'"
 
+    for n, positive in evidence_atoms(node):
+        if n.kind == "tag":
+            parts.append(f"'tag:{n.value}'" if positive else f"'not tag:{n.value}'")
+            continue
+        cond = to_sql(n, lambda t: "true")  # tag atoms are reported as tag:x when true
+        want = "" if positive else "NOT "
+        parts.append(f"CASE WHEN coalesce({want}{cond}, false) THEN {atom_text(n)} END")
+    return "concat_ws('; ', " + ", ".join(parts) + ")"
+
+
+def evidence_atoms(node: Node) -> list[tuple[Node, bool]]:
+    """The atoms under a rule's and/or/not, in order, each with whether it is reported when
+    true (False under an odd number of NOTs: then being false is what made the rule hold)."""
+    out: list[tuple[Node, bool]] = []
+
     def walk(n: Node, positive: bool):
         if n.kind in {"and", "or"}:
             for a in n.args:
@@ -386,12 +410,7 @@ def evidence_sql(node: Node, field_types: dict[str, str]) -> str:
         elif n.kind == "not":
             walk(n.args[0], not positive)
         else:
-            cond = to_sql(n, lambda t: "true")  # tag atoms are reported as tag:x when true
-            if n.kind == "tag":
-                parts.append(f"'tag:{n.value}'" if positive else f"'not tag:{n.value}'")
-                return
-            want = "" if positive else "NOT "
-            parts.append(f"CASE WHEN coalesce({want}{cond}, false) THEN {atom_text(n)} END")
+            out.append((n, positive))
 
     walk(node, True)
-    return "concat_ws('; ', " + ", ".join(parts) + ")"
+    return out

@@ -58,7 +58,7 @@ def _resolve_suite(table: str, suite, settings) -> dict:
 
 def validate(df, table: str, suite: str | dict | None = None, *, engine: str = "auto", lake=None,
              settings=None, parent_run=None, record: bool = True,
-             record_key: str | None = None) -> ValidationResult:
+             record_key: str | None = None, arrow=None) -> ValidationResult:
     """Validate without raising. Records to ops.quality_results (when a lake or settings is known)
     and emits the `quality.<table>` lineage run. record_key (e.g. the load date) makes the record
     idempotent: the same table and key is recorded once, so a re-run commits nothing."""
@@ -71,7 +71,7 @@ def validate(df, table: str, suite: str | dict | None = None, *, engine: str = "
     t0 = time.perf_counter()
     try:
         nulls: dict[str, int] = {}
-        outcomes, used = evaluate(df, s, engine, null_counts=nulls)
+        outcomes, used = evaluate(df, s, engine, null_counts=nulls, arrow=arrow)
         rows = next((o.observed for o in outcomes if o.type == "expect_table_row_count_to_be_between"
                      and o.observed is not None), None)
         if rows is None:
@@ -94,11 +94,11 @@ def validate(df, table: str, suite: str | dict | None = None, *, engine: str = "
 
 
 def gate(df, table: str, *, suite: str | dict | None = None, parent_run=None, engine: str = "auto",
-         lake=None, settings=None, record_key: str | None = None) -> ValidationResult:
+         lake=None, settings=None, record_key: str | None = None, arrow=None) -> ValidationResult:
     """Validate and raise QualityGateFailed (listing the failing expectations with the column's
     中文 label) when any expectation fails. suite defaults to expectations/<layer>/<name>.json."""
     result = validate(df, table, suite, engine=engine, lake=lake, settings=settings, parent_run=parent_run,
-                      record_key=record_key)
+                      record_key=record_key, arrow=arrow)
     if not result.success:
         raise QualityGateFailed(result)
     return result
