@@ -89,6 +89,14 @@ def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
     return seconds, rows
 
 
+def _progress(out: dict) -> None:
+    """Figures so far on stderr: a long run (900,000) that fails later still reports them."""
+    import json
+    import sys
+
+    print("profile bench so far:", json.dumps(out, ensure_ascii=False), file=sys.stderr, flush=True)
+
+
 def bench_profile(scale: int = 20000, *, engine: str = "direct") -> dict:
     """Figures at `scale` enterprises: full build seconds (bronze -> published), DuckDB seconds
     on the same SQL and data, ratio, incremental (1% changed) seconds and its share of full,
@@ -114,6 +122,7 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct") -> dict:
     out["full_profile_seconds"] = res["seconds_profile"]
     out["full_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
     out["full_phases"] = {k: v for k, v in res.items() if k.startswith("seconds_")}
+    _progress(out)
     cpu = time.process_time()
     ddb, rows = duckdb_profile_seconds(lake, d1)
     out["duckdb_cpu_seconds"] = round(time.process_time() - cpu, 1)  # includes loading Arrow
@@ -121,6 +130,7 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct") -> dict:
     out["duckdb_rows"] = rows
     out["ratio_vs_duckdb"] = round(res["seconds_profile"] / ddb, 2) if ddb else None
     out["peak_rss_gb_full"] = _spark_peak_rss_gb()
+    _progress(out)
     changed = max(1, scale // 100)
     write_bronze(spark, lake, scale, d1, d1, seed=11, id_offset=0, id_count=changed, mode="append")
     cpu = tree_cpu_seconds(include_self=True)
