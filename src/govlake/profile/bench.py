@@ -13,6 +13,8 @@ from pathlib import Path
 
 from govlake.cpu import tree_cpu_seconds
 
+DUCKDB_MEMORY = "12GB"
+
 
 def _peak_rss_gb(root: int) -> float | None:
     """Sum of the peak RSS (VmHWM) of process `root` and all its descendants (the Spark JVM
@@ -63,12 +65,17 @@ def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
     from govlake.profile import sqlgen
 
     con = duckdb.connect()
+    spill = Path(tempfile.mkdtemp(prefix="duckdb-spill-"))
+    # Unbounded, DuckDB took 20 GB at 900,000 enterprises (the kernel killed the benchmark):
+    # cap it at the memory our build must stay under, and let it spill like Spark does.
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'; SET temp_directory = '{spill}'; "
+                "SET preserve_insertion_order = false")
     sources = load_sources(lake.settings.catalog_dir)
     for src in sources:
-        arrow = lake.to_arrow(f"bronze.{src.name}")
-        con.register(f"bronze__{src.name}", arrow)
+        con.register(f"bronze__{src.name}", lake.to_arrow(f"bronze.{src.name}"))
         con.execute(f"CREATE TABLE stg_{src.name} AS SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER "
                     f"(PARTITION BY {', '.join(src.key)} ORDER BY _load_date DESC) AS _rn FROM bronze__{src.name}) WHERE _rn = 1")
+        con.unregister(f"bronze__{src.name}")
     catalog = load_enterprise_fields(lake.settings.catalog_dir)
     d = sqlgen.Dialect("duckdb", as_of=as_of)
     t = time.perf_counter()
@@ -81,64 +88,80 @@ def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
     # Written to Parquet, like our build: every column computed, and the 1,500-column result is
     # streamed out rather than held in memory.
     out = Path(tempfile.mkdtemp(prefix="duckdb-profile-")) / "enterprise_profile.parquet"
-    con.execute(f"COPY ({sqlgen.profile_sql(catalog, d)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY ({sqlgen.profile_sql(catalog, d)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
     seconds = time.perf_counter() - t
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchall()[0][0]
     con.close()
     shutil.rmtree(out.parent, ignore_errors=True)
+    shutil.rmtree(spill, ignore_errors=True)
     return seconds, rows
 
 
-def _progress(out: dict) -> None:
-    """Figures so far on stderr: a long run (900,000) that fails later still reports them."""
+def _progress(out: dict, root: Path) -> None:
+    """Figures so far, on stderr and in <lake>/bench.json: a long run (900,000) that fails later
+    still reports them, and `--resume <lake>` continues after the full build."""
     import json
     import sys
 
-    print("profile bench so far:", json.dumps(out, ensure_ascii=False), file=sys.stderr, flush=True)
+    text = json.dumps(out, ensure_ascii=False)
+    print("profile bench so far:", text, file=sys.stderr, flush=True)
+    (root / "bench.json").write_text(text + "\n", encoding="utf-8")
 
 
-def bench_profile(scale: int = 20000, *, engine: str = "direct") -> dict:
+def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | None = None) -> dict:
     """Figures at `scale` enterprises: full build seconds (bronze -> published), DuckDB seconds
     on the same SQL and data, ratio, incremental (1% changed) seconds and its share of full,
-    peak RSS. Uses a throw-away lake under /tmp."""
+    peak RSS. Uses a throw-away lake under /tmp; resume: the lake of an earlier run whose full
+    build finished (its bench.json), to run only the DuckDB reference and the incremental."""
+    import json
+
     from govlake.lakehouse import Lakehouse
     from govlake.profile.build import build_profile
     from govlake.profile.synthetic import write_bronze
     from govlake.settings import Settings
     from govlake.spark import get_spark
 
-    settings = Settings(lake_root=Path(tempfile.mkdtemp(prefix="profile-bench-")))
+    root = Path(resume) if resume else Path(tempfile.mkdtemp(prefix="profile-bench-"))
+    settings = Settings(lake_root=root)
     spark = get_spark(settings)
     lake = Lakehouse(spark, settings)
     d0, d1 = dt.date(2025, 6, 29), dt.date(2025, 6, 30)
-    out: dict = {"scale": scale, "engine": engine}
-    t = time.perf_counter()
-    write_bronze(spark, lake, scale, d1, d0)
-    out["seconds_bronze_synthetic"] = round(time.perf_counter() - t, 1)
-    out["load_avg_1m_start"] = round(os.getloadavg()[0], 2)
-    cpu = tree_cpu_seconds(include_self=True)
-    res = build_profile(spark, lake, d1, engine=engine)
-    out["full_seconds"] = res["seconds_total"]
-    out["full_profile_seconds"] = res["seconds_profile"]
-    out["full_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
-    out["full_phases"] = {k: v for k, v in res.items() if k.startswith("seconds_")}
-    _progress(out)
+    if resume:
+        out = json.loads((root / "bench.json").read_text(encoding="utf-8"))
+        if out.get("scale") != scale or "full_seconds" not in out or "incremental_1pct_seconds" in out:
+            raise ValueError(f"{root}: bench.json is not a finished full build at scale {scale} awaiting the rest")
+        out["resumed_in_a_new_process"] = True
+    else:
+        out = {"scale": scale, "engine": engine}
+        t = time.perf_counter()
+        write_bronze(spark, lake, scale, d1, d0)
+        out["seconds_bronze_synthetic"] = round(time.perf_counter() - t, 1)
+        out["load_avg_1m_start"] = round(os.getloadavg()[0], 2)
+        cpu = tree_cpu_seconds(include_self=True)
+        res = build_profile(spark, lake, d1, engine=engine)
+        out["full_seconds"] = res["seconds_total"]
+        out["full_profile_seconds"] = res["seconds_profile"]
+        out["full_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
+        out["full_phases"] = {k: v for k, v in res.items() if k.startswith("seconds_")}
+        out["peak_rss_gb_full"] = _spark_peak_rss_gb()
+        _progress(out, root)
     cpu = time.process_time()
     ddb, rows = duckdb_profile_seconds(lake, d1)
     out["duckdb_cpu_seconds"] = round(time.process_time() - cpu, 1)  # includes loading Arrow
     out["duckdb_seconds"] = round(ddb, 2)
     out["duckdb_rows"] = rows
-    out["ratio_vs_duckdb"] = round(res["seconds_profile"] / ddb, 2) if ddb else None
-    out["peak_rss_gb_full"] = _spark_peak_rss_gb()
-    _progress(out)
+    out["ratio_vs_duckdb"] = round(out["full_profile_seconds"] / ddb, 2) if ddb else None
+    _progress(out, root)
     changed = max(1, scale // 100)
     write_bronze(spark, lake, scale, d1, d1, seed=11, id_offset=0, id_count=changed, mode="append")
+    out["load_avg_1m_incremental_start"] = round(os.getloadavg()[0], 2)
     cpu = tree_cpu_seconds(include_self=True)
     inc = build_profile(spark, lake, d1, incremental=True, engine=engine)
     out["incremental_1pct_seconds"] = inc["seconds_total"]
     out["incremental_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
-    out["incremental_share_of_full"] = round(inc["seconds_total"] / res["seconds_total"], 3)
+    out["incremental_share_of_full"] = round(inc["seconds_total"] / out["full_seconds"], 3)
     out["incremental_phases"] = {k: v for k, v in inc.items() if k.startswith("seconds_")}
-    out["peak_rss_gb"] = _spark_peak_rss_gb()  # full and incremental builds
+    out["peak_rss_gb"] = _spark_peak_rss_gb()  # the builds of this process
     out["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    _progress(out, root)
     return out

@@ -57,8 +57,10 @@ def build(as_of, incremental, engine):
 
 @profile.command()
 @click.option("--scale", type=int, default=20000)
-def bench(scale):
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None,
+              help="lake of an earlier bench whose full build finished: run only DuckDB and the incremental")
+def bench(scale, resume):
     """Benchmark the profile build (Spark vs DuckDB on the same generated SQL)."""
     from govlake.profile.bench import bench_profile
 
-    click.echo(json.dumps(bench_profile(scale), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(bench_profile(scale, resume=resume), ensure_ascii=False, indent=2))
