@@ -202,21 +202,24 @@ class Staged:
     def rows(self) -> int:
         return _rows(self.adds)
 
+    @property
+    def files(self) -> list[Path]:
+        return [self.path / unquote(a.path) for a in self.adds]
+
     def frame(self, spark: SparkSession) -> DataFrame:
-        files = [str(self.path / unquote(a.path)) for a in self.adds]
-        if not files:
+        if not self.adds:
             return spark.createDataFrame([], self.schema)
-        return spark.read.schema(self.schema).parquet(*files)
+        return spark.read.schema(self.schema).parquet(*map(str, self.files))
 
     def dataset(self):
         """The staged files as a pyarrow dataset (Arrow readers, e.g. the quality gate)."""
         import pyarrow.dataset as ds
 
-        return ds.dataset([str(self.path / unquote(a.path)) for a in self.adds], format="parquet")
+        return ds.dataset(list(map(str, self.files)), format="parquet")
 
     def discard(self) -> None:
-        for a in self.adds:
-            (self.path / unquote(a.path)).unlink(missing_ok=True)
+        for f in self.files:
+            f.unlink(missing_ok=True)
         self.adds = []
 
 

@@ -16,42 +16,26 @@ from govlake.cpu import tree_cpu_seconds
 DUCKDB_MEMORY = "12GB"
 
 
-def _peak_rss_gb(root: int) -> float | None:
-    """Sum of the peak RSS (VmHWM) of process `root` and all its descendants (the Spark JVM
-    and the Python workers it forks for Arrow kernels)."""
-    status, children = {}, {}
+def _spark_peak_rss_gb() -> float | None:
+    """Sum of the peak RSS (VmHWM) of this process's children (the Spark JVM) and all their
+    descendants (the Python workers it forks for Arrow kernels): our build's memory, without this
+    process, which also hosts the DuckDB reference run."""
+    hwm, children = {}, {}
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
         try:
-            text = (p / "status").read_text()
+            fields = dict(line.split(":", 1) for line in (p / "status").read_text().splitlines() if ":" in line)
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        status[int(p.name)] = fields
+        hwm[int(p.name)] = int(fields.get("VmHWM", "0 kB").split()[0])
         children.setdefault(int(fields["PPid"].strip()), []).append(int(p.name))
-    total, todo = 0, [root]
+    total, todo = 0, list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
-        hwm = status.get(pid, {}).get("VmHWM")
-        if hwm:
-            total += int(hwm.split()[0])
+        total += hwm.get(pid, 0)
         todo += children.get(pid, [])
     return round(total / 1024 / 1024, 2) if total else None
-
-
-def _spark_peak_rss_gb() -> float | None:
-    """Peak RSS of the Spark JVM (the child of this process) and its Python workers: our
-    build's memory, without this process (which also hosts the DuckDB reference run)."""
-    me = os.getpid()
-    for p in Path("/proc").iterdir():
-        try:
-            if p.name.isdigit() and int(next(line.split()[1] for line in (p / "status").read_text().splitlines()
-                                             if line.startswith("PPid:"))) == me:
-                return _peak_rss_gb(int(p.name))
-        except OSError:
-            continue
-    return None
 
 
 def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:

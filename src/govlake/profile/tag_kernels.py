@@ -186,11 +186,14 @@ def compile_rule(node: Node, field_types: dict[str, str]) -> Fn:
     return c(node)
 
 
-def _array(v, n: int):
-    """A scalar (a rule that is a literal) as an array of n rows."""
+def _array(v, n: int, typ=None):
+    """A rule or text that came out as a scalar (a literal, a constant text) as an array of n
+    rows; arrays pass through."""
     pa, _ = _pa()
+    if isinstance(v, str):
+        return pa.array([v] * n, pa.string())
     if isinstance(v, pa.Scalar):
-        return pa.array([v.as_py()] * n, v.type)
+        return pa.array([v.as_py()] * n, typ or v.type)
     return v
 
 
@@ -242,27 +245,18 @@ def compile_evidence(node: Node, field_types: dict[str, str]) -> Callable[[Batch
         def part(b, cond=cond, text=text, positive=positive):
             v = _array(cond(b), len(b))
             hit = pc.fill_null(v if positive else pc.invert(v), False)
-            return pc.if_else(hit, _array_str(text(b), len(b)), pa.scalar(None, pa.string()))
+            return pc.if_else(hit, _array(text(b), len(b), _pa()[0].string()), pa.scalar(None, pa.string()))
         parts.append(part)
 
     def evidence(b: Batch):
         n = len(b)
-        cols = [_array_str(p(b), n) for p in parts]
+        cols = [_array(p(b), n, pa.string()) for p in parts]
         if not cols:
             return pa.array([""] * n, pa.string())
         if len(cols) == 1:
             return pc.fill_null(cols[0], "")
         return pc.binary_join_element_wise(*cols, "; ", null_handling="skip")
     return evidence
-
-
-def _array_str(v, n: int):
-    pa, _ = _pa()
-    if isinstance(v, str):
-        return pa.array([v] * n, pa.string())
-    if isinstance(v, pa.Scalar):
-        return pa.array([v.as_py()] * n, pa.string())
-    return v
 
 
 @dataclass
@@ -276,6 +270,9 @@ class TagProgram:
         self.rule = {t.id: compile_rule(t.ast, self.field_types) for t in self.tags}
         self.evidence = {t.id: compile_evidence(t.ast, self.field_types) for t in self.tags}
         self.columns = sorted({f for t in self.tags for f in rules.refs(t.ast)[0]})
+        pa, _ = _pa()
+        # tag index -> id, name, group: taken per output row in evaluate
+        self.labels = [pa.array([getattr(t, a) for t in self.tags], pa.string()) for a in ("id", "name", "group_label")]
 
     def evaluate(self, rb, key: str = "uscc"):
         """A record batch of profile rows (key + self.columns) -> the long tag rows
@@ -301,22 +298,10 @@ class TagProgram:
         days = (self.as_of - dt.date(1970, 1, 1)).days
         return pa.RecordBatch.from_arrays([
             pa.concat_arrays(keys).cast(pa.string()),
-            pc.take(self._ids, which), pc.take(self._names, which), pc.take(self._groups, which),
+            *[pc.take(labels, which) for labels in self.labels],
             pa.array(np.full(n, days, dtype=np.int32), pa.date32()),
             pa.concat_arrays(evid),
         ], schema=output_schema())
-
-    @functools.cached_property
-    def _ids(self):
-        return _pa()[0].array([t.id for t in self.tags], _pa()[0].string())
-
-    @functools.cached_property
-    def _names(self):
-        return _pa()[0].array([t.name for t in self.tags], _pa()[0].string())
-
-    @functools.cached_property
-    def _groups(self):
-        return _pa()[0].array([t.group_label for t in self.tags], _pa()[0].string())
 
 
 def output_schema():

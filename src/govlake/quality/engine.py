@@ -277,28 +277,30 @@ def evaluate(df, suite: dict, engine: str = "auto", null_counts: dict | None = N
     on the metrics and arrow paths). engine="arrow" needs `arrow`: the same rows as a pyarrow
     dataset (the staged Parquet files of a table, `Staged.dataset()`)."""
     exps = suite["expectations"]
+    if engine == "gx" or (engine == "auto" and len(exps) <= AUTO_METRICS_ABOVE):
+        out = run_gx(df, exps, suite.get("name", "suite"))
+        if null_counts is not None:
+            null_counts.update(table_metrics(df)[1])
+        return out, "gx"
     if engine == "arrow":
         from govlake.quality.arrow_engine import run_arrow
 
         if arrow is None:
             raise ValueError("the arrow quality engine needs the rows as a pyarrow dataset (arrow=)")
         types = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
-        fast = [i for i, e in enumerate(exps) if e["type"] in METRIC_TYPES]
-        rest = [i for i, e in enumerate(exps) if e["type"] not in METRIC_TYPES]
-        results = dict(zip(fast, run_arrow(arrow, types, [exps[i] for i in fast], null_counts)))
-        if rest:
-            results.update(zip(rest, run_gx(df, [exps[i] for i in rest], suite.get("name", "suite"))))
-        return [results[i] for i in range(len(exps))], "arrow+gx" if rest else "arrow"
-    if engine == "gx" or (engine == "auto" and len(exps) <= AUTO_METRICS_ABOVE):
-        out = run_gx(df, exps, suite.get("name", "suite"))
-        if null_counts is not None:
-            null_counts.update(table_metrics(df)[1])
-        return out, "gx"
-    if engine not in ("auto", "metrics"):
+
+        def count(es):
+            return run_arrow(arrow, types, es, null_counts)
+    elif engine in ("auto", "metrics"):
+        engine = "metrics"
+
+        def count(es):
+            return run_metrics(df, es, null_counts)
+    else:
         raise ValueError(f"unknown quality engine {engine!r} (gx | metrics | arrow | auto)")
     fast = [i for i, e in enumerate(exps) if e["type"] in METRIC_TYPES]
     rest = [i for i, e in enumerate(exps) if e["type"] not in METRIC_TYPES]
-    results: dict[int, Outcome] = dict(zip(fast, run_metrics(df, [exps[i] for i in fast], null_counts)))
+    results: dict[int, Outcome] = dict(zip(fast, count([exps[i] for i in fast])))
     if rest:
         results.update(zip(rest, run_gx(df, [exps[i] for i in rest], suite.get("name", "suite"))))
-    return [results[i] for i in range(len(exps))], "metrics+gx" if rest else "metrics"
+    return [results[i] for i in range(len(exps))], f"{engine}+gx" if rest else engine
