@@ -71,3 +71,70 @@ def test_empty_write_keeps_schema(lake, spark):
     assert c.rows_written == 0
     df = lake.read("bronze.e")
     assert df.count() == 0 and df.columns == ["uscc", "name", "capital", "load_date"]
+
+
+def _merged(lake, table, version=None):
+    """The table's rows by every reader: Spark, Arrow (delta-rs) and the count from the log."""
+    spark_rows = sorted((r.uscc, r.name, r.capital) for r in lake.read(table, version=version).collect())
+    arrow = lake.to_arrow(table, version)
+    arrow_rows = sorted(zip(*(arrow.column(c).to_pylist() for c in ("uscc", "name", "capital"))))
+    assert spark_rows == arrow_rows
+    assert lake.row_count(table, version=version) == len(spark_rows)
+    return spark_rows
+
+
+def test_merge_on_read_overlay(lake, spark, monkeypatch):
+    from govlake.lakehouse import overlay
+
+    monkeypatch.setattr(overlay, "COMPACT_SHARE", 100.0)  # tiny table: never compact here
+    d = dt.date(2026, 11, 1)
+    t = "gold.mor"
+    base = lake.write(_df(spark, [("A", "甲", 1.0, d), ("B", "乙", 2.0, d), ("B", "乙二", 2.5, d), ("C", "丙", 3.0, d)]), t)
+    plain = sorted(DeltaTable(str(lake.path(t))).file_uris())
+    # B's two rows replaced by one, N new, C replaced by nothing (in `replace`, no rows).
+    c1 = lake.write(_df(spark, [("B", "乙改", 20.0, d), ("N", "新", 5.0, d)]), t, mode="merge_on_read", keys=["uscc"],
+                    replace=spark.createDataFrame([("B",), ("N",), ("C",)], "uscc string"), app_id="day1")
+    assert (c1.version, c1.rows_written, c1.committed) == (base.version + 1, 2, True)
+    assert sorted(DeltaTable(str(lake.path(t))).file_uris()) == plain  # nothing rewritten
+    assert _merged(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("N", "新", 5.0)]
+    assert _merged(lake, t, version=base.version) == [("A", "甲", 1.0), ("B", "乙", 2.0), ("B", "乙二", 2.5), ("C", "丙", 3.0)]
+    assert lake.tables().count(t) == 1 and f"{t}__overlay" not in lake.tables()
+    # Filters and column subsets through Arrow (the API's and the policy lookups' path).
+    import pyarrow.dataset as pads
+
+    got = lake.to_arrow(t, columns=["capital"], filter=pads.field("uscc").isin(["B", "C"]))
+    assert got.column_names == ["capital"] and got.column("capital").to_pylist() == [20.0]
+    # A re-run of the same day commits nothing; a second day merges into the overlay (latest wins).
+    again = lake.write(_df(spark, [("B", "错", 0.0, d)]), t, mode="merge_on_read", keys=["uscc"], app_id="day1")
+    assert again.committed is False
+    lake.write(_df(spark, [("A", "甲改", 10.0, d), ("N", "新改", 50.0, d)]), t, mode="merge_on_read", keys=["uscc"], app_id="day2")
+    assert _merged(lake, t) == [("A", "甲改", 10.0), ("B", "乙改", 20.0), ("N", "新改", 50.0)]
+    assert _merged(lake, t, version=c1.version)[0] == ("A", "甲", 1.0)
+    # Writes the overlay would shadow are refused; an overwrite ends the overlay atomically.
+    import pytest
+
+    with pytest.raises(ValueError, match="overlay"):
+        lake.write(_df(spark, [("Q", "q", 1.0, d)]), t, mode="append")
+    v = lake.write(_df(spark, [("Z", "某", 9.0, d)]), t).version
+    assert _merged(lake, t) == [("Z", "某", 9.0)]
+    lake.write(_df(spark, [("Y", "新", 1.0, d)]), t, mode="merge_on_read", keys=["uscc"])
+    assert _merged(lake, t) == [("Y", "新", 1.0), ("Z", "某", 9.0)]  # a fresh overlay, not the old one
+    assert _merged(lake, t, version=v) == [("Z", "某", 9.0)]
+
+
+def test_merge_on_read_compacts_past_its_share(lake, spark):
+    from govlake.lakehouse import overlay
+
+    d = dt.date(2026, 11, 1)
+    t = "gold.mor_compact"
+    lake.write(_df(spark, [(f"K{i:03d}", "旧", float(i), d) for i in range(40)]), t)
+    lake.write(_df(spark, [("K001", "新", -1.0, d)]), t, mode="merge_on_read", keys=["uscc"])
+    assert overlay.pointer(lake.path(t)) is not None  # 1 of 40 rows: stays an overlay
+    files = set(DeltaTable(str(lake.path(t))).file_uris())
+    lake.write(_df(spark, [(f"K{i:03d}", "新", -1.0, d) for i in range(2, 8)]), t, mode="merge_on_read", keys=["uscc"])
+    # 7 + 7 overlay rows (key markers included) of 40: past 10 %, rewritten as plain files
+    assert overlay.pointer(lake.path(t)) is None and not files & set(DeltaTable(str(lake.path(t))).file_uris())
+    rows = _merged(lake, t)
+    assert len(rows) == 40 and sum(1 for r in rows if r[1] == "新") == 7
+    plain = sorted(DeltaTable(str(lake.path(t))).to_pyarrow_table().column("uscc").to_pylist())
+    assert plain == [f"K{i:03d}" for i in range(40)]  # a plain Delta reader now sees the merged rows

@@ -92,7 +92,8 @@ def test_tags_run_in_spark_with_evidence(spark, settings):
 
 
 @pytest.mark.slow
-def test_incremental_equals_full_rebuild(spark, lake, settings):
+def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
+    from govlake.lakehouse import overlay
     from govlake.profile.build import build_profile
     from govlake.profile.direct import profile_views
     from govlake.profile.synthetic import write_bronze
@@ -108,8 +109,15 @@ def test_incremental_equals_full_rebuild(spark, lake, settings):
     for t in ("gold.enterprise_profile", "gold.enterprise_tags"):
         assert len(list(lake.path(t).rglob("*.parquet"))) == len(DeltaTable(str(lake.path(t))).file_uris())
     write_bronze(spark, lake, 60, AS_OF, AS_OF, seed=11, id_offset=0, id_count=5, mode="append")
+    # 5 of 60 enterprises would pass the compaction share: keep the overlay, read through it
+    # (compaction: tests/test_lakehouse.py).
+    monkeypatch.setattr(overlay, "COMPACT_SHARE", 100.0)
+    files = {t: set(DeltaTable(str(lake.path(t))).file_uris()) for t in ("gold.enterprise_profile", "gold.enterprise_tags")}
     res = build_profile(spark, lake, AS_OF, incremental=True, engine="direct")
     assert res["profile_rows_written"] >= 5
+    for t, before_files in files.items():  # merged on read: the base files stay
+        assert set(DeltaTable(str(lake.path(t))).file_uris()) == before_files
+        assert overlay.pointer(lake.path(t)) is not None
     from govlake.profile.direct import register_staging
 
     register_staging(spark, lake, AS_OF)
@@ -118,3 +126,10 @@ def test_incremental_equals_full_rebuild(spark, lake, settings):
     inc = lake.read("gold.enterprise_profile").select(*cols)
     assert inc.count() == full.count() == 60
     assert inc.exceptAll(full).count() == 0 and full.exceptAll(inc).count() == 0
+    # The tags too: the rebuilt profile's tags (since = AS_OF, both builds ran on it).
+    from govlake.profile.tag_kernels import tags_frame
+
+    want = tags_frame(full, settings.catalog_dir, AS_OF).select("uscc", "tag_id", "since", "evidence")
+    got = lake.read("gold.enterprise_tags").select("uscc", "tag_id", "since", "evidence")
+    assert got.count() == want.count() == lake.row_count("gold.enterprise_tags")
+    assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0

@@ -162,3 +162,23 @@ def test_wide_suite_uses_metrics_engine_and_catches_a_bad_column(spark, settings
                      record=False, engine="arrow", arrow=ds.dataset(str(tmp_path / "wide"), format="parquet"))
     assert arrow.engine == "arrow" and [o.column for o in arrow.failed] == ["f49"]
     assert arrow.failed[0].unexpected_count == res.failed[0].unexpected_count
+
+
+@pytest.mark.parametrize("max_seen", [1 << 31, 0])  # codes marked in a byte array, or sorted
+def test_arrow_duplicate_rows_across_files_and_nulls(tmp_path, monkeypatch, max_seen):
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from govlake.quality import arrow_engine
+
+    monkeypatch.setattr(arrow_engine, "MAX_SEEN", max_seen)
+    a = pa.table({"uscc": ["A", "A", "B", None, None, "C"], "tag": ["x", "y", "x", None, "x", None]})
+    b = pa.table({"uscc": ["A", "D", None, None, "C"], "tag": ["x", "x", None, "x", None]})
+    pq.write_table(a, tmp_path / "a.parquet")
+    pq.write_table(b, tmp_path / "b.parquet", use_dictionary=False)  # plain pages: dictionaries built on read
+    dset = ds.dataset([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")], format="parquet")
+    # (A,x) x2 across files, (None,x) x2, (C,None) x2; all-null keys are not counted
+    assert arrow_engine._duplicate_rows(dset, ["uscc", "tag"]) == 6
+    assert arrow_engine._duplicate_rows(dset, ["uscc"]) == 3 + 2  # A x3, C x2
+    assert arrow_engine._duplicate_rows(dset, ["tag"]) == 6  # x x6 (y once)

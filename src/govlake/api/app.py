@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
 
+from govlake.lakehouse import Lakehouse
 from govlake.lineage.emitter import DatasetRef, JobRun
 from govlake.products import Product, load_catalog
 from govlake.settings import Settings, get_settings
@@ -34,6 +35,7 @@ def _clean(v):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    lake = Lakehouse(None, settings)
     app = FastAPI(title="govlake API", description="区级企业与民生服务数据产品接口", version="1")
 
     def catalog():
@@ -53,45 +55,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(403, f"unknown consumer {x_consumer!r} (未登记的调用方)")
         return x_consumer
 
-    def table_path(name: str):
-        layer, _, table = name.partition(".")
-        return settings.tables_dir / layer / table
-
     def read(p: Product, consumer: str, filters: dict[str, str], *, limit: int = 100, offset: int = 0,
              version: int | None = None) -> dict:
-        from deltalake import DeltaTable
-
         if not p.may_read(consumer):
             raise HTTPException(403, f"{consumer} may not read {p.name} ({p.label}, {p.classification})")
         if p.view:
             return read_view(p, consumer, filters, limit=limit, offset=offset, version=version)
-        path = table_path(p.name)
-        if not (path / "_delta_log").is_dir():
+        if not lake.exists(p.name):
             raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
         try:
-            dt = DeltaTable(str(path), version=version)
+            version = lake.version(p.name) if version is None else version
+            schema = lake.arrow_schema(p.name, version)
         except Exception:
             raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
-        ds = dt.to_pyarrow_dataset()
         expr = None
         for col, raw in filters.items():
-            if col not in ds.schema.names:
+            if col not in schema.names:
                 raise HTTPException(400, f"{p.name} has no column {col!r} to filter on")
-            typ = ds.schema.field(col).type
+            typ = schema.field(col).type
             try:
                 value = pc.cast(pa.scalar(raw), typ) if not pa.types.is_string(typ) else pa.scalar(raw)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise HTTPException(400, f"{col}={raw!r} is not a valid {typ}")
             e = pads.field(col) == value
             expr = e if expr is None else expr & e
-        table = ds.to_table(filter=expr)
+        # Through the lakehouse: a merge-on-read table's rows are its base plus its overlay.
+        table = lake.to_arrow(p.name, version, filter=expr)
         total = table.num_rows
         table = table.slice(offset, limit)
         masked = [c for c in p.masked_for(consumer) if c in table.schema.names]
         rows = [{k: (MASK if k in masked and v is not None else _clean(v)) for k, v in r.items()}
                 for r in table.to_pylist()]
-        _emit_read(consumer, p.name, dt.version(), len(rows))
-        return {"product": p.name, "label": p.label, "version": dt.version(), "total": total,
+        _emit_read(consumer, p.name, version, len(rows))
+        return {"product": p.name, "label": p.label, "version": version, "total": total,
                 "offset": offset, "count": len(rows), "masked_columns": masked, "rows": rows}
 
     def read_view(p: Product, consumer: str, filters: dict[str, str], *, limit: int, offset: int,
@@ -126,15 +122,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/products")
     def list_products(x_consumer: str | None = Header(default=None)):
-        from deltalake import DeltaTable
-
         consumer_or_401(x_consumer)
         out = []
         for p in catalog().products:
-            path = table_path(p.name)
-            if p.view and p.stored_in:  # built on read: the version of the table committed last
-                path = table_path(p.stored_in[-1])
-            version = DeltaTable(str(path)).version() if (path / "_delta_log").is_dir() else None
+            # built on read: the version of the table committed last
+            stored = p.stored_in[-1] if p.view and p.stored_in else p.name
+            version = lake.version(stored) if lake.exists(stored) else None
             out.append({"name": p.name, "label": p.label, "owner": p.owner, "classification": p.classification,
                         "description": p.description, "key": p.contract.key, "refresh": p.refresh.model_dump(),
                         "version": version, "readable": p.may_read(x_consumer)})

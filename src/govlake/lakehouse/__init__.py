@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from govlake.lakehouse import delta_local, delta_spark
+from govlake.lakehouse import delta_local, delta_spark, overlay
 from govlake.lakehouse.delta_local import Commit
 from govlake.settings import Settings, get_settings
 
@@ -35,7 +35,7 @@ class Lakehouse:
             raise FileNotFoundError(f"no Delta table {table} at {self.path(table)}")
         if self._jars:
             return delta_spark.read(self.spark, str(self.path(table)), version)
-        return delta_local.read(self.spark, self.path(table), version)
+        return overlay.read(self.spark, self.path(table), version)
 
     def write(
         self,
@@ -44,22 +44,42 @@ class Lakehouse:
         mode: str = "overwrite",
         *,
         keys: list[str] | None = None,
+        replace: DataFrame | None = None,
         partition_by: list[str] | None = None,
         app_id: str | None = None,
         app_version: int = 0,
         metadata: dict | None = None,
     ) -> Commit:
-        """mode: overwrite | append | replace_partitions | merge (upsert by keys).
+        """mode: overwrite | append | replace_partitions | merge (upsert by keys, copy-on-write)
+        | merge_on_read (upsert by keys for a small share of a wide table's keys; see
+        `overlay`). replace (merge_on_read): the keys whose rows df replaces, when some of them
+        may have no rows in df.
 
         app_id/app_version make the load idempotent: a (app_id, version) already in the
         table's log commits nothing and returns committed=False.
         """
-        backend = delta_spark if self._jars else delta_local
-        target = str(self.path(table)) if self._jars else self.path(table)
-        return backend.write(
-            df, target, table, mode, keys=keys, partition_by=partition_by,
+        if self._jars:  # native Delta: MERGE (merge-on-read with deletion vectors where enabled)
+            return delta_spark.write(df, str(self.path(table)), table, mode, keys=keys, replace=replace,
+                                     partition_by=partition_by, app_id=app_id, app_version=app_version, metadata=metadata)
+        path = self.path(table)
+        if mode == "merge_on_read":
+            c = overlay.merge_on_read(df, path, table, keys or [], replace, app_id=app_id, app_version=app_version,
+                                      metadata=metadata)
+            if c.committed and overlay.needs_compaction(path):
+                self.compact(table)
+            return c
+        if mode == "overwrite":
+            metadata = overlay.reset_metadata(path, metadata)
+        elif delta_local.is_delta(path):
+            overlay.refuse_partial(path, table, mode)
+        return delta_local.write(
+            df, path, table, mode, keys=keys, partition_by=partition_by,
             app_id=app_id, app_version=app_version, metadata=metadata,
         )
+
+    def compact(self, table: str) -> Commit:
+        """Rewrite a merge-on-read table as plain files of its merged rows (one commit)."""
+        return overlay.compact(self.spark, self.path(table), table)
 
     def stage(self, df: DataFrame, table: str):
         """Write df into the table's folder without committing (readers do not see it); returns
@@ -73,7 +93,8 @@ class Lakehouse:
         """Commit staged files as the table's new content (overwrite) in one transaction. If
         app_id/app_version is already in the log nothing is committed (committed=False) and the
         files stay staged: `discard()` them."""
-        return delta_local.commit_staged(staged, app_id=app_id, app_version=app_version, metadata=metadata)
+        return delta_local.commit_staged(staged, app_id=app_id, app_version=app_version,
+                                         metadata=overlay.reset_metadata(staged.path, metadata))
 
     def version(self, table: str) -> int:
         from deltalake import DeltaTable
@@ -82,9 +103,12 @@ class Lakehouse:
 
     def row_count(self, table: str, version: int | None = None, partition: dict[str, str] | None = None) -> int:
         """Rows of a table snapshot (optionally one partition) from the Delta log's file stats,
-        no scan; independent of any job's own counts (reconciliation). 0 if the table is absent."""
+        no scan (a merge-on-read table: also its keys); independent of any job's own counts
+        (reconciliation). 0 if the table is absent."""
         if not self.exists(table):
             return 0
+        if partition is None and (n := overlay.row_count(self.path(table), version)) is not None:
+            return n
         import pyarrow as pa
         from deltalake import DeltaTable
 
@@ -95,16 +119,21 @@ class Lakehouse:
     def history(self, table: str) -> list[dict]:
         return delta_local.history(self.path(table))
 
-    def to_arrow(self, table: str, version: int | None = None):
-        """For serving and independent checks: read through delta-rs, no Spark."""
+    def to_arrow(self, table: str, version: int | None = None, columns: list[str] | None = None, filter=None):
+        """For serving and independent checks: read through delta-rs, no Spark. filter: a
+        pyarrow dataset expression (pushed into the Parquet scan)."""
+        return overlay.to_arrow(self.path(table), version, columns, filter)
+
+    def arrow_schema(self, table: str, version: int | None = None):
         from deltalake import DeltaTable
 
-        return DeltaTable(str(self.path(table)), version=version).to_pyarrow_table()
+        return DeltaTable(str(self.path(table)), version=version).to_pyarrow_dataset().schema
 
     def tables(self) -> list[str]:
         root = self.settings.tables_dir
         if not root.exists():
             return []
         return sorted(
-            f"{p.parent.name}.{p.name}" for p in root.glob("*/*") if delta_local.is_delta(p)
+            f"{p.parent.name}.{p.name}" for p in root.glob("*/*")
+            if delta_local.is_delta(p) and not p.name.endswith("__overlay")
         )

@@ -48,12 +48,12 @@ def already_committed(spark, path: str, app_id: str | None, app_version: int) ->
 
 
 def write(df: DataFrame, path: str, name: str, mode: str, keys=None, partition_by=None,
-          app_id=None, app_version: int = 0, metadata=None) -> Commit:
+          app_id=None, app_version: int = 0, metadata=None, replace=None) -> Commit:
     spark = df.sparkSession
     if already_committed(spark, path, app_id, app_version):
         return Commit(name, _last_version(spark, path), 0, 0, 0, committed=False)
     tag = f"{app_id}:{app_version}" if app_id else None
-    if mode == "merge":
+    if mode in ("merge", "merge_on_read"):
         from delta.tables import DeltaTable
 
         if not DeltaTable.isDeltaTable(spark, path):
@@ -62,6 +62,9 @@ def write(df: DataFrame, path: str, name: str, mode: str, keys=None, partition_b
             cond = " and ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
             if tag:
                 spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
+            if replace is not None:  # keys replaced with no rows in df lose theirs
+                gone = replace.select(*keys).distinct().join(df.select(*keys).distinct(), keys, "left_anti")
+                _table(spark, path).alias("t").merge(gone.alias("s"), cond).whenMatchedDelete().execute()
             (_table(spark, path).alias("t").merge(df.alias("s"), cond)
              .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
             spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")

@@ -58,16 +58,101 @@ def _unexpected(e: dict, cols: dict):
     return None
 
 
-def _duplicate_rows(dataset, cols: list[str]) -> int:
-    """Rows whose (not all null) key value occurs more than once, as engine._duplicate_rows."""
+MAX_SEEN = 1 << 31  # key codes below this: repeats marked in a byte array (2 GiB), else sorted
+
+
+def _batches(dataset, cols: list[str]):
+    """The key columns batch by batch, string columns read as dictionaries: each row group's
+    distinct values are decoded once, not every row's (a tag table repeats ~900,000 codes and
+    733 tag ids 144 M times)."""
+    import pyarrow.dataset as pads
+
+    fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=cols))
+    for b in pads.dataset(dataset.files, format=fmt).to_batches(columns=cols, batch_size=1 << 20):
+        yield [b.column(c) for c in cols]
+
+
+def _codes(arrays, values) -> "np.ndarray":
+    """Each row's key as one int64: mixed radix over the columns' distinct-value positions
+    (null: the last position); rows with every key column null are dropped (-1)."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    t = dataset.to_table(columns=cols)
-    keep = pc.is_valid(t.column(cols[0]))
-    for c in cols[1:]:
-        keep = pc.or_(keep, pc.is_valid(t.column(c)))
-    counts = t.filter(keep).group_by(cols).aggregate([([], "count_all")]).column("count_all")
-    return int(pc.sum(pc.filter(counts, pc.greater(counts, 1))).as_py() or 0)
+    code = np.zeros(len(arrays[0]), dtype=np.int64)
+    all_null = np.ones(len(arrays[0]), dtype=bool)
+    for a, v in zip(arrays, values):
+        if isinstance(a, pa.ChunkedArray):
+            a = a.combine_chunks()
+        if pa.types.is_dictionary(a.type):
+            pos = pc.take(pc.index_in(a.dictionary, value_set=v), a.indices)
+        else:
+            pos = pc.index_in(a, value_set=v)
+        valid = pc.is_valid(a).to_numpy(zero_copy_only=False)
+        code = code * (len(v) + 1) + pos.fill_null(len(v)).to_numpy(zero_copy_only=False).astype(np.int64)
+        all_null &= ~valid
+    code[all_null] = -1
+    return code
+
+
+def _duplicate_rows(dataset, cols: list[str]) -> int:
+    """Rows whose (not all null) key value occurs more than once, as engine._duplicate_rows.
+
+    Keys become integer codes (a first pass collects each column's distinct values from the row
+    groups' dictionaries); repeated codes are found by marking the codes seen, or by sorting them
+    when the code space is too large; the rows of repeated codes are then counted exactly. 144 M
+    (uscc, tag_id) rows never exist as strings at once."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    distinct: list[list] = [[] for _ in cols]
+    for arrays in _batches(dataset, cols):
+        for d, a in zip(distinct, arrays):
+            a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+            d.append(pc.unique(a.dictionary if pa.types.is_dictionary(a.type) else a))
+    values = [pc.unique(pa.concat_arrays(d)).drop_null() if d else pa.array([]) for d in distinct]
+    space = 1
+    for v in values:
+        space *= len(v) + 1
+    if space >= 1 << 62:
+        raise ValueError(f"key {cols} has too many distinct values to code in 64 bits")
+    repeated = []
+    if space <= MAX_SEEN:
+        seen = np.zeros(space, dtype=bool)
+        for arrays in _batches(dataset, cols):
+            c = _codes(arrays, values)
+            u, n = np.unique(c[c >= 0], return_counts=True)
+            repeated.append(u[(n > 1) | seen[u]])
+            seen[u] = True
+        del seen
+    else:
+        c = np.sort(np.concatenate([_codes(a, values) for a in _batches(dataset, cols)]))
+        c = c[c >= 0]
+        repeated.append(np.unique(c[1:][c[1:] == c[:-1]]))
+    repeated = np.unique(np.concatenate(repeated)) if repeated else np.array([], dtype=np.int64)
+    if not len(repeated):
+        return 0
+    return int(sum(np.isin(_codes(a, values), repeated).sum() for a in _batches(dataset, cols)))
+
+
+def _footer_nulls(dataset, names: list[str]) -> dict[str, int]:
+    """Null counts of the columns whose every row group records one in its Parquet footer (exact
+    statistics written with the file): counting them needs no scan."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, int] = {c: 0 for c in names}
+    for f in dataset.files:
+        md = pq.read_metadata(f)
+        index = {md.schema.column(j).path: j for j in range(md.num_columns)}
+        for c in list(out):
+            for g in range(md.num_row_groups):
+                st = md.row_group(g).column(index[c]).statistics if c in index else None
+                if st is None or not st.has_null_count:
+                    out.pop(c)
+                    break
+                out[c] += st.null_count
+    return out
 
 
 def run_arrow(dataset, spark_types: dict[str, str], expectations: list[dict],
@@ -77,27 +162,31 @@ def run_arrow(dataset, spark_types: dict[str, str], expectations: list[dict],
     import pyarrow.compute as pc
 
     names = list(spark_types)
+    footer = _footer_nulls(dataset, names)
     by_column: dict[tuple, list[int]] = {}
+    from_footer: dict[int, int] = {}
     for i, e in enumerate(expectations):
         if e["type"] not in METRIC_TYPES:
             raise ValueError(f"arrow engine cannot evaluate {e['type']}")
         cols = tuple(_columns_of(e))
-        if cols and all(c in spark_types for c in cols) and e["type"] not in (
+        if e["type"] == "expect_column_values_to_not_be_null" and cols[0] in footer:
+            from_footer[i] = footer[cols[0]]
+        elif cols and all(c in spark_types for c in cols) and e["type"] not in (
                 "expect_column_to_exist", "expect_column_values_to_be_of_type",
                 "expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
             by_column.setdefault(cols, []).append(i)
     # Scans of up to COLUMNS_PER_SCAN columns; a pair expectation's two columns in one scan.
     groups: list[list[tuple]] = [[]]
     width = 0
-    wanted = {(c,) for c in names} if null_counts is not None else set()
+    wanted = {(c,) for c in names if c not in footer} if null_counts is not None else set()
     for cols in sorted(set(by_column) | wanted, key=lambda c: names.index(c[0])):
         if width + len(cols) > COLUMNS_PER_SCAN and groups[-1]:
             groups.append([])
             width = 0
         groups[-1].append(cols)
         width += len(cols)
-    counts = {i: 0 for ix in by_column.values() for i in ix}
-    nulls = {c: 0 for c in names}
+    counts = {**{i: 0 for ix in by_column.values() for i in ix}, **from_footer}
+    nulls = {c: footer.get(c, 0) for c in names}
     n = dataset.count_rows()
     for group in groups:
         columns = sorted({c for cols in group for c in cols}, key=names.index)
@@ -106,7 +195,8 @@ def run_arrow(dataset, spark_types: dict[str, str], expectations: list[dict],
         for batch in dataset.to_batches(columns=columns, batch_size=64 * 1024):
             cols = {c: batch.column(c) for c in columns}
             for c in columns:
-                nulls[c] += cols[c].null_count
+                if c not in footer:
+                    nulls[c] += cols[c].null_count
             for key in group:
                 for i in by_column.get(key, []):
                     bad = _unexpected(expectations[i], cols)
