@@ -3,29 +3,39 @@
 {%- set changed = var('profile_changed_since', none) %}
 SELECT DISTINCT uscc FROM {{ ref('stg_enterprise_registry') }}
 {%- if changed %}
+-- incremental: the registered enterprises with a bronze row loaded since `changed`, or that held a record (by its id) re-sent since
 WHERE uscc IN (
-  SELECT uscc FROM {{ ref('stg_enterprise_registry') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_tax_annual') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_social_insurance') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_rd_activity') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_ip_records') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_credit_records') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_statistics') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_financing') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_subsidies') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_industrial_space') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT uscc FROM {{ ref('stg_certificates') }} WHERE _load_date >= DATE '{{ changed }}'
-  UNION
-  SELECT related_uscc FROM {{ ref('stg_petitions') }} WHERE _load_date >= DATE '{{ changed }}'
+  SELECT /*+ BROADCAST(loaded) */ uscc FROM (
+    SELECT uscc FROM {{ source('bronze', 'enterprise_registry') }} WHERE _load_date >= DATE '{{ changed }}'
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'tax_annual') }} WHERE _load_date >= DATE '{{ changed }}'
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'social_insurance') }} WHERE _load_date >= DATE '{{ changed }}'
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'rd_activity') }} WHERE _load_date >= DATE '{{ changed }}'
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'ip_records') }}
+    WHERE ip_id IN (SELECT /*+ BROADCAST(c) */ ip_id FROM {{ source('bronze', 'ip_records') }} c WHERE _load_date >= DATE '{{ changed }}')
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'credit_records') }}
+    WHERE record_id IN (SELECT /*+ BROADCAST(c) */ record_id FROM {{ source('bronze', 'credit_records') }} c WHERE _load_date >= DATE '{{ changed }}')
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'statistics') }} WHERE _load_date >= DATE '{{ changed }}'
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'financing') }}
+    WHERE event_id IN (SELECT /*+ BROADCAST(c) */ event_id FROM {{ source('bronze', 'financing') }} c WHERE _load_date >= DATE '{{ changed }}')
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'subsidies') }}
+    WHERE award_id IN (SELECT /*+ BROADCAST(c) */ award_id FROM {{ source('bronze', 'subsidies') }} c WHERE _load_date >= DATE '{{ changed }}')
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'industrial_space') }}
+    WHERE lease_id IN (SELECT /*+ BROADCAST(c) */ lease_id FROM {{ source('bronze', 'industrial_space') }} c WHERE _load_date >= DATE '{{ changed }}')
+    UNION
+    SELECT uscc FROM {{ source('bronze', 'certificates') }}
+    WHERE cert_id IN (SELECT /*+ BROADCAST(c) */ cert_id FROM {{ source('bronze', 'certificates') }} c WHERE _load_date >= DATE '{{ changed }}')
+    UNION
+    SELECT related_uscc FROM {{ source('bronze', 'petitions') }}
+    WHERE ticket_id IN (SELECT /*+ BROADCAST(c) */ ticket_id FROM {{ source('bronze', 'petitions') }} c WHERE _load_date >= DATE '{{ changed }}')
+  ) loaded
 )
 {%- endif %}

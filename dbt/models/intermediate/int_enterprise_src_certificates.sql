@@ -107,6 +107,9 @@ SELECT
   bool_or(cert_type = '两化融合管理体系评定' AND (issue_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND issue_date <= DATE '{{ as_of }}')) AS cert_new_3y_dual_integration
 FROM {{ ref('stg_certificates') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; the cert_id filter (staging key) runs before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
+  AND cert_id IN (SELECT /*+ BROADCAST(b) */ cert_id FROM {{ source('bronze', 'certificates') }} b
+    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
 {%- endif %}
 GROUP BY uscc

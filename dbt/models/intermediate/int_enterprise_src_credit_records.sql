@@ -89,6 +89,9 @@ SELECT
   sum(CASE WHEN record_type = '行政处罚' AND (decision_date > DATE '{{ as_of }}' - INTERVAL 60 MONTH AND decision_date <= DATE '{{ as_of }}') THEN amount_wan END) AS penalty_amount_5y_wan
 FROM {{ ref('stg_credit_records') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; the record_id filter (staging key) runs before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
+  AND record_id IN (SELECT /*+ BROADCAST(b) */ record_id FROM {{ source('bronze', 'credit_records') }} b
+    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
 {%- endif %}
 GROUP BY uscc

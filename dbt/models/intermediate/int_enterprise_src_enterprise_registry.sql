@@ -68,5 +68,6 @@ SELECT
   CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 20 AS BOOLEAN) AS age_ge_20y
 FROM {{ ref('stg_enterprise_registry') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; on the staging key (uscc), so before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
 {%- endif %}

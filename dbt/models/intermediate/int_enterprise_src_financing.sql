@@ -103,6 +103,9 @@ SELECT
   count(CASE WHEN round = '债券' AND (event_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND event_date <= DATE '{{ as_of }}') THEN 1 END) AS financing_bond_3y_count
 FROM {{ ref('stg_financing') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; the event_id filter (staging key) runs before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
+  AND event_id IN (SELECT /*+ BROADCAST(b) */ event_id FROM {{ source('bronze', 'financing') }} b
+    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
 {%- endif %}
 GROUP BY uscc

@@ -40,6 +40,9 @@ SELECT
   sum(CASE WHEN space_type = '仓储' AND start_date <= DATE '{{ as_of }}' AND (end_date > DATE '{{ as_of }}' AND end_date <= DATE '{{ as_of }}' + INTERVAL 12 MONTH) THEN area_sqm END) AS space_warehouse_expiring_1y_sqm
 FROM {{ ref('stg_industrial_space') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; the lease_id filter (staging key) runs before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
+  AND lease_id IN (SELECT /*+ BROADCAST(b) */ lease_id FROM {{ source('bronze', 'industrial_space') }} b
+    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
 {%- endif %}
 GROUP BY uscc

@@ -149,6 +149,9 @@ SELECT
   count(CASE WHEN ip_type = '集成电路布图设计' AND year(grant_date) = {{ y1 - 4 }} THEN 1 END) AS ip_ic_layout_grant_y5_count
 FROM {{ ref('stg_ip_records') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; the ip_id filter (staging key) runs before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
+  AND ip_id IN (SELECT /*+ BROADCAST(b) */ ip_id FROM {{ source('bronze', 'ip_records') }} b
+    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
 {%- endif %}
 GROUP BY uscc

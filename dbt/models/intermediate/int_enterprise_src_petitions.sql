@@ -83,6 +83,9 @@ SELECT
   avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_overall END) AS petition_satisfaction_overall_3y
 FROM {{ ref('stg_petitions') }}
 {%- if changed %}
-WHERE related_uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; the ticket_id filter (staging key) runs before staging's latest-row window
+WHERE related_uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
+  AND ticket_id IN (SELECT /*+ BROADCAST(b) */ ticket_id FROM {{ source('bronze', 'petitions') }} b
+    WHERE related_uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
 {%- endif %}
 GROUP BY related_uscc

@@ -63,6 +63,7 @@ SELECT
   max(CASE WHEN year = {{ y1 - 2 }} THEN rd_center_level END) AS rd_center_level_y3
 FROM {{ ref('stg_rd_activity') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
 {%- endif %}
 GROUP BY uscc

@@ -83,6 +83,7 @@ SELECT
   count(CASE WHEN year BETWEEN {{ y1 - 4 }} AND {{ y1 }} AND rd_staff_count IS NOT NULL THEN 1 END) AS rd_staff_count_years_5y
 FROM {{ ref('stg_social_insurance') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
 {%- endif %}
 GROUP BY uscc

@@ -58,6 +58,7 @@ SELECT
   bool_or(CASE WHEN year = {{ y1 - 4 }} THEN stat_in_district END) AS stat_in_district_y5
 FROM {{ ref('stg_statistics') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
 {%- endif %}
 GROUP BY uscc

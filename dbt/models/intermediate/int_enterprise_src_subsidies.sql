@@ -146,6 +146,9 @@ SELECT
   count(CASE WHEN dept_code = 'QXZX' AND award_date <= DATE '{{ as_of }}' THEN 1 END) AS subsidy_qxzx_all_count
 FROM {{ ref('stg_subsidies') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; the award_id filter (staging key) runs before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
+  AND award_id IN (SELECT /*+ BROADCAST(b) */ award_id FROM {{ source('bronze', 'subsidies') }} b
+    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
 {%- endif %}
 GROUP BY uscc

@@ -118,6 +118,7 @@ SELECT
   max(CASE WHEN year = {{ y1 - 4 }} THEN tax_credit_grade END) AS tax_credit_grade_y5
 FROM {{ ref('stg_tax_annual') }}
 {%- if changed %}
-WHERE uscc IN (SELECT uscc FROM {{ ref('int_enterprise_scope') }})
+-- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
+WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
 {%- endif %}
 GROUP BY uscc

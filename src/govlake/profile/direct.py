@@ -41,22 +41,25 @@ def wide_join_settings(spark: SparkSession) -> None:
 
 
 def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | None = None) -> list[str]:
-    """stg_<source> temp views = the latest bronze row per source key (the dbt staging contract)."""
+    """stg_<source> temp views = the latest bronze row per source key (the dbt staging contract),
+    over bronze__<source> temp views (every load; empty if the source has no bronze table yet),
+    which the incremental scope also reads (sqlgen.scope_sql)."""
     names = []
     for src in load_sources(lake.settings.catalog_dir):
         table = f"bronze.{src.name}"
         if lake.exists(table):
             lake.read(table).createOrReplaceTempView(f"bronze__{src.name}")
-            where = f"WHERE _load_date <= DATE '{load_date}'" if load_date else ""
-            keys = ", ".join(src.key)
-            spark.sql(f"""
-                SELECT * EXCEPT (_rn, _source_file, _run_id) FROM (
-                  SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY _load_date DESC) AS _rn
-                  FROM bronze__{src.name} {where}) WHERE _rn = 1""").createOrReplaceTempView(f"stg_{src.name}")
         else:
             typ = {"long": "bigint"}
             cols = ", ".join(f"CAST(NULL AS {typ.get(c.type, c.type)}) AS {c.name}" for c in src.columns)
-            spark.sql(f"SELECT {cols}, CAST(NULL AS DATE) AS _load_date WHERE false").createOrReplaceTempView(f"stg_{src.name}")
+            spark.sql(f"SELECT {cols}, CAST(NULL AS DATE) AS _load_date, CAST(NULL AS STRING) AS _source_file, "
+                      "CAST(NULL AS STRING) AS _run_id WHERE false").createOrReplaceTempView(f"bronze__{src.name}")
+        where = f"WHERE _load_date <= DATE '{load_date}'" if load_date else ""
+        keys = ", ".join(src.key)
+        spark.sql(f"""
+            SELECT * EXCEPT (_rn, _source_file, _run_id) FROM (
+              SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY _load_date DESC) AS _rn
+              FROM bronze__{src.name} {where}) WHERE _rn = 1""").createOrReplaceTempView(f"stg_{src.name}")
         names.append(src.name)
     return names
 
@@ -69,10 +72,10 @@ def profile_views(spark: SparkSession, settings, as_of: dt.date, changed_since: 
     wide_join_settings(spark)
     catalog = load_enterprise_fields(settings.catalog_dir)
     d = sqlgen.Dialect("spark", as_of=as_of, changed_since=changed_since)
-    sources = [s.name for s in load_sources(settings.catalog_dir)]
-    spark.sql(sqlgen.scope_sql(sources, d)).createOrReplaceTempView("int_enterprise_scope")
+    keys = {s.name: s.key for s in load_sources(settings.catalog_dir)}
+    spark.sql(sqlgen.scope_sql(list(keys), d)).createOrReplaceTempView("int_enterprise_scope")
     for src in sqlgen.source_models(catalog):
-        spark.sql(sqlgen.source_sql(src, catalog, d)).createOrReplaceTempView(f"int_enterprise_src_{src}")
+        spark.sql(sqlgen.source_sql(src, catalog, d, keys[src])).createOrReplaceTempView(f"int_enterprise_src_{src}")
     spark.sql(sqlgen.base_sql(catalog, d)).createOrReplaceTempView("int_enterprise_base")
     if categories:  # the profile reads int_enterprise_base only; Spark analyses each view eagerly
         for c in catalog.categories:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, Field, Tag
 
@@ -39,6 +42,11 @@ class Dialect:
 
     def ref(self, name: str) -> str:
         return f"{{{{ ref('{name}') }}}}" if self.jinja else name
+
+    def bronze(self, source: str) -> str:
+        """The bronze table of a source, every load (staging reads it; direct.register_staging
+        registers bronze__<source>)."""
+        return f"{{{{ source('bronze', '{source}') }}}}" if self.jinja else f"bronze__{source}"
 
     def days(self, a: str, b: str) -> str:
         return f"date_diff('day', {a}, {b})" if self.name == "duckdb" else f"datediff({b}, {a})"
@@ -164,27 +172,88 @@ def _default(col: str, f: Field) -> str:
 
 
 def scope_sql(catalog_sources: list[str], d: Dialect) -> str:
-    """Enterprises to (re)compute: all registered ones, or those with a source row loaded since
-    var('profile_changed_since') (incremental)."""
+    """Enterprises to (re)compute: all registered ones, or (incremental) the registered ones with
+    a bronze row loaded since var('profile_changed_since').
+
+    Read from bronze, not staging: `_load_date >= ...` is not on staging's key, so it cannot run
+    before staging's latest-row window, and every bronze row of every source was shuffled and
+    sorted to find the changed ones; bronze is read in the partitions of those loads only. May
+    include a few more enterprises than the changed staging rows (a row superseded by a later
+    load, a load after load_date): recomputed, their profile is the same as a full build's. A
+    source keyed by a record id (ip_id, cert_id, ...) adds every enterprise that ever held a
+    changed record: one that lost the record (a patent transferred) is recomputed too.
+    The registry filter is on its staging key (uscc), so it runs before that window too."""
     lines = []
     if d.jinja:
         lines += [HEADER, "-- Enterprises in scope of this profile build (one row per uscc).",
                   f"{{%- set changed = var('{CHANGED_VAR}', none) %}}",
                   f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}",
-                  "{%- if changed %}", "WHERE uscc IN ("]
+                  "{%- if changed %}",
+                  "-- incremental: the registered enterprises with a bronze row loaded since `changed`, or that "
+                  "held a record (by its id) re-sent since"]
         cond = "_load_date >= DATE '{{ changed }}'"
     else:
         lines += [f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}"]
         if d.changed_since is None:
             return "\n".join(lines) + "\n"
-        lines.append("WHERE uscc IN (")
         cond = f"_load_date >= DATE '{d.changed_since.isoformat()}'"
-    parts = [f"  SELECT {USCC_COLUMN.get(s, 'uscc')} FROM {d.ref('stg_' + s)} WHERE {cond}" for s in catalog_sources]
-    lines.append("\n  UNION\n".join(parts))
-    lines.append(")")
+    lines.append("WHERE uscc IN (\n  SELECT /*+ BROADCAST(loaded) */ uscc FROM (")
+    parts = []
+    for s in catalog_sources:
+        u, key = USCC_COLUMN.get(s, "uscc"), staging_key(s)
+        if u in key or len(key) != 1:
+            parts.append(f"    SELECT {u} FROM {d.bronze(s)} WHERE {cond}")
+        else:  # a record (ip_id ...) re-sent for another enterprise: the one that held it changes too
+            parts.append(f"    SELECT {u} FROM {d.bronze(s)}\n    WHERE {key[0]} IN "
+                         f"(SELECT /*+ BROADCAST(c) */ {key[0]} FROM {d.bronze(s)} c WHERE {cond})")
+    lines.append("\n    UNION\n".join(parts))
+    lines.append("  ) loaded\n)")
     if d.jinja:
         lines.append("{%- endif %}")
     return "\n".join(lines) + "\n"
+
+
+@lru_cache(maxsize=8)
+def _staging_keys(catalog_dir: str) -> dict[str, tuple[str, ...]]:
+    from govlake.catalog.sources import load_sources
+
+    return {s.name: tuple(s.key) for s in load_sources(Path(catalog_dir))}
+
+
+def staging_key(source: str, catalog_dir: Path | None = None) -> tuple[str, ...]:
+    """The key of stg_<source> (catalog/sources.yaml; default: the settings' catalog)."""
+    if catalog_dir is None:
+        from govlake.settings import get_settings
+
+        catalog_dir = get_settings().catalog_dir
+    return _staging_keys(str(Path(catalog_dir).resolve()))[source]
+
+
+def _in_scope(col: str, d: Dialect) -> str:
+    """`col` is an enterprise in scope. Broadcast: the few usccs in scope go to the tasks that scan
+    the source, rather than every source row being shuffled to meet them (with
+    autoBroadcastJoinThreshold off, see direct.wide_join_settings, Spark would sort-merge)."""
+    return f"{col} IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {d.ref('int_enterprise_scope')} scope)"
+
+
+def _scope_filter(source: str, key: Sequence[str], d: Dialect) -> list[str]:
+    """WHERE clause (lines) of an incremental source model: the staging rows of the enterprises in
+    scope, selected before staging's latest-row window (row_number() OVER (PARTITION BY <key>)),
+    so only their rows are shuffled and sorted. Spark moves a filter below a window only if it
+    reads nothing but the window's key: `uscc IN scope` does when the key contains uscc; for
+    other keys (ip_id, ...) a filter on the key (the keys with a bronze row of an enterprise in
+    scope) does, and `uscc IN scope` runs after the window on those keys' latest rows: the same
+    rows as filtering the whole staging (a key whose latest row is in scope has a bronze row in
+    scope)."""
+    col, k = USCC_COLUMN.get(source, "uscc"), ", ".join(key)
+    if col in key:
+        return [f"-- incremental: enterprises in scope; on the staging key ({k}), so before staging's latest-row window",
+                f"WHERE {_in_scope(col, d)}"]
+    keys = k if len(key) == 1 else f"({k})"
+    return [f"-- incremental: enterprises in scope; the {k} filter (staging key) runs before staging's latest-row window",
+            f"WHERE {_in_scope(col, d)}",
+            f"  AND {keys} IN (SELECT /*+ BROADCAST(b) */ {k} FROM {d.bronze(source)} b",
+            f"    WHERE {_in_scope(col, d)})"]
 
 
 def source_models(catalog: EnterpriseCatalog) -> dict[str, list[Field]]:
@@ -222,21 +291,23 @@ def _distinct_counts(sql: str) -> str:
     return "".join(out)
 
 
-def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
+def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect, key: Sequence[str] | None = None) -> str:
+    """int_enterprise_src_<source>. key: the key of stg_<source> (default: staging_key(source)),
+    for the incremental filter (_scope_filter)."""
     fs = [f for f in source_models(catalog)[source] if f.id != "uscc"]
     lines = _jinja_head(d, [f"Per-enterprise aggregates of {source} for the profile ({len(fs)} base fields)."])
-    key = USCC_COLUMN.get(source, "uscc")
-    if d.jinja:
-        filt = (f"\n{{%- if changed %}}\nWHERE {key} IN (SELECT uscc FROM {d.ref('int_enterprise_scope')})\n{{%- endif %}}")
-    else:
-        filt = f"\nWHERE {key} IN (SELECT uscc FROM int_enterprise_scope)" if d.changed_since else ""
+    col = USCC_COLUMN.get(source, "uscc")
+    filt = ""
+    if d.jinja or d.changed_since:
+        where = "\n".join(_scope_filter(source, tuple(key or staging_key(source)), d))
+        filt = f"\n{{%- if changed %}}\n{where}\n{{%- endif %}}" if d.jinja else f"\n{where}"
     if source == "enterprise_registry":  # one row per uscc: attributes, no aggregation
         cols = ",\n".join(f"  {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
         lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}")
     else:
         agg = (lambda x: x) if d.name == "duckdb" else _distinct_counts
         cols = ",\n".join(f"  {agg(expand(f.sql, d))} AS {f.id}" for f in fs)
-        lines.append(f"SELECT\n  {key} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}\nGROUP BY {key}")
+        lines.append(f"SELECT\n  {col} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}\nGROUP BY {col}")
     return "\n".join(lines) + "\n"
 
 
