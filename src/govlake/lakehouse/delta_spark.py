@@ -53,7 +53,20 @@ def write(df: DataFrame, path: str, name: str, mode: str, keys=None, partition_b
     if already_committed(spark, path, app_id, app_version):
         return Commit(name, _last_version(spark, path), 0, 0, 0, committed=False)
     tag = f"{app_id}:{app_version}" if app_id else None
-    if mode in ("merge", "merge_on_read"):
+    if mode == "merge_on_read":
+        # Every row of a replaced key goes (many rows per key, e.g. tags), then df is appended:
+        # Delta's MERGE writes deletion vectors where the table enables them. A re-run after a
+        # failed append deletes nothing more and appends once (the append carries the app id).
+        from delta.tables import DeltaTable
+
+        if DeltaTable.isDeltaTable(spark, path):
+            keyset = df.select(*keys)
+            if replace is not None:
+                keyset = keyset.unionByName(replace.select(*keys))
+            cond = " and ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+            _table(spark, path).alias("t").merge(keyset.distinct().alias("s"), cond).whenMatchedDelete().execute()
+        mode = "append"
+    if mode == "merge":
         from delta.tables import DeltaTable
 
         if not DeltaTable.isDeltaTable(spark, path):
@@ -62,9 +75,6 @@ def write(df: DataFrame, path: str, name: str, mode: str, keys=None, partition_b
             cond = " and ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
             if tag:
                 spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
-            if replace is not None:  # keys replaced with no rows in df lose theirs
-                gone = replace.select(*keys).distinct().join(df.select(*keys).distinct(), keys, "left_anti")
-                _table(spark, path).alias("t").merge(gone.alias("s"), cond).whenMatchedDelete().execute()
             (_table(spark, path).alias("t").merge(df.alias("s"), cond)
              .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
             spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
