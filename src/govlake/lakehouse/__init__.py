@@ -78,8 +78,9 @@ class Lakehouse:
         )
 
     def compact(self, table: str) -> Commit:
-        """Rewrite a merge-on-read table as plain files of its merged rows (one commit)."""
-        return overlay.compact(self.spark, self.path(table), table)
+        """Rewrite a merge-on-read table as plain files of its merged rows: an overwrite, which
+        ends the overlay in the same commit."""
+        return self.write(self.read(table), table, metadata={"govlake.operation": "compact overlay"})
 
     def stage(self, df: DataFrame, table: str):
         """Write df into the table's folder without committing (readers do not see it); returns
@@ -109,12 +110,7 @@ class Lakehouse:
             return 0
         if partition is None and (n := overlay.row_count(self.path(table), version)) is not None:
             return n
-        import pyarrow as pa
-        from deltalake import DeltaTable
-
-        adds = pa.table(DeltaTable(str(self.path(table)), version=version).get_add_actions(flatten=True)).to_pylist()
-        return sum(a["num_records"] for a in adds
-                   if all(str(a.get(f"partition.{k}")) == v for k, v in (partition or {}).items()))
+        return delta_local.log_rows(self.path(table), version, partition)
 
     def history(self, table: str) -> list[dict]:
         return delta_local.history(self.path(table))

@@ -64,6 +64,13 @@ def read(spark: SparkSession, path: Path, version: int | None = None) -> DataFra
     return spark.read.schema(schema).option("basePath", str(path)).parquet(*files)
 
 
+def log_rows(path: Path, version: int | None = None, partition: dict[str, str] | None = None) -> int:
+    """Rows of a snapshot (optionally one partition) from the Delta log's file stats, no scan."""
+    adds = pa.table(DeltaTable(str(path), version=version).get_add_actions(flatten=True)).to_pylist()
+    return sum(a["num_records"] for a in adds
+               if all(str(a.get(f"partition.{k}")) == v for k, v in (partition or {}).items()))
+
+
 def _stage_files(df: DataFrame, path: Path, partition_by: list[str]) -> list[AddAction]:
     """Write df as Parquet inside the table folder; return add actions for the new files."""
     tag = uuid.uuid4().hex[:12]

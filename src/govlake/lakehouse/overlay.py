@@ -26,7 +26,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
-from deltalake import Schema as DeltaSchema
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -90,6 +89,14 @@ def _anti(t: pa.Table, replaced: pa.Table, keys: list[str]) -> pa.Table:
     return t.join(replaced, keys, join_type="left anti")
 
 
+def _overlay(path: Path, ov: int, keys: list[str], columns: list[str] | None = None) -> tuple[pa.Table, pa.Table]:
+    """(the overlay's rows without the marker column, its distinct replaced keys) at version ov."""
+    over = DeltaTable(str(companion(path)), version=ov).to_pyarrow_table(
+        columns=None if columns is None else list(dict.fromkeys([*keys, *columns, MARK])))
+    replaced = over.select(keys).group_by(keys).aggregate([])
+    return over.filter(pc.invert(over.column(MARK))).drop_columns([MARK]), replaced
+
+
 def to_arrow(path: Path, version: int | None = None, columns: list[str] | None = None, filter=None) -> pa.Table:
     """The table (optionally some columns, rows matching a pyarrow dataset filter) through delta-rs."""
     import pyarrow.dataset as pads
@@ -100,11 +107,9 @@ def to_arrow(path: Path, version: int | None = None, columns: list[str] | None =
         return base.to_table(columns=columns, filter=filter)
     ov, keys = p
     cols = None if columns is None else list(dict.fromkeys([*keys, *columns]))
-    over = DeltaTable(str(companion(path)), version=ov).to_pyarrow_table()
-    replaced = over.select(keys).group_by(keys).aggregate([])
-    rows = pads.dataset(over.filter(pc.invert(over.column(MARK))).drop_columns([MARK]))
+    rows, replaced = _overlay(path, ov, keys)
     out = pa.concat_tables([_anti(base.to_table(columns=cols, filter=filter), replaced, keys),
-                            rows.to_table(columns=cols or base.schema.names, filter=filter)
+                            pads.dataset(rows).to_table(columns=cols or base.schema.names, filter=filter)
                                 .cast(base.schema if cols is None else pa.schema([base.schema.field(c) for c in cols]))])
     return out if columns is None else out.select(columns)
 
@@ -118,14 +123,11 @@ def row_count(path: Path, version: int | None = None) -> int | None:
     if p is None:
         return None
     ov, keys = p
-    over = DeltaTable(str(companion(path)), version=ov).to_pyarrow_table(columns=[*keys, MARK])
-    replaced = over.select(keys).group_by(keys).aggregate([])
+    rows, replaced = _overlay(path, ov, keys, columns=keys)
     base = DeltaTable(str(path), version=version).to_pyarrow_dataset()
-    flt = pads.field(keys[0]).isin(replaced.column(keys[0]))
-    hidden = base.to_table(columns=keys, filter=flt)
+    hidden = base.to_table(columns=keys, filter=pads.field(keys[0]).isin(replaced.column(keys[0])))
     hidden = hidden.num_rows if len(keys) == 1 else hidden.join(replaced, keys, join_type="left semi").num_rows
-    kept = over.num_rows - pc.sum(over.column(MARK).cast(pa.int64())).as_py()
-    return base.count_rows() - hidden + kept
+    return delta_local.log_rows(path, version) - hidden + rows.num_rows
 
 
 # -- writes -----------------------------------------------------------------------------------
@@ -137,11 +139,12 @@ def merge_on_read(df: DataFrame, path: Path, name: str, keys: list[str], replace
         raise ValueError(f"{name}: merge_on_read needs keys")
     if not is_delta(path):
         raise ValueError(f"{name}: merge_on_read needs an existing table (write it in full first)")
+    dt = DeltaTable(str(path))
     if delta_local.already_committed(path, app_id, app_version):
-        return Commit(name, DeltaTable(str(path)).version(), 0, 0, 0, committed=False)
-    if DeltaTable(str(path)).metadata().partition_columns:
+        return Commit(name, dt.version(), 0, 0, 0, committed=False)
+    if dt.metadata().partition_columns:
         raise ValueError(f"{name}: merge_on_read is for unpartitioned tables")
-    base_cols = DeltaTable(str(path)).to_pyarrow_dataset().schema.names
+    base_cols = dt.to_pyarrow_dataset().schema.names
     if sorted(df.columns) != sorted(base_cols):
         raise ValueError(f"{name}: merge_on_read rows must have the table's columns; "
                          f"missing {sorted(set(base_cols) - set(df.columns))}, extra {sorted(set(df.columns) - set(base_cols))}")
@@ -153,7 +156,6 @@ def merge_on_read(df: DataFrame, path: Path, name: str, keys: list[str], replace
     mode = "merge" if pointer(path) is not None else "overwrite"  # a reset overlay starts again
     oc = delta_local.write(rows, comp, f"{name}__overlay", mode, keys=keys)
     n = df.count()  # the rows given (cheap for staged files: Parquet footers)
-    dt = DeltaTable(str(path))
     meta = {**(metadata or {}), POINTER: oc.version, KEYS: ",".join(keys), "govlake.overlay_rows_written": n}
     dt.create_write_transaction(actions=[], mode="append", schema=dt.schema(),
                                 commit_properties=delta_local._props(app_id, app_version, meta))
@@ -165,16 +167,5 @@ def needs_compaction(path: Path) -> bool:
     p = pointer(path)
     if p is None:
         return False
-    base, over = (sum(pa.table(DeltaTable(str(t), version=v).get_add_actions(flatten=True)).column("num_records").to_pylist())
-                  for t, v in ((path, None), (companion(path), p[0])))
-    return over > COMPACT_SHARE * max(base, 1)
+    return delta_local.log_rows(companion(path), p[0]) > COMPACT_SHARE * max(delta_local.log_rows(path), 1)
 
-
-def compact(spark: SparkSession, path: Path, name: str, app_id: str | None = None) -> Commit:
-    """Rewrite the table as its merged rows; the overlay stops applying in the same commit."""
-    merged = read(spark, path)
-    schema = DeltaSchema.from_json(merged.schema.json())
-    adds = delta_local._stage_files(merged, path, [])
-    dt = DeltaTable(str(path))
-    props = delta_local._props(app_id, 0, {POINTER: -1, "govlake.operation": "compact overlay"})
-    return delta_local._commit(path, name, schema, props, adds, delta_local._removes(dt), dt=dt)

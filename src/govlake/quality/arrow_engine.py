@@ -82,8 +82,6 @@ def _codes(arrays, values) -> "np.ndarray":
     code = np.zeros(len(arrays[0]), dtype=np.int64)
     all_null = np.ones(len(arrays[0]), dtype=bool)
     for a, v in zip(arrays, values):
-        if isinstance(a, pa.ChunkedArray):
-            a = a.combine_chunks()
         if pa.types.is_dictionary(a.type):
             pos = pc.take(pc.index_in(a.dictionary, value_set=v), a.indices)
         else:
@@ -109,7 +107,6 @@ def _duplicate_rows(dataset, cols: list[str]) -> int:
     distinct: list[list] = [[] for _ in cols]
     for arrays in _batches(dataset, cols):
         for d, a in zip(distinct, arrays):
-            a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
             d.append(pc.unique(a.dictionary if pa.types.is_dictionary(a.type) else a))
     values = [pc.unique(pa.concat_arrays(d)).drop_null() if d else pa.array([]) for d in distinct]
     space = 1
