@@ -71,11 +71,51 @@ def log_rows(path: Path, version: int | None = None, partition: dict[str, str] |
                if all(str(a.get(f"partition.{k}")) == v for k, v in (partition or {}).items()))
 
 
+# Spark's Parquet writer (parquet-mr) takes rows one value at a time through a column writer
+# per column; at 1,500 columns that is most of the profile's final stage (jstack: PlainValuesWriter,
+# definition levels, per-column statistics). Wide frames go to Arrow batches instead and pyarrow
+# writes them column by column (docs/profile.md, "Where the time goes").
+ARROW_WRITE_MIN_COLUMNS = 200
+
+
+def _write_arrow(df: DataFrame, folder: Path) -> None:
+    """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
+    batches by pyarrow in the Python workers: zstd, no dictionaries (like the session's writer)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = str(folder)
+
+    def write(batches):
+        import uuid as _uuid
+
+        import pyarrow.parquet as _pq
+
+        writer, name, rows = None, None, 0
+        try:
+            for batch in batches:
+                if writer is None:
+                    name = f"{target}/part-{_uuid.uuid4().hex}.parquet"
+                    writer = _pq.ParquetWriter(name, batch.schema, compression="zstd", use_dictionary=False)
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is not None:
+            yield pa.RecordBatch.from_pydict({"file": [name], "rows": [rows]})
+
+    written = df.mapInArrow(write, "file string, rows long").collect()
+    if sum(r["rows"] for r in written) != sum(pq.read_metadata(r["file"]).num_rows for r in written):
+        raise RuntimeError(f"{folder}: the Parquet footers do not hold the rows written")
+
+
 def _stage_files(df: DataFrame, path: Path, partition_by: list[str]) -> list[AddAction]:
     """Write df as Parquet inside the table folder; return add actions for the new files."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
-    df.write.mode("overwrite").partitionBy(*partition_by).parquet(str(tmp))
+    if partition_by or len(df.columns) < ARROW_WRITE_MIN_COLUMNS:
+        df.write.mode("overwrite").partitionBy(*partition_by).parquet(str(tmp))
+    else:
+        _write_arrow(df, tmp)
     actions: list[AddAction] = []
     now_ms = int(time.time() * 1000)
     for f in sorted(tmp.rglob("*.parquet")):
