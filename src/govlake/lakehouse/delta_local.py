@@ -8,6 +8,7 @@ commits add/remove actions as ONE Delta transaction. Readers only ever see commi
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -84,27 +85,29 @@ def _write_arrow(df: DataFrame, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     target = str(folder)
 
-    def write(batches):
-        import uuid as _uuid
-
-        import pyarrow.parquet as _pq
-
+    def write(batches):  # runs in the Python worker of each task
         writer, name, rows = None, None, 0
         try:
             for batch in batches:
                 if writer is None:
-                    name = f"{target}/part-{_uuid.uuid4().hex}.parquet"
-                    writer = _pq.ParquetWriter(name, batch.schema, compression="zstd", use_dictionary=False)
+                    name = f"{target}/part-{uuid.uuid4().hex}.parquet"
+                    writer = pq.ParquetWriter(name, batch.schema, compression="zstd", use_dictionary=False)
                 writer.write_batch(batch)
                 rows += batch.num_rows
-        finally:
-            if writer is not None:
+        except BaseException:
+            if writer is not None:  # a failed attempt leaves no file for a retry to double
                 writer.close()
+                os.remove(name)
+            raise
         if writer is not None:
+            writer.close()
             yield pa.RecordBatch.from_pydict({"file": [name], "rows": [rows]})
 
-    written = df.mapInArrow(write, "file string, rows long").collect()
-    if sum(r["rows"] for r in written) != sum(pq.read_metadata(r["file"]).num_rows for r in written):
+    written = {r["file"]: r["rows"] for r in df.mapInArrow(write, "file string, rows long").collect()}
+    for f in folder.glob("*.parquet"):  # only the files of the attempts Spark took the result of
+        if str(f) not in written:
+            f.unlink()
+    if sum(written.values()) != sum(pq.read_metadata(f).num_rows for f in written):
         raise RuntimeError(f"{folder}: the Parquet footers do not hold the rows written")
 
 
