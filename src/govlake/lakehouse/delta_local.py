@@ -75,7 +75,7 @@ def log_rows(path: Path, version: int | None = None, partition: dict[str, str] |
 # Spark's Parquet writer (parquet-mr) takes rows one value at a time through a column writer
 # per column; at 1,500 columns that is most of the profile's final stage (jstack: PlainValuesWriter,
 # definition levels, per-column statistics). Wide frames go to Arrow batches instead and pyarrow
-# writes them column by column (docs/profile.md, "Where the time goes").
+# writes them column by column (docs/profile.md, "2026-12-02").
 ARROW_WRITE_MIN_COLUMNS = 200
 
 
