@@ -140,10 +140,11 @@ def test_merge_on_read_compacts_past_its_share(lake, spark):
     assert plain == [f"K{i:03d}" for i in range(40)]  # a plain Delta reader now sees the merged rows
 
 
-def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spark):
+def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spark, monkeypatch):
     """A frame of ARROW_WRITE_MIN_COLUMNS or more columns goes through pyarrow in the workers
     (Spark's row-at-a-time Parquet writer is the cost at 1,500 columns): same rows, same types
-    for Spark and delta-rs, empty partitions leave no file, nulls and Chinese text survive."""
+    for Spark and delta-rs, row groups of ARROW_ROW_GROUP_ROWS, no file without rows, nulls and
+    Chinese text survive."""
     from pyspark.sql import functions as F
 
     from govlake.lakehouse import delta_local
@@ -155,9 +156,21 @@ def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spa
             (F.col("id") % 2 == 0).alias("flag"), F.col("id").cast("int").alias("n_int")]
     cols += [F.when(F.col("id") % 5 == 0, None).otherwise(F.col("id") * i / 3.0).alias(f"v{i}")
              for i in range(n_cols - len(cols))]
-    df = base.repartition(8, "uscc").select(*cols)  # 50 rows in 8 partitions: some may be empty
-    staged = lake.stage(df, "gold.wide")
-    assert staged.rows == 50 and all(f.stat().st_size > 0 for f in staged.files)
+    df = base.repartition(3, "uscc").select(*cols)
+    # Arrow batches of 4 rows gathered into row groups of 10 or more (the last of a file: the rest).
+    monkeypatch.setattr(delta_local, "ARROW_ROW_GROUP_ROWS", 10)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "4")
+    try:
+        staged = lake.stage(df, "gold.wide")
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    import pyarrow.parquet as pq
+
+    for f in staged.files:
+        groups = [pq.read_metadata(f).row_group(i).num_rows for i in range(pq.read_metadata(f).num_row_groups)]
+        assert all(10 <= g <= 12 for g in groups[:-1]) and 0 < groups[-1] <= 12, groups
+    assert lake.stage(df.where("id < 0"), "gold.wide_empty").rows == 0  # no rows: no files
+    assert staged.rows == 50 and len(staged.files) == 3
     assert not list(lake.path("gold.wide").glob("_tmp-*"))
     got = staged.frame(spark)
     assert [(f.name, f.dataType) for f in got.schema] == [(f.name, f.dataType) for f in df.schema]
