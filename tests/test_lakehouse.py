@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 
@@ -164,8 +165,6 @@ def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spa
         staged = lake.stage(df, "gold.wide")
     finally:
         spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
-    import pyarrow.parquet as pq
-
     for f in staged.files:
         groups = [pq.read_metadata(f).row_group(i).num_rows for i in range(pq.read_metadata(f).num_row_groups)]
         assert all(10 <= g <= 12 for g in groups[:-1]) and 0 < groups[-1] <= 12, groups

@@ -107,7 +107,8 @@ def to_arrow(path: Path, version: int | None = None, columns: list[str] | None =
         return base.to_table(columns=columns, filter=filter)
     ov, keys = p
     cols = None if columns is None else list(dict.fromkeys([*keys, *columns]))
-    rows, replaced = _overlay(path, ov, keys)
+    # Only the columns asked for (a filter may read others: then every column).
+    rows, replaced = _overlay(path, ov, keys, cols if filter is None else None)
     out = pa.concat_tables([_anti(base.to_table(columns=cols, filter=filter), replaced, keys),
                             pads.dataset(rows).to_table(columns=cols or base.schema.names, filter=filter)
                                 .cast(base.schema if cols is None else pa.schema([base.schema.field(c) for c in cols]))])
