@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pytest
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
@@ -181,3 +182,36 @@ def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spa
     assert row == {"uscc": "U014", "name": None, "reg_date": dt.date(2025, 1, 15), "flag": True, "n_int": 14,
                    "v1": 14 / 3.0}
     assert lake.row_count("gold.wide") == 50
+
+
+def test_stage_with_writes_the_rows_derived_from_each_batch_in_the_same_pass(lake, spark):
+    """stage_with: the workers that write a frame's files also write the rows a function derives
+    from each Arrow batch (the tags from the profile) into the other table's folder; nothing is
+    committed until asked, and a failing function leaves no file in either folder."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    df = spark.range(0, 30, numPartitions=3).selectExpr("format_string('U%03d', id) AS uscc", "id % 4 AS k")
+    schema = StructType([StructField("uscc", StringType()), StructField("i", LongType())])
+
+    def copies(rb):  # k rows per row: none for k = 0
+        import pyarrow as pa
+
+        rows = [(u, i) for u, k in zip(rb.column("uscc").to_pylist(), rb.column("k").to_pylist()) for i in range(k)]
+        return pa.RecordBatch.from_arrays([pa.array([r[0] for r in rows], pa.string()),
+                                           pa.array([r[1] for r in rows], pa.int64())], names=["uscc", "i"])
+
+    staged, derived = lake.stage_with(df, "gold.base", "gold.derived", copies, schema)
+    assert staged.rows == 30 and derived.rows == sum(j % 4 for j in range(30))
+    assert sorted(tuple(r) for r in derived.frame(spark).collect()) == sorted(
+        (f"U{j:03d}", i) for j in range(30) for i in range(j % 4))
+    assert not lake.exists("gold.derived")  # staged, not committed
+    assert not [p for t in ("gold.base", "gold.derived") for p in lake.path(t).glob("_tmp-*")]
+    lake.commit(derived, app_id="derived@1")
+    assert lake.row_count("gold.derived") == 43 and sorted(lake.read("gold.derived").columns) == ["i", "uscc"]
+
+    def boom(rb):
+        raise ValueError("derive failed")
+
+    with pytest.raises(Exception, match="derive failed"):
+        lake.stage_with(df, "gold.base2", "gold.derived2", boom, schema)
+    assert not [p for t in ("gold.base2", "gold.derived2") for p in lake.path(t).rglob("*") if p.is_file()]

@@ -133,3 +133,17 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
     got = lake.read("gold.enterprise_tags").select("uscc", "tag_id", "since", "evidence")
     assert got.count() == want.count() == lake.row_count("gold.enterprise_tags")
     assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0
+    # A full build the next day over the published tags: a tag that still holds keeps its since
+    # date, a new one starts that day (here: the tags of one enterprise, removed from the published
+    # ones), one that stopped holding is gone.
+    first = sorted(r.uscc for r in got.select("uscc").distinct().collect())[0]
+    lake.write(lake.read("gold.enterprise_tags").where(f"uscc != '{first}'"), "gold.enterprise_tags")
+    before = {(r.uscc, r.tag_id) for r in lake.read("gold.enterprise_tags").collect()}
+    next_day = AS_OF + dt.timedelta(days=1)
+    build_profile(spark, lake, next_day, engine="direct")
+    after = {(r.uscc, r.tag_id): r.since for r in lake.read("gold.enterprise_tags").collect()}
+    register_staging(spark, lake, next_day)
+    holding = {(r.uscc, r.tag_id) for r in tags_frame(profile_views(spark, settings, next_day), settings.catalog_dir,
+                                                      next_day).collect()}
+    assert set(after) == holding and holding & before and holding - before  # some kept, some new
+    assert all(since == (AS_OF if key in before else next_day) for key, since in after.items())

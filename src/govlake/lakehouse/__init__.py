@@ -90,6 +90,16 @@ class Lakehouse:
             raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
         return delta_local.stage(df, self.path(table), table)
 
+    def stage_with(self, df: DataFrame, table: str, derived_table: str, derive, derived_schema):
+        """`stage` df into table and, in the same pass over its rows, the rows `derive` computes
+        from each of its Arrow batches (a pyarrow RecordBatch -> RecordBatch of derived_schema)
+        into derived_table: (staged, staged derived). For a table computed from another row by
+        row (the enterprise tags from the profile) without reading the first back."""
+        if self._jars:
+            raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
+        return delta_local.stage_with(df, self.path(table), table, self.path(derived_table), derived_table,
+                                      derive, derived_schema)
+
     def commit(self, staged, *, app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
         """Commit staged files as the table's new content (overwrite) in one transaction. If
         app_id/app_version is already in the log nothing is committed (committed=False) and the

@@ -83,54 +83,69 @@ ARROW_WRITE_MIN_COLUMNS = 200
 ARROW_ROW_GROUP_ROWS = 32_768
 
 
-def _write_arrow(df: DataFrame, folder: Path) -> None:
+def _write_arrow(df: DataFrame, folder: Path, derived=None) -> None:
     """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
-    batches by pyarrow in the Python workers: zstd, no dictionaries (like the session's writer)."""
+    batches by pyarrow in the Python workers: zstd, no dictionaries (like the session's writer).
+
+    derived: (folder, fn), fn(record batch) -> record batch: another table's rows computed from
+    each batch on its way to the file (the enterprise tags from the profile rows), written by the
+    same worker into a file of that folder, one row group per batch, dictionaries on (its text
+    repeats: tag ids, names, dates). The rows are not read back from the first files."""
     folder.mkdir(parents=True, exist_ok=True)
     target = str(folder)
+    dtarget, fn = (str(derived[0]), derived[1]) if derived else (None, None)
+    if dtarget:
+        Path(dtarget).mkdir(parents=True, exist_ok=True)
 
     def write(batches):  # runs in the Python worker of each task
-        writer, name, group = None, None, []
+        files: dict[str, tuple] = {}  # "main" / "derived" -> (name, writer)
+        group = []
+
+        def open_file(kind, folder_, schema, **options):
+            name = f"{folder_}/part-{uuid.uuid4().hex}.parquet"
+            files[kind] = (name, pq.ParquetWriter(name, schema, compression="zstd", **options))
+            return files[kind][1]
 
         def flush():
             table = pa.Table.from_batches(group)
-            writer.write_table(table, row_group_size=table.num_rows)
+            files["main"][1].write_table(table, row_group_size=table.num_rows)
             group.clear()
 
         try:
             for batch in batches:
-                if writer is None:
-                    name = f"{target}/part-{uuid.uuid4().hex}.parquet"
-                    writer = pq.ParquetWriter(name, batch.schema, compression="zstd", use_dictionary=False)
+                if "main" not in files:
+                    open_file("main", target, batch.schema, use_dictionary=False)
                 group.append(batch)
                 if sum(b.num_rows for b in group) >= ARROW_ROW_GROUP_ROWS:  # a few batches
                     flush()
+                if fn is not None:
+                    out = fn(batch)
+                    if out.num_rows:
+                        if "derived" not in files:  # no Arrow schema stored: its dictionary
+                            # arrays read back as plain columns, as the table's schema says
+                            open_file("derived", dtarget, out.schema, store_schema=False)
+                        files["derived"][1].write_batch(out)
             if group:
                 flush()
         except BaseException:
-            if writer is not None:  # a failed attempt leaves no file for a retry to double
+            for name, writer in files.values():  # a failed attempt leaves no file for a retry to double
                 writer.close()
                 os.remove(name)
             raise
-        if writer is not None:
+        for _, writer in files.values():
             writer.close()
-            yield pa.RecordBatch.from_pydict({"file": [name]})
+        if files:
+            yield pa.RecordBatch.from_pydict({"file": [files[k][0] for k in files]})
 
     # Row counts come from the footers, in _stage_files, as for Spark's files.
     written = {r["file"] for r in df.mapInArrow(write, "file string").collect()}
-    for f in folder.glob("*.parquet"):  # only the files of the attempts Spark took the result of
-        if str(f) not in written:
+    for f in [*folder.glob("*.parquet"), *(Path(dtarget).glob("*.parquet") if dtarget else [])]:
+        if str(f) not in written:  # only the files of the attempts Spark took the result of
             f.unlink()
 
 
-def _stage_files(df: DataFrame, path: Path, partition_by: list[str]) -> list[AddAction]:
-    """Write df as Parquet inside the table folder; return add actions for the new files."""
-    tag = uuid.uuid4().hex[:12]
-    tmp = path / f"_tmp-{tag}"
-    if partition_by or len(df.columns) < ARROW_WRITE_MIN_COLUMNS:
-        df.write.mode("overwrite").partitionBy(*partition_by).parquet(str(tmp))
-    else:
-        _write_arrow(df, tmp)
+def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
+    """Move the Parquet files written under tmp into the table folder (path); their add actions."""
     actions: list[AddAction] = []
     now_ms = int(time.time() * 1000)
     for f in sorted(tmp.rglob("*.parquet")):
@@ -160,6 +175,17 @@ def _stage_files(df: DataFrame, path: Path, partition_by: list[str]) -> list[Add
         )
     shutil.rmtree(tmp, ignore_errors=True)
     return actions
+
+
+def _stage_files(df: DataFrame, path: Path, partition_by: list[str]) -> list[AddAction]:
+    """Write df as Parquet inside the table folder; return add actions for the new files."""
+    tag = uuid.uuid4().hex[:12]
+    tmp = path / f"_tmp-{tag}"
+    if partition_by or len(df.columns) < ARROW_WRITE_MIN_COLUMNS:
+        df.write.mode("overwrite").partitionBy(*partition_by).parquet(str(tmp))
+    else:
+        _write_arrow(df, tmp)
+    return _adds(tmp, path, tag)
 
 
 def _removes(dt: DeltaTable, keep=lambda add: False) -> list[RemoveAction]:
@@ -289,6 +315,20 @@ def stage(df: DataFrame, path: Path, name: str) -> Staged:
     """Write df's rows as Parquet files into the table folder without committing them."""
     path.mkdir(parents=True, exist_ok=True)
     return Staged(name, path, _stage_files(df, path, []), df.schema)
+
+
+def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn, dschema: StructType) -> tuple[Staged, Staged]:
+    """Stage df (as `stage`, by the Arrow writer whatever its width) and, in the same pass, the rows
+    fn derives from each of its Arrow batches (schema dschema) into the table at dpath."""
+    tag = uuid.uuid4().hex[:12]
+    tmp, dtmp = path / f"_tmp-{tag}", dpath / f"_tmp-{tag}"
+    try:
+        _write_arrow(df, tmp, derived=(dtmp, fn))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(dtmp, ignore_errors=True)
+        raise
+    return Staged(name, path, _adds(tmp, path, tag), df.schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
 
 
 def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 0,

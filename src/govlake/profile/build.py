@@ -4,11 +4,11 @@ Full build: dbt builds the generated models (views) and the marts are written on
 Incremental: only enterprises with a source row loaded on/after `as_of` (the load date) are
 recomputed (dbt var profile_changed_since -> int_enterprise_scope) and merged by uscc, merge-on-read
 (`govlake.lakehouse.overlay`: a day's change is a random 1 % that a rewrite would pay for in full).
-The wide profile is computed once into uncommitted Parquet files in the table's folder
-(`Lakehouse.stage`); the gate, the merge and the tags (catalog rules as Arrow kernels, from the gated
-rows that are published) read those files, and the Delta commit happens only if the gate passes, so
-the 1,500-column plan is analysed and run once; a tag keeps its `since` date while
-it keeps holding. Figures per phase are returned (seconds_*).
+The wide profile is computed once into uncommitted Parquet files in the table's folder, and the
+tags (catalog rules as Arrow kernels) from the same rows into the tags table's folder, in one pass
+(`Lakehouse.stage_with`); the gates and the merge read those files, and each Delta commit happens
+only if its gate passes, so the 1,500-column plan is analysed and run once; a tag keeps its `since`
+date while it keeps holding. Figures per phase are returned (seconds_*).
 """
 
 from __future__ import annotations
@@ -125,8 +125,14 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # files (columnar, only the columns they need), and the Delta transaction is committed
         # only if the gate passes. Replaces an eager local checkpoint of the 1,500-column rows
         # (~11 GB of UnsafeRows at 900,000 enterprises, the memory target).
+        # The tags (catalog rules as Arrow kernels, the same rows and evidence as the generated tag
+        # SQL: tests/profile/test_tag_kernels.py) are computed from the same Arrow batches by the
+        # workers that write the profile's files, into staged files of the tags table: the 146 M
+        # tag rows at 900,000 enterprises never pass through Spark's rows and writer, and the
+        # rule columns are not read back (docs/profile.md, "2026-12-02 (2)").
         t = time.perf_counter()
-        staged = lake.stage(frames["enterprise_profile"], PROFILE)
+        staged, fresh_tags = lake.stage_with(frames["enterprise_profile"], PROFILE, TAGS,
+                                             tag_kernels.tagger(settings.catalog_dir, as_of), tag_kernels.spark_schema())
         prof = staged.frame(spark)
         t = lap("profile_compute", t)
         try:
@@ -135,6 +141,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             checked(prof, PROFILE, profile_suite(settings.catalog_dir), engine="arrow", arrow=staged.dataset())
         except Exception:
             staged.discard()
+            fresh_tags.discard()
             raise
         t = lap("profile_gate", t)
         if incremental:  # a random 1 % of keys hits every file: merge-on-read, not a rewrite
@@ -147,14 +154,17 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
                                   column_lineage=lineage, transformations=derivation))
         out["seconds_profile"] = round(time.perf_counter() - t0, 2)
 
-        # Tags from the rows just gated and published (incremental: the recomputed enterprises):
-        # the catalog rules as Arrow kernels over the rule columns of the staged profile files
-        # (the same rows and evidence as the generated tag SQL, tests/profile/test_tag_kernels.py).
+        # Tags of the rows just gated and published (incremental: of the recomputed enterprises).
+        # Over a published tags table, a tag that still holds keeps its since date: a join with
+        # the published tags, staged again; a first build commits the fresh files as they are.
         scope = prof.select("uscc") if incremental else None
-        tags = _with_since(spark, lake, tag_kernels.tags_frame(prof, settings.catalog_dir, as_of), scope)
-        staged_tags = lake.stage(tags, TAGS)
+        if lake.exists(TAGS):
+            staged_tags = lake.stage(_with_since(spark, lake, fresh_tags.frame(spark), scope), TAGS)
+            fresh_tags.discard()
+        else:
+            staged_tags = fresh_tags
         tags = staged_tags.frame(spark)
-        t = lap("tags_compute", t)
+        t = lap("tags_since", t)
         # ~160 tag rows per enterprise (144 M at 900,000): counted by Arrow from the staged files
         # too, nulls from the Parquet footers and the (uscc, tag_id) uniqueness on integer codes
         # of the row groups' dictionaries (Spark's scan and hash group-by: 206 s at 900,000).
