@@ -173,8 +173,9 @@ def test_arrow_duplicate_rows_across_files_and_nulls(tmp_path, monkeypatch, max_
     from govlake.quality import arrow_engine
 
     monkeypatch.setattr(arrow_engine, "MAX_SEEN", max_seen)
-    a = pa.table({"uscc": ["A", "A", "B", None, None, "C"], "tag": ["x", "y", "x", None, "x", None]})
-    b = pa.table({"uscc": ["A", "D", None, None, "C"], "tag": ["x", "x", None, "x", None]})
+    a = pa.table({"uscc": ["A", "A", "B", None, None, "C"], "tag": ["x", "y", "x", None, "x", None],
+                  "n": [1, 1, 2, None, 3, 4]})
+    b = pa.table({"uscc": ["A", "D", None, None, "C"], "tag": ["x", "x", None, "x", None], "n": [5, 1, None, 6, 7]})
     pq.write_table(a, tmp_path / "a.parquet")
     pq.write_table(b, tmp_path / "b.parquet", use_dictionary=False)  # plain pages: dictionaries built on read
     dset = ds.dataset([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")], format="parquet")
@@ -182,3 +183,5 @@ def test_arrow_duplicate_rows_across_files_and_nulls(tmp_path, monkeypatch, max_
     assert arrow_engine._duplicate_rows(dset, ["uscc", "tag"]) == 6
     assert arrow_engine._duplicate_rows(dset, ["uscc"]) == 3 + 2  # A x3, C x2
     assert arrow_engine._duplicate_rows(dset, ["tag"]) == 6  # x x6 (y once)
+    assert arrow_engine._duplicate_rows(dset, ["n"]) == 3  # numbers are not read as dictionaries: 1 x3
+    assert arrow_engine._duplicate_rows(dset, ["uscc", "n"]) == 2  # (A, 1) x2

@@ -20,13 +20,6 @@ def wide_join_settings(spark: SparkSession) -> None:
     hash relations of 100-300 wide rows exhausted a 2 GB driver ("Could not allocate memory to
     grow BytesToBytesMap") even at 60 enterprises."""
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
-    # ... but by shuffled hash join, not sort-merge, wherever every shuffle partition of the build
-    # side (a per-source aggregate) is under this size: adaptive execution decides per join at run
-    # time, from the map outputs, and keeps sort-merge beyond it (a hash relation cannot spill).
-    # At 900,000 the largest aggregate shuffles 1 GB over 8 partitions; the sort-merge joins had
-    # sorted both sides of 12 joins (1.8 GB spilled). Measured there: the profile compute went
-    # from 1,330 to 1,224 CPU-s (docs/profile.md, "2026-12-02 (2)").
-    spark.conf.set("spark.sql.adaptive.maxShuffledHashJoinLocalMapThreshold", "256m")
     # The derived fields are computed in ~10 stacked projections of 1,500 columns; collapsing
     # them inlines every derived expression into the next level and the optimizer spent minutes
     # rewriting the resulting trees. Keep the projections as written.
