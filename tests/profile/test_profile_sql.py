@@ -91,8 +91,9 @@ def test_tags_run_in_spark_with_evidence(spark, settings):
     assert got["hnte"]["since"] == AS_OF and got["hnte"]["tag_name"] == "高新技术企业"
 
 
-@pytest.mark.slow
 def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
+    from pyspark.sql import functions as F
+
     from govlake.lakehouse import overlay
     from govlake.profile.build import build_profile
     from govlake.profile.direct import profile_views
@@ -112,6 +113,11 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
     # 5 of 60 enterprises would pass the compaction share: keep the overlay, read through it
     # (compaction: tests/test_lakehouse.py).
     monkeypatch.setattr(overlay, "COMPACT_SHARE", 100.0)
+    # The published tags dated a day earlier: a recomputed enterprise's tag that still holds
+    # keeps that date (the incremental's since lookup), a tag it gains starts on AS_OF.
+    day_before = AS_OF - dt.timedelta(days=1)
+    lake.write(lake.read("gold.enterprise_tags").withColumn("since", F.lit(day_before)), "gold.enterprise_tags")
+    dated = {(r.uscc, r.tag_id) for r in lake.read("gold.enterprise_tags").select("uscc", "tag_id").collect()}
     files = {t: set(DeltaTable(str(lake.path(t))).file_uris()) for t in ("gold.enterprise_profile", "gold.enterprise_tags")}
     res = build_profile(spark, lake, AS_OF, incremental=True, engine="direct")
     assert res["profile_rows_written"] >= 5
@@ -129,21 +135,26 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
     # The tags too: the rebuilt profile's tags (since = AS_OF, both builds ran on it).
     from govlake.profile.tag_kernels import tags_frame
 
-    want = tags_frame(full, settings.catalog_dir, AS_OF).select("uscc", "tag_id", "since", "evidence")
-    got = lake.read("gold.enterprise_tags").select("uscc", "tag_id", "since", "evidence")
+    want = tags_frame(full, settings.catalog_dir, AS_OF).select("uscc", "tag_id", "evidence")
+    got = lake.read("gold.enterprise_tags").select("uscc", "tag_id", "evidence")
     assert got.count() == want.count() == lake.row_count("gold.enterprise_tags")
     assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0
+    recomputed = set(DeltaTable(str(overlay.companion(lake.path("gold.enterprise_tags")))).to_pyarrow_table(
+        columns=["uscc"])["uscc"].to_pylist())
+    rows = lake.read("gold.enterprise_tags").select("uscc", "tag_id", "since").collect()
+    assert [r for r in rows if r.uscc in recomputed and (r.uscc, r.tag_id) in dated]  # some kept
+    assert all(r.since == (day_before if (r.uscc, r.tag_id) in dated else AS_OF) for r in rows)
     # A full build the next day over the published tags: a tag that still holds keeps its since
     # date, a new one starts that day (here: the tags of one enterprise, removed from the published
     # ones), one that stopped holding is gone.
     first = sorted(r.uscc for r in got.select("uscc").distinct().collect())[0]
     lake.write(lake.read("gold.enterprise_tags").where(f"uscc != '{first}'"), "gold.enterprise_tags")
-    before = {(r.uscc, r.tag_id) for r in lake.read("gold.enterprise_tags").collect()}
+    before = {(r.uscc, r.tag_id): r.since for r in lake.read("gold.enterprise_tags").collect()}
     next_day = AS_OF + dt.timedelta(days=1)
     build_profile(spark, lake, next_day, engine="direct")
     after = {(r.uscc, r.tag_id): r.since for r in lake.read("gold.enterprise_tags").collect()}
     register_staging(spark, lake, next_day)
     holding = {(r.uscc, r.tag_id) for r in tags_frame(profile_views(spark, settings, next_day), settings.catalog_dir,
                                                       next_day).collect()}
-    assert set(after) == holding and holding & before and holding - before  # some kept, some new
-    assert all(since == (AS_OF if key in before else next_day) for key, since in after.items())
+    assert set(after) == holding and holding & before.keys() and holding - before.keys()  # some kept, some new
+    assert all(since == before.get(key, next_day) for key, since in after.items())

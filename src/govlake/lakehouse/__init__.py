@@ -100,6 +100,12 @@ class Lakehouse:
         return delta_local.stage_with(df, self.path(table), table, self.path(derived_table), derived_table,
                                       derive, derived_schema)
 
+    def stage_arrow(self, rows, table: str, schema):
+        """`stage` rows the driver holds (a pyarrow Table with the columns of the Spark schema)."""
+        if self._jars:
+            raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
+        return delta_local.stage_arrow(rows, self.path(table), table, schema)
+
     def commit(self, staged, *, app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
         """Commit staged files as the table's new content (overwrite) in one transaction. If
         app_id/app_version is already in the log nothing is committed (committed=False) and the

@@ -331,6 +331,21 @@ def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn
     return Staged(name, path, _adds(tmp, path, tag), df.schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
 
 
+def stage_arrow(rows: pa.Table, path: Path, name: str, schema: StructType) -> Staged:
+    """Stage rows the driver holds (a pyarrow Table with the columns of schema) as one Parquet
+    file, like `stage`: for a small result computed in Arrow (an incremental's tags)."""
+    tag = uuid.uuid4().hex[:12]
+    tmp = path / f"_tmp-{tag}"
+    tmp.mkdir(parents=True)
+    try:
+        pq.write_table(rows.select(schema.fieldNames()), tmp / "part-0.parquet", compression="zstd",
+                       row_group_size=ARROW_ROW_GROUP_ROWS)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Staged(name, path, _adds(tmp, path, tag), schema)
+
+
 def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 0,
                   metadata: dict | None = None) -> Commit:
     """Commit staged files as the table's new content (overwrite), one Delta transaction."""

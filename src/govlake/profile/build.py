@@ -59,17 +59,33 @@ def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed
     return {"enterprise_profile": prof, "policy_profile": pp, "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
 
 
-def _with_since(spark, lake: Lakehouse, tags: DataFrame, scope: DataFrame | None = None) -> DataFrame:
-    """Keep the first date a still-holding tag was seen. scope (incremental): the recomputed
-    enterprises, so only their previous tags are read into the join (not every tag row)."""
-    if not lake.exists(TAGS):
-        return tags
+def _with_since(spark, lake: Lakehouse, tags: DataFrame) -> DataFrame:
+    """Full build over a published tags table: a tag that still holds keeps the first date it
+    was seen (a join of every new tag row with every published one)."""
     prev = lake.read(TAGS).select("uscc", "tag_id", F.col("since").alias("_prev_since"))
-    if scope is not None:
-        prev = prev.join(F.broadcast(scope), "uscc", "left_semi")
     return (tags.join(prev, ["uscc", "tag_id"], "left")
             .withColumn("since", F.coalesce("_prev_since", "since")).drop("_prev_since")
             .select("uscc", "tag_id", "tag_name", "tag_group", "since", "evidence"))
+
+
+def _with_since_arrow(lake: Lakehouse, fresh, keys: list[str]):
+    """Incremental: `_with_since` for the recomputed enterprises' tags (1.5 M rows at 1 % of
+    900,000), small enough for the driver. A random 1 % of keys hits every file, so nothing
+    prunes: Arrow's filtered scan finds their published tags in 4-5 s where Spark's semi join
+    took 12-20 s, and the join and the write stay in Arrow (docs/profile.md). Staged."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not fresh.adds:  # no recomputed enterprise holds any tag
+        return fresh
+    rows = fresh.dataset().to_table()
+    prev = lake.to_arrow(TAGS, columns=["uscc", "tag_id", "since"],
+                         filter=pc.field("uscc").isin(pa.array(keys, pa.string())))
+    joined = rows.join(prev.rename_columns(["uscc", "tag_id", "_prev_since"]), ["uscc", "tag_id"], join_type="left outer")
+    if joined.num_rows != rows.num_rows:  # (uscc, tag_id) is unique in the published tags (gated)
+        raise RuntimeError(f"{TAGS}: {rows.num_rows} new tag rows became {joined.num_rows} when joined with the published ones")
+    since = pc.coalesce(joined["_prev_since"], joined["since"])
+    return lake.stage_arrow(joined.set_column(joined.schema.get_field_index("since"), "since", since), TAGS, fresh.schema)
 
 
 def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: bool = False,
@@ -159,7 +175,10 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # the published tags, staged again; a first build commits the fresh files as they are.
         scope = prof.select("uscc") if incremental else None
         if lake.exists(TAGS):
-            staged_tags = lake.stage(_with_since(spark, lake, fresh_tags.frame(spark), scope), TAGS)
+            if incremental:
+                staged_tags = _with_since_arrow(lake, fresh_tags, [r.uscc for r in scope.collect()])
+            else:
+                staged_tags = lake.stage(_with_since(spark, lake, fresh_tags.frame(spark)), TAGS)
             fresh_tags.discard()
         else:
             staged_tags = fresh_tags
