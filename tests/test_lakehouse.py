@@ -215,3 +215,21 @@ def test_stage_with_writes_the_rows_derived_from_each_batch_in_the_same_pass(lak
     with pytest.raises(Exception, match="derive failed"):
         lake.stage_with(df, "gold.base2", "gold.derived2", boom, schema)
     assert not [p for t in ("gold.base2", "gold.derived2") for p in lake.path(t).rglob("*") if p.is_file()]
+
+
+def test_stage_arrow_stages_driver_rows_like_spark_rows(lake, spark):
+    """stage_arrow: rows the driver holds are staged as a file of the table (invisible until
+    committed, columns in the schema's order whatever the Arrow order); no rows, no file."""
+    import pyarrow as pa
+    from pyspark.sql.types import DateType, StringType, StructField, StructType
+
+    schema = StructType([StructField("uscc", StringType()), StructField("since", DateType())])
+    rows = pa.table({"since": pa.array([dt.date(2025, 6, 30)] * 3, pa.date32()), "uscc": ["A", "B", "C"]})
+    staged = lake.stage_arrow(rows, "gold.small", schema)
+    assert staged.rows == 3 and not lake.exists("gold.small")
+    assert sorted(tuple(r) for r in staged.frame(spark).collect()) == [(u, dt.date(2025, 6, 30)) for u in "ABC"]
+    lake.commit(staged, app_id="small@1")
+    assert lake.read("gold.small").columns == ["uscc", "since"] and lake.row_count("gold.small") == 3
+    empty = lake.stage_arrow(rows.slice(0, 0), "gold.small", schema)
+    assert empty.rows == 0 and not list(lake.path("gold.small").glob("_tmp-*"))
+    assert len(list(lake.path("gold.small").glob("*.parquet"))) == 1

@@ -3,7 +3,8 @@
 Full build: dbt builds the generated models (views) and the marts are written once to gold.
 Incremental: only enterprises with a source row loaded on/after `as_of` (the load date) are
 recomputed (dbt var profile_changed_since -> int_enterprise_scope) and merged by uscc, merge-on-read
-(`govlake.lakehouse.overlay`: a day's change is a random 1 % that a rewrite would pay for in full).
+(`govlake.lakehouse.overlay`: a day's change is a random 1 % that a rewrite would pay for in full);
+the policy marts, which come from the catalog alone, are left as they are.
 The wide profile is computed once into uncommitted Parquet files in the table's folder, and the
 tags (catalog rules as Arrow kernels) from the same rows into the tags table's folder, in one pass
 (`Lakehouse.stage_with`); the gates and the merge read those files, and each Delta commit happens
@@ -202,7 +203,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         run.add_output(DatasetRef(TAGS, schema=schema_of(tags), rows=tc.rows_written, version=tc.version,
                                   column_lineage={"evidence": [(PROFILE, "uscc")]}))
 
-        for model, table in (("policy_profile", POLICY_PROFILE), ("policy_tags", POLICY_TAGS)):
+        # The policy marts come from the catalog's policies, not from enterprise sources: a day's
+        # change to some enterprises leaves them as they are (a catalog change needs a full build).
+        for model, table in () if incremental else (("policy_profile", POLICY_PROFILE), ("policy_tags", POLICY_TAGS)):
             pc = lake.write(checked(frames[model], table), table, mode="overwrite", app_id=f"profile.policy@{as_of.isoformat()}")
             out[f"{model}_rows"] = pc.rows_written
             run.add_output(DatasetRef(table, rows=pc.rows_written, version=pc.version))
