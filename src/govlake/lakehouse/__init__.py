@@ -100,11 +100,17 @@ class Lakehouse:
         return delta_local.stage_with(df, self.path(table), table, self.path(derived_table), derived_table,
                                       derive, derived_schema)
 
-    def stage_arrow(self, rows, table: str, schema):
-        """`stage` rows the driver holds (a pyarrow Table with the columns of the Spark schema)."""
+    def stage_arrow(self, parts, table: str, schema, **write_options):
+        """`stage` rows computed in Arrow: a pyarrow Table with the columns of the Spark schema, or
+        an iterable of such tables (a file each, made one at a time)."""
         if self._jars:
             raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
-        return delta_local.stage_arrow(rows, self.path(table), table, schema)
+        return delta_local.stage_arrow(parts, self.path(table), table, schema, **write_options)
+
+    def to_batches(self, table: str, columns: list[str]):
+        """The table's rows as pyarrow record batches, streamed from its files (merged with an
+        overlay if it has one): for a scan of a table too large to hold."""
+        return overlay.to_batches(self.path(table), columns)
 
     def commit(self, staged, *, app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
         """Commit staged files as the table's new content (overwrite) in one transaction. If

@@ -331,15 +331,17 @@ def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn
     return Staged(name, path, _adds(tmp, path, tag), df.schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
 
 
-def stage_arrow(rows: pa.Table, path: Path, name: str, schema: StructType) -> Staged:
-    """Stage rows the driver holds (a pyarrow Table with the columns of schema) as one Parquet
-    file, like `stage`: for a small result computed in Arrow (an incremental's tags)."""
+def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:
+    """Stage rows computed in Arrow, like `stage`: a pyarrow Table with the columns of schema, or
+    an iterable of them (one Parquet file each, made one at a time). write_options: for
+    pq.write_table (zstd and 32,768-row groups unless given)."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
     tmp.mkdir(parents=True)
+    options = {"compression": "zstd", "row_group_size": ARROW_ROW_GROUP_ROWS, **write_options}
     try:
-        pq.write_table(rows.select(schema.fieldNames()), tmp / "part-0.parquet", compression="zstd",
-                       row_group_size=ARROW_ROW_GROUP_ROWS)
+        for i, rows in enumerate([parts] if isinstance(parts, pa.Table) else parts):
+            pq.write_table(rows.select(schema.fieldNames()), tmp / f"part-{i:05d}.parquet", **options)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

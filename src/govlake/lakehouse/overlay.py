@@ -115,6 +115,22 @@ def to_arrow(path: Path, version: int | None = None, columns: list[str] | None =
     return out if columns is None else out.select(columns)
 
 
+def to_batches(path: Path, columns: list[str]):
+    """The latest version's rows (some columns) as record batches: the base files streamed (less
+    the overlay's replaced keys), then the overlay's rows."""
+    base = DeltaTable(str(path)).to_pyarrow_dataset()
+    p = pointer(path)
+    if p is None:
+        yield from base.to_batches(columns=columns)
+        return
+    ov, keys = p
+    cols = list(dict.fromkeys([*keys, *columns]))
+    rows, replaced = _overlay(path, ov, keys, cols)
+    for b in base.to_batches(columns=cols):
+        yield from _anti(pa.Table.from_batches([b]), replaced, keys).select(columns).to_batches()
+    yield from rows.select(columns).cast(pa.schema([base.schema.field(c) for c in columns])).to_batches()
+
+
 def row_count(path: Path, version: int | None = None) -> int | None:
     """Rows of the merged table at `version`; None when no overlay applies (the caller counts
     from the Delta log's file stats)."""

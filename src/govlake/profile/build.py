@@ -19,13 +19,12 @@ import json
 import time
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from govlake.catalog.profile import load_enterprise_fields
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
-from govlake.profile import direct, sqlgen, tag_kernels
+from govlake.profile import direct, sqlgen, tag_kernels, tag_since
 
 PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS = (
     "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_profile", "gold.policy_tags")
@@ -60,33 +59,28 @@ def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed
     return {"enterprise_profile": prof, "policy_profile": pp, "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
 
 
-def _with_since(spark, lake: Lakehouse, tags: DataFrame) -> DataFrame:
-    """Full build over a published tags table: a tag that still holds keeps the first date it
-    was seen (a join of every new tag row with every published one)."""
-    prev = lake.read(TAGS).select("uscc", "tag_id", F.col("since").alias("_prev_since"))
-    return (tags.join(prev, ["uscc", "tag_id"], "left")
-            .withColumn("since", F.coalesce("_prev_since", "since")).drop("_prev_since")
-            .select("uscc", "tag_id", "tag_name", "tag_group", "since", "evidence"))
-
-
-def _with_since_arrow(lake: Lakehouse, fresh, keys: list[str]):
-    """Incremental: `_with_since` for the recomputed enterprises' tags (1.5 M rows at 1 % of
-    900,000), small enough for the driver. A random 1 % of keys hits every file, so nothing
-    prunes: Arrow's filtered scan finds their published tags in 4-5 s where Spark's semi join
-    took 12-20 s, and the join and the write stay in Arrow (docs/profile.md). Staged."""
+def _with_published_since(lake: Lakehouse, fresh, keys: list[str] | None = None):
+    """The fresh tags staged again, each that was published (still holds) with its published
+    since date (`tag_since`). keys (incremental): only those enterprises' published tags are
+    read, by a filtered Arrow scan (a random 1 % of keys hits every file, so nothing prunes:
+    4-5 s at 900,000, where Spark's semi join took 12-20 s)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not fresh.adds:  # no recomputed enterprise holds any tag
-        return fresh
-    rows = fresh.dataset().to_table()
-    prev = lake.to_arrow(TAGS, columns=["uscc", "tag_id", "since"],
-                         filter=pc.field("uscc").isin(pa.array(keys, pa.string())))
-    joined = rows.join(prev.rename_columns(["uscc", "tag_id", "_prev_since"]), ["uscc", "tag_id"], join_type="left outer")
-    if joined.num_rows != rows.num_rows:  # (uscc, tag_id) is unique in the published tags (gated)
-        raise RuntimeError(f"{TAGS}: {rows.num_rows} new tag rows became {joined.num_rows} when joined with the published ones")
-    since = pc.coalesce(joined["_prev_since"], joined["since"])
-    return lake.stage_arrow(joined.set_column(joined.schema.get_field_index("since"), "since", since), TAGS, fresh.schema)
+    cols = ["uscc", "tag_id", "since"]
+    if keys is None:
+        index = tag_since.SinceIndex(lake.to_batches(TAGS, cols))
+    else:
+        found = lake.to_arrow(TAGS, columns=cols, filter=pc.field("uscc").isin(pa.array(keys, pa.string())))
+        index = tag_since.SinceIndex(found.to_batches())
+    # Row groups of ~1 M rows with dictionaries, like the write pass's files (the tags gate reads
+    # a dictionary per row group); no Arrow schema stored, so the keys read back as strings.
+    staged = lake.stage_arrow(tag_since.with_published_since(fresh.files, index), TAGS, fresh.schema,
+                              store_schema=False, row_group_size=1 << 20)
+    if staged.rows != fresh.rows:
+        staged.discard()
+        raise RuntimeError(f"{TAGS}: {fresh.rows} new tag rows became {staged.rows} when given their since dates")
+    return staged
 
 
 def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: bool = False,
@@ -172,14 +166,12 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         out["seconds_profile"] = round(time.perf_counter() - t0, 2)
 
         # Tags of the rows just gated and published (incremental: of the recomputed enterprises).
-        # Over a published tags table, a tag that still holds keeps its since date: a join with
-        # the published tags, staged again; a first build commits the fresh files as they are.
+        # Over a published tags table, a tag that still holds keeps its since date (looked up by
+        # integer codes, staged again); a first build commits the fresh files as they are.
         scope = prof.select("uscc") if incremental else None
         if lake.exists(TAGS):
-            if incremental:
-                staged_tags = _with_since_arrow(lake, fresh_tags, [r.uscc for r in scope.collect()])
-            else:
-                staged_tags = lake.stage(_with_since(spark, lake, fresh_tags.frame(spark)), TAGS)
+            keys = [r.uscc for r in scope.collect()] if incremental else None
+            staged_tags = _with_published_since(lake, fresh_tags, keys)
             fresh_tags.discard()
         else:
             staged_tags = fresh_tags
