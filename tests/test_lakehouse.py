@@ -233,3 +233,8 @@ def test_stage_arrow_stages_driver_rows_like_spark_rows(lake, spark):
     empty = lake.stage_arrow(rows.slice(0, 0), "gold.small", schema)
     assert empty.rows == 0 and not list(lake.path("gold.small").glob("_tmp-*"))
     assert len(list(lake.path("gold.small").glob("*.parquet"))) == 1
+    # parts streamed as record batches, a file each; a part without batches makes no file
+    streamed = lake.stage_arrow([iter(rows.to_batches(max_chunksize=1)), iter([])], "gold.small", schema)
+    assert streamed.rows == 3 and len(streamed.files) == 1
+    assert sorted(r.uscc for r in streamed.frame(spark).collect()) == ["A", "B", "C"]
+    streamed.discard()

@@ -47,7 +47,9 @@ def test_staged_files_are_read_and_given_their_dates(tmp_path):
                      "tag_name": ["x", "y", "x"], "since": pa.array([AS_OF] * 3, pa.date32()), "evidence": ["e1", "e2", "e3"]})
     f = tmp_path / "part.parquet"
     pq.write_table(rows, f, store_schema=False, row_group_size=2)
-    out = list(with_published_since([f], SinceIndex([_batch([("A", "t1", D0), ("C", "t2", D1)])])))
-    assert len(out) == 1 and out[0].column_names == rows.column_names
+    parts = list(with_published_since([f], SinceIndex([_batch([("A", "t1", D0), ("C", "t2", D1)])])))
+    assert len(parts) == 1
+    out = [pa.Table.from_batches(list(parts[0]))]
+    assert out[0].column_names == rows.column_names
     assert out[0].column("since").to_pylist() == [D0, AS_OF, AS_OF]
     assert out[0].column("evidence").to_pylist() == ["e1", "e2", "e3"]

@@ -102,7 +102,8 @@ class Lakehouse:
 
     def stage_arrow(self, parts, table: str, schema, **write_options):
         """`stage` rows computed in Arrow: a pyarrow Table with the columns of the Spark schema, or
-        an iterable of such tables (a file each, made one at a time)."""
+        an iterable of parts (a file each, made one at a time), each a Table or an iterable of
+        RecordBatches streamed into its file."""
         if self._jars:
             raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
         return delta_local.stage_arrow(parts, self.path(table), table, schema, **write_options)

@@ -333,15 +333,28 @@ def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn
 
 def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:
     """Stage rows computed in Arrow, like `stage`: a pyarrow Table with the columns of schema, or
-    an iterable of them (one Parquet file each, made one at a time). write_options: for
-    pq.write_table (zstd and 32,768-row groups unless given)."""
+    an iterable of parts, each a Table or an iterable of RecordBatches streamed into one Parquet
+    file (made one at a time). write_options: for pyarrow's writer (zstd and 32,768-row groups
+    unless given)."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
     tmp.mkdir(parents=True)
-    options = {"compression": "zstd", "row_group_size": ARROW_ROW_GROUP_ROWS, **write_options}
+    options = {"compression": "zstd", **write_options}
+    group = options.pop("row_group_size", ARROW_ROW_GROUP_ROWS)
+    cols = schema.fieldNames()
     try:
-        for i, rows in enumerate([parts] if isinstance(parts, pa.Table) else parts):
-            pq.write_table(rows.select(schema.fieldNames()), tmp / f"part-{i:05d}.parquet", **options)
+        for i, part in enumerate([parts] if isinstance(parts, pa.Table) else parts):
+            target = tmp / f"part-{i:05d}.parquet"
+            if isinstance(part, pa.Table):
+                pq.write_table(part.select(cols), target, row_group_size=group, **options)
+                continue
+            writer = None
+            for batch in part:
+                batch = batch.select(cols)
+                writer = writer or pq.ParquetWriter(target, batch.schema, **options)
+                writer.write_batch(batch, row_group_size=group)
+            if writer:
+                writer.close()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
