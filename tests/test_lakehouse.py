@@ -225,12 +225,12 @@ def test_stage_arrow_stages_driver_rows_like_spark_rows(lake, spark):
 
     schema = StructType([StructField("uscc", StringType()), StructField("since", DateType())])
     rows = pa.table({"since": pa.array([dt.date(2025, 6, 30)] * 3, pa.date32()), "uscc": ["A", "B", "C"]})
-    staged = lake.stage_arrow(rows, "gold.small", schema)
+    staged = lake.stage_arrow([rows.to_batches()], "gold.small", schema)
     assert staged.rows == 3 and not lake.exists("gold.small")
     assert sorted(tuple(r) for r in staged.frame(spark).collect()) == [(u, dt.date(2025, 6, 30)) for u in "ABC"]
     lake.commit(staged, app_id="small@1")
     assert lake.read("gold.small").columns == ["uscc", "since"] and lake.row_count("gold.small") == 3
-    empty = lake.stage_arrow(rows.slice(0, 0), "gold.small", schema)
+    empty = lake.stage_arrow([rows.slice(0, 0).to_batches()], "gold.small", schema)
     assert empty.rows == 0 and not list(lake.path("gold.small").glob("_tmp-*"))
     assert len(list(lake.path("gold.small").glob("*.parquet"))) == 1
     # parts streamed as record batches, a file each; a part without batches makes no file

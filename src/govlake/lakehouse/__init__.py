@@ -101,9 +101,8 @@ class Lakehouse:
                                       derive, derived_schema)
 
     def stage_arrow(self, parts, table: str, schema, **write_options):
-        """`stage` rows computed in Arrow: a pyarrow Table with the columns of the Spark schema, or
-        an iterable of parts (a file each, made one at a time), each a Table or an iterable of
-        RecordBatches streamed into its file."""
+        """`stage` rows computed in Arrow: an iterable of parts, each an iterable of pyarrow
+        RecordBatches with the columns of the Spark schema, streamed into a file of its own."""
         if self._jars:
             raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
         return delta_local.stage_arrow(parts, self.path(table), table, schema, **write_options)

@@ -332,10 +332,9 @@ def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn
 
 
 def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:
-    """Stage rows computed in Arrow, like `stage`: a pyarrow Table with the columns of schema, or
-    an iterable of parts, each a Table or an iterable of RecordBatches streamed into one Parquet
-    file (made one at a time). write_options: for pyarrow's writer (zstd and 32,768-row groups
-    unless given)."""
+    """Stage rows computed in Arrow, like `stage`: parts is an iterable of parts, each an iterable
+    of RecordBatches with the columns of schema, streamed into one Parquet file (a part without
+    batches makes none). write_options: for pyarrow's writer (zstd and 32,768-row groups unless given)."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
     tmp.mkdir(parents=True)
@@ -343,15 +342,11 @@ def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_option
     group = options.pop("row_group_size", ARROW_ROW_GROUP_ROWS)
     cols = schema.fieldNames()
     try:
-        for i, part in enumerate([parts] if isinstance(parts, pa.Table) else parts):
-            target = tmp / f"part-{i:05d}.parquet"
-            if isinstance(part, pa.Table):
-                pq.write_table(part.select(cols), target, row_group_size=group, **options)
-                continue
+        for i, part in enumerate(parts):
             writer = None
             for batch in part:
                 batch = batch.select(cols)
-                writer = writer or pq.ParquetWriter(target, batch.schema, **options)
+                writer = writer or pq.ParquetWriter(tmp / f"part-{i:05d}.parquet", batch.schema, **options)
                 writer.write_batch(batch, row_group_size=group)
             if writer:
                 writer.close()

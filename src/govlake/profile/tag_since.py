@@ -64,10 +64,10 @@ class SinceIndex:
 
     def since(self, b: pa.RecordBatch) -> pa.Array:
         """b's since column with the published date wherever (uscc, tag_id) was published."""
-        u, t = self.uscc.of(b.column("uscc"), False), self.tag.of(b.column("tag_id"), False)
-        days = _days(b.column("since"))
         if not self.packed.size:
             return b.column("since")
+        u, t = self.uscc.of(b.column("uscc"), False), self.tag.of(b.column("tag_id"), False)
+        days = _days(b.column("since"))
         key = (u * TAG_SPACE + t) << DAY_BITS
         pos = np.minimum(np.searchsorted(self.packed, key), self.packed.size - 1)
         found = self.packed[pos]
