@@ -22,6 +22,7 @@ import datetime as dt
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
 
 from govlake.catalog.profile import USCC_COLUMN
 from govlake.catalog.sources import load_sources
@@ -70,7 +71,7 @@ def rows_of(lake: Lakehouse, source, usccs: pa.Array) -> pa.Table:
     return rows
 
 
-def changed_bronze(spark, lake: Lakehouse, since: dt.date) -> dict[str, object]:
+def changed_bronze(spark: SparkSession, lake: Lakehouse, since: dt.date) -> dict[str, DataFrame]:
     """source name -> a Spark DataFrame of its bronze rows for an incremental build (the same
     schema as the bronze table), for every source with a bronze table."""
     sources = [s for s in load_sources(lake.settings.catalog_dir) if lake.exists(f"bronze.{s.name}")]
