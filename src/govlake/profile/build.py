@@ -25,7 +25,6 @@ from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
 from govlake.profile import direct, sqlgen, tag_kernels, tag_since
-from govlake.profile.changed_bronze import changed_bronze
 
 PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS = (
     "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_profile", "gold.policy_tags")
@@ -42,9 +41,8 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: d
     from govlake.transform.runner import load_manifest, target_dir
 
     vars_ = {"as_of": as_of.isoformat(), "load_date": as_of.isoformat(), sqlgen.CHANGED_VAR: changed.isoformat() if changed else None}
-    bronze = changed_bronze(spark, lake, changed) if changed else None
     run_dbt(spark, lake.settings, ["build", "--select", "+enterprise_profile", "+policy_profile", "+policy_tags",
-                                   "--vars", json.dumps(vars_)], parent_run=parent, bronze=bronze)
+                                   "--vars", json.dumps(vars_)], parent_run=parent)
     marts = public_marts(load_manifest(target_dir(lake.settings)))
     return {m: with_comments(spark.table(marts[m]["relation_name"].replace("`", "")), marts[m])
             for m in ("enterprise_profile", "policy_profile", "policy_tags")}
@@ -53,7 +51,7 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: d
 def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: dt.date | None) -> dict[str, DataFrame]:
     from govlake.profile.policy import policy_profile_sql, policy_tags_sql
 
-    direct.register_staging(spark, lake, as_of, changed_bronze(spark, lake, changed) if changed else None)
+    direct.register_staging(spark, lake, as_of)
     prof = direct.profile_views(spark, lake.settings, as_of, changed)
     d = sqlgen.Dialect("spark", as_of=as_of)
     pp = spark.sql(policy_profile_sql(lake.settings.catalog_dir, d))

@@ -40,18 +40,14 @@ def wide_join_settings(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.ui.explainMode", "simple")
 
 
-def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | None = None,
-                     bronze: dict[str, DataFrame] | None = None) -> list[str]:
+def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | None = None) -> list[str]:
     """stg_<source> temp views = the latest bronze row per source key (the dbt staging contract),
     over bronze__<source> temp views (every load; empty if the source has no bronze table yet),
-    which the incremental scope also reads (sqlgen.scope_sql). bronze: source -> the rows to use
-    instead of the whole table (an incremental's, `changed_bronze`)."""
+    which the incremental scope also reads (sqlgen.scope_sql)."""
     names = []
     for src in load_sources(lake.settings.catalog_dir):
         table = f"bronze.{src.name}"
-        if bronze is not None and src.name in bronze:
-            bronze[src.name].createOrReplaceTempView(f"bronze__{src.name}")
-        elif lake.exists(table):
+        if lake.exists(table):
             lake.read(table).createOrReplaceTempView(f"bronze__{src.name}")
         else:
             typ = {"long": "bigint"}

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from govlake.lakehouse import Lakehouse
@@ -95,19 +95,17 @@ def bronze_view(source: str) -> str:
     return f"bronze__{source}"
 
 
-def register_bronze(spark: SparkSession, settings: Settings, rows: dict[str, DataFrame] | None = None) -> dict[str, int | None]:
+def register_bronze(spark: SparkSession, settings: Settings) -> dict[str, int | None]:
     """Expose every catalog source's bronze Delta snapshot as `global_temp.bronze__<source>`.
 
     A source not loaded yet gets an empty view with its catalog schema, so the whole project
-    still builds (its staging model is empty). rows: source -> the rows to expose instead of the
-    snapshot (an incremental profile's, `govlake.profile.changed_bronze`). Returns source ->
-    Delta version (None: empty).
+    still builds (its staging model is empty). Returns source -> Delta version (None: empty).
     """
     lake = Lakehouse(spark, settings)
     registered: dict[str, int | None] = {}
     for src in load_sources(settings.catalog_dir):
         if lake.exists(src.table):
-            df = lake.read(src.table) if rows is None or src.name not in rows else rows[src.name]
+            df = lake.read(src.table)
             registered[src.name] = lake.version(src.table)
         else:
             schema = T.StructType([
@@ -155,7 +153,6 @@ def run_dbt(
     load_date: str | None = None,
     raise_on_failure: bool = True,
     emit_lineage: bool = True,
-    bronze: dict[str, DataFrame] | None = None,
 ) -> DbtResult:
     """Run a dbt command (e.g. ["build"], ["build", "--select", "staging"]) in this process.
 
@@ -163,14 +160,13 @@ def run_dbt(
     lake has its own manifest. `load_date` (yyyy-MM-dd) becomes var('load_date'). After the
     run, one OpenLineage run per executed model is emitted (job `dbt.<model>`, parent =
     parent_run). Raises DbtRunFailed with every failed node named when anything failed.
-    bronze: source -> rows to expose instead of its snapshot (`register_bronze`).
     """
     from dbt.cli.main import dbtRunner
 
     if SparkSession.builder.getOrCreate() is not spark:
         raise RuntimeError("dbt-spark session mode runs on the process's first SparkSession; "
                            "pass that session (govlake.spark.get_spark), not a newSession()")
-    register_bronze(spark, settings, bronze)
+    register_bronze(spark, settings)
     target = target_dir(settings)
     command = args[0] if args else "build"
     cli = [
