@@ -106,6 +106,12 @@ def test_merge_on_read_overlay(lake, spark, monkeypatch):
 
     got = lake.to_arrow(t, columns=["capital"], filter=pads.field("uscc").isin(["B", "C"]))
     assert got.column_names == ["capital"] and got.column("capital").to_pylist() == [20.0]
+    # A keyed scan (the incremental's since lookup): the merged rows of some keys, decoded.
+    import pyarrow as pa
+
+    keyed = list(lake.to_batches(t, ["capital", "uscc"], where_in=("uscc", pa.array(["A", "B", "C"]))))
+    assert sorted((r["uscc"], r["capital"]) for b in keyed for r in b.to_pylist()) == [("A", 1.0), ("B", 20.0)]
+    assert all(b.schema.field("uscc").type == pa.string() for b in keyed)
     # A re-run of the same day commits nothing; a second day merges into the overlay (latest wins).
     again = lake.write(_df(spark, [("B", "错", 0.0, d)]), t, mode="merge_on_read", keys=["uscc"], app_id="day1")
     assert again.committed is False

@@ -62,12 +62,15 @@ class Lakehouse:
             return delta_spark.write(df, str(self.path(table)), table, mode, keys=keys, replace=replace,
                                      partition_by=partition_by, app_id=app_id, app_version=app_version, metadata=metadata)
         path = self.path(table)
-        if mode == "merge_on_read":
-            c = overlay.merge_on_read(df, path, table, keys or [], replace, app_id=app_id, app_version=app_version,
-                                      metadata=metadata)
-            if c.committed and overlay.needs_compaction(path):
-                self.compact(table)
-            return c
+        if mode == "merge_on_read":  # df staged, then merged like staged files
+            if delta_local.already_committed(path, app_id, app_version):
+                return Commit(table, self.version(table), 0, 0, 0, committed=False)
+            staged = self.stage(df, table)
+            try:
+                return self.merge_staged(staged, keys or [], None if replace is None else replace.select(*(keys or [])).toArrow(),
+                                         app_id=app_id, app_version=app_version, metadata=metadata)
+            finally:
+                staged.discard()
         if mode == "overwrite":
             metadata = overlay.reset_metadata(path, metadata)
         elif delta_local.is_delta(path):
@@ -76,6 +79,18 @@ class Lakehouse:
             df, path, table, mode, keys=keys, partition_by=partition_by,
             app_id=app_id, app_version=app_version, metadata=metadata,
         )
+
+    def merge_staged(self, staged, keys: list[str], replace=None, *, app_id: str | None = None, app_version: int = 0,
+                     metadata: dict | None = None) -> Commit:
+        """merge_on_read of staged files (`stage`, `stage_with`), in Arrow: no Spark job. replace:
+        a pyarrow Table of the keys whose rows are replaced (default the staged rows' keys). The
+        staged files stay: `discard()` them."""
+        path = self.path(staged.table)
+        c = overlay.merge_staged(staged, path, staged.table, keys, replace, app_id=app_id, app_version=app_version,
+                                 metadata=metadata)
+        if c.committed and overlay.needs_compaction(path):
+            self.compact(staged.table)
+        return c
 
     def compact(self, table: str) -> Commit:
         """Rewrite a merge-on-read table as plain files of its merged rows: an overwrite, which
@@ -107,10 +122,11 @@ class Lakehouse:
             raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
         return delta_local.stage_arrow(parts, self.path(table), table, schema, **write_options)
 
-    def to_batches(self, table: str, columns: list[str]):
+    def to_batches(self, table: str, columns: list[str], where_in=None):
         """The table's rows as pyarrow record batches, streamed from its files (merged with an
-        overlay if it has one): for a scan of a table too large to hold."""
-        return overlay.to_batches(self.path(table), columns)
+        overlay if it has one): for a scan of a table too large to hold. where_in (column,
+        pyarrow array): only the rows whose column holds one of the values."""
+        return overlay.to_batches(self.path(table), columns, where_in)
 
     def commit(self, staged, *, app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
         """Commit staged files as the table's new content (overwrite) in one transaction. If

@@ -305,6 +305,14 @@ class Staged:
 
         return ds.dataset(list(map(str, self.files)), format="parquet")
 
+    def to_table(self, columns: list[str]) -> pa.Table:
+        """Some columns of the staged rows as a pyarrow Table (no files: an empty one)."""
+        if self.files:
+            return self.dataset().to_table(columns=columns)
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        return to_arrow_schema(StructType([self.schema[c] for c in columns])).empty_table()
+
     def discard(self) -> None:
         for f in self.files:
             f.unlink(missing_ok=True)

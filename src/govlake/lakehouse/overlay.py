@@ -16,18 +16,24 @@ commit whose commit info points at the overlay version (`govlake.overlay`), so:
   reader sees that, stale but never doubled);
 - an overwrite of the table (the next full build, or `compact`) commits `govlake.overlay = -1`
   in the same transaction as its files: the overlay stops applying atomically.
-The overlay itself is merged copy-on-write (it is small: compacted past COMPACT_SHARE of the rows).
+The overlay itself is merged copy-on-write (it is small: compacted past COMPACT_SHARE of the rows),
+in Arrow from staged files (`merge_staged`): through Spark's reader and writer the 9,000 changed
+rows of 1,500 columns at 900,000 enterprises took 7-20 s.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from urllib.parse import unquote
+
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType, StructField, StructType
 
 from govlake.lakehouse import delta_local
 from govlake.lakehouse.delta_local import Commit, is_delta
@@ -115,20 +121,49 @@ def to_arrow(path: Path, version: int | None = None, columns: list[str] | None =
     return out if columns is None else out.select(columns)
 
 
-def to_batches(path: Path, columns: list[str]):
+def to_batches(path: Path, columns: list[str], where_in: tuple[str, pa.Array] | None = None):
     """The latest version's rows (some columns) as record batches: the base files streamed (less
-    the overlay's replaced keys), then the overlay's rows."""
-    base = DeltaTable(str(path)).to_pyarrow_dataset()
+    the overlay's replaced keys), then the overlay's rows. where_in (column, values): only rows
+    whose column is among values; the string columns are then read as dictionaries and the test
+    runs on each row group's dictionary (the tags table's files carry them: 146 M rows scanned in
+    4 s, 11 s decoded as strings), and the kept rows are decoded."""
+    import pyarrow.dataset as pads
+
+    table = DeltaTable(str(path))
+    base = table.to_pyarrow_dataset()
+    types = pa.schema([base.schema.field(c) for c in columns])
     p = pointer(path)
+    keys = p[1] if p else []
+    cols = list(dict.fromkeys([*keys, *columns, *([where_in[0]] if where_in else [])]))
+    if where_in is not None:
+        text = {c for c in cols if pa.types.is_string(base.schema.field(c).type) or pa.types.is_large_string(base.schema.field(c).type)}
+        base = table.to_pyarrow_dataset(parquet_read_options=pads.ParquetReadOptions(dictionary_columns=text))
+
+    def selected(b: pa.RecordBatch) -> pa.RecordBatch:
+        if where_in is not None:
+            col = b.column(where_in[0])
+            mask = (pc.take(pc.is_in(col.dictionary, value_set=where_in[1]), col.indices)
+                    if pa.types.is_dictionary(col.type) else pc.is_in(col, value_set=where_in[1]))
+            b = b.filter(mask)
+        return b
+
+    def decoded(b: pa.RecordBatch) -> pa.RecordBatch:
+        def column(c):
+            a = b.column(c)
+            return (a.dictionary_decode() if pa.types.is_dictionary(a.type) else a).cast(types.field(c).type)
+
+        return pa.RecordBatch.from_arrays([column(c) for c in columns], schema=types)
+
     if p is None:
-        yield from base.to_batches(columns=columns)
+        for b in base.to_batches(columns=cols):
+            yield decoded(selected(b))
         return
-    ov, keys = p
-    cols = list(dict.fromkeys([*keys, *columns]))
-    rows, replaced = _overlay(path, ov, keys, cols)
+    rows, replaced = _overlay(path, p[0], keys, cols)
     for b in base.to_batches(columns=cols):
-        yield from _anti(pa.Table.from_batches([b]), replaced, keys).select(columns).to_batches()
-    yield from rows.select(columns).cast(pa.schema([base.schema.field(c) for c in columns])).to_batches()
+        b = selected(b)
+        yield from (decoded(x) for x in _anti(pa.Table.from_batches([b]), replaced, keys).to_batches())
+    for b in rows.select(cols).to_batches():
+        yield decoded(selected(b))
 
 
 def row_count(path: Path, version: int | None = None) -> int | None:
@@ -148,10 +183,27 @@ def row_count(path: Path, version: int | None = None) -> int | None:
 
 
 # -- writes -----------------------------------------------------------------------------------
-def merge_on_read(df: DataFrame, path: Path, name: str, keys: list[str], replace: DataFrame | None = None,
-                  app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
-    """Upsert df by keys as an overlay (see the module doc). replace: the keys whose rows df
-    replaces (default df's keys); a key in `replace` without rows in df loses its rows."""
+def _arrow_schema(schema: StructType) -> pa.Schema:
+    """The Arrow types of a Spark schema, every field nullable (the key-only rows are null)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return pa.schema([f.with_nullable(True) for f in to_arrow_schema(schema)])
+
+
+def _overlay_schema(base: StructType, keys: list[str]) -> StructType:
+    """The companion's columns: the table's (non-key ones nullable: the key-only rows) and MARK."""
+    fields = [f if f.name in keys else StructField(f.name, f.dataType, True, f.metadata) for f in base.fields]
+    return StructType([*fields, StructField(MARK, BooleanType(), False,
+                                            {"comment": "key-only row: hides this key's base rows (覆盖标记)"})])
+
+
+def merge_staged(staged, path: Path, name: str, keys: list[str], replace: pa.Table | None = None,
+                 app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
+    """Upsert the staged files' rows (`delta_local.Staged`) by keys as an overlay (see the module
+    doc), in Arrow: the companion is merged copy-on-write file by file (a file without a
+    replaced key is kept), its new files are the staged rows plus one key-only row per replaced
+    key. replace: the keys whose rows are replaced (default the staged rows' keys); a key in it
+    without staged rows loses its rows. The staged files stay (the caller discards them)."""
     if not keys:
         raise ValueError(f"{name}: merge_on_read needs keys")
     if not is_delta(path):
@@ -161,18 +213,49 @@ def merge_on_read(df: DataFrame, path: Path, name: str, keys: list[str], replace
         return Commit(name, dt.version(), 0, 0, 0, committed=False)
     if dt.metadata().partition_columns:
         raise ValueError(f"{name}: merge_on_read is for unpartitioned tables")
-    base_cols = dt.to_pyarrow_dataset().schema.names
-    if sorted(df.columns) != sorted(base_cols):
+    base = delta_local.snapshot_schema(dt)
+    if sorted(staged.schema.fieldNames()) != sorted(base.fieldNames()):
+        have, want = set(staged.schema.fieldNames()), set(base.fieldNames())
         raise ValueError(f"{name}: merge_on_read rows must have the table's columns; "
-                         f"missing {sorted(set(base_cols) - set(df.columns))}, extra {sorted(set(df.columns) - set(base_cols))}")
-    replaced = (replace if replace is not None else df).select(*keys).distinct()
-    marker = F.lit(True).alias(MARK, metadata={"comment": "key-only row: hides this key's base rows (覆盖标记)"})
-    rows = df.select(*base_cols, F.lit(False).alias(MARK)).unionByName(
-        replaced.select(*keys, marker), allowMissingColumns=True)
-    comp = companion(path)
-    mode = "merge" if pointer(path) is not None else "overwrite"  # a reset overlay starts again
-    oc = delta_local.write(rows, comp, f"{name}__overlay", mode, keys=keys)
-    n = df.count()  # the rows given (cheap for staged files: Parquet footers)
+                         f"missing {sorted(want - have)}, extra {sorted(have - want)}")
+    schema = _overlay_schema(base, keys)
+    arrow = _arrow_schema(schema)
+    key_types = pa.schema([arrow.field(k) for k in keys])
+    replaced = pa.concat_tables([staged.to_table(keys).cast(key_types),
+                                 *([] if replace is None else [replace.select(keys).cast(key_types)])])
+    replaced = replaced.group_by(keys).aggregate([])
+
+    def rows():  # the staged rows, not replaced markers
+        for b in staged.dataset().to_batches() if staged.files else []:
+            cols = [b.column(f.name).cast(f.type) if f.name != MARK else pa.array([False] * b.num_rows)
+                    for f in arrow]
+            yield pa.RecordBatch.from_arrays(cols, schema=arrow)
+
+    def markers():
+        n = replaced.num_rows
+        cols = [replaced.column(f.name).combine_chunks() if f.name in keys else
+                (pa.array([True] * n) if f.name == MARK else pa.nulls(n, f.type)) for f in arrow]
+        yield from pa.Table.from_arrays(cols, schema=arrow).to_batches()
+
+    comp, parts, gone = companion(path), [rows(), markers()], set()
+    cdt = DeltaTable(str(comp)) if is_delta(comp) else None
+    merging = cdt is not None and pointer(path) is not None  # else a reset overlay starts again
+    if merging:
+        for rel in pa.table(cdt.get_add_actions(flatten=True)).column("path").to_pylist():
+            f = comp / unquote(rel)
+            held = pq.read_table(f, columns=keys)
+            if _anti(held, replaced, keys).num_rows == held.num_rows:
+                continue  # no replaced key: the file stays
+            parts.append(_anti(pq.read_table(f), replaced, keys).cast(arrow).to_batches())
+            gone.add(rel)
+    tmp = delta_local.stage_arrow(parts, comp, f"{name}__overlay", schema)
+    if cdt is None:
+        oc = delta_local.commit_staged(tmp)
+    else:
+        removes = delta_local._removes(cdt, keep=lambda a: merging and a["path"] not in gone)
+        oc = delta_local._commit(comp, f"{name}__overlay", cdt.schema() if merging else delta_local.DeltaSchema.from_json(schema.json()),
+                                 delta_local._props(None, 0, None), tmp.adds, removes, dt=cdt)
+    n = staged.rows
     meta = {**(metadata or {}), POINTER: oc.version, KEYS: ",".join(keys), "govlake.overlay_rows_written": n}
     dt.create_write_transaction(actions=[], mode="append", schema=dt.schema(),
                                 commit_properties=delta_local._props(app_id, app_version, meta))

@@ -61,18 +61,11 @@ def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed
 
 def _with_published_since(lake: Lakehouse, fresh, keys: list[str] | None = None):
     """The fresh tags staged again, each that was published (still holds) with its published
-    since date (`tag_since`). keys (incremental): only those enterprises' published tags are
-    read, by a filtered Arrow scan (a random 1 % of keys hits every file, so nothing prunes:
-    4-5 s at 900,000, where Spark's semi join took 12-20 s)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    since date (`tag_since`). keys (incremental, a pyarrow array): only those enterprises'
+    published tags are read, by a filtered Arrow scan (a random 1 % of keys hits every file, so
+    nothing prunes; Spark's semi join took 12-20 s at 900,000)."""
     cols = ["uscc", "tag_id", "since"]
-    if keys is None:
-        index = tag_since.SinceIndex(lake.to_batches(TAGS, cols))
-    else:
-        found = lake.to_arrow(TAGS, columns=cols, filter=pc.field("uscc").isin(pa.array(keys, pa.string())))
-        index = tag_since.SinceIndex(found.to_batches())
+    index = tag_since.SinceIndex(lake.to_batches(TAGS, cols, where_in=None if keys is None else ("uscc", keys)))
     # Row groups of ~1 M rows with dictionaries, like the write pass's files (the tags gate reads
     # a dictionary per row group); no Arrow schema stored, so the keys read back as strings.
     staged = lake.stage_arrow(tag_since.with_published_since(fresh.files, index), TAGS, fresh.schema,
@@ -156,7 +149,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             raise
         t = lap("profile_gate", t)
         if incremental:  # a random 1 % of keys hits every file: merge-on-read, not a rewrite
-            c = lake.write(prof, PROFILE, mode="merge_on_read", keys=["uscc"], app_id=app)
+            c = lake.merge_staged(staged, ["uscc"], app_id=app)
         else:
             c = lake.commit(staged, app_id=app)
         t = lap("profile_write", t)
@@ -168,9 +161,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # Tags of the rows just gated and published (incremental: of the recomputed enterprises).
         # Over a published tags table, a tag that still holds keeps its since date (looked up by
         # integer codes, staged again); a first build commits the fresh files as they are.
-        scope = prof.select("uscc") if incremental else None
+        scope = staged.to_table(["uscc"]) if incremental else None
         if lake.exists(TAGS):
-            keys = [r.uscc for r in scope.collect()] if incremental else None
+            keys = scope.column("uscc").combine_chunks() if incremental else None
             staged_tags = _with_published_since(lake, fresh_tags, keys)
             fresh_tags.discard()
         else:
@@ -187,7 +180,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             raise
         t = lap("tags_gate", t)
         if incremental:  # every recomputed enterprise's tags are replaced, also by none
-            tc = lake.write(tags, TAGS, mode="merge_on_read", keys=["uscc"], replace=scope, app_id=app)
+            tc = lake.merge_staged(staged_tags, ["uscc"], replace=scope, app_id=app)
         else:
             tc = lake.commit(staged_tags, app_id=app)
         t = lap("tags_write", t)
