@@ -24,7 +24,6 @@ rows of 1,500 columns at 900,000 enterprises took 7-20 s.
 from __future__ import annotations
 
 from pathlib import Path
-
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -227,14 +226,13 @@ def merge_staged(staged, path: Path, name: str, keys: list[str], replace: pa.Tab
 
     def rows():  # the staged rows, not replaced markers
         for b in staged.dataset().to_batches() if staged.files else []:
-            cols = [b.column(f.name).cast(f.type) if f.name != MARK else pa.array([False] * b.num_rows)
-                    for f in arrow]
+            cols = [b.column(f.name).cast(f.type) if f.name != MARK else pa.repeat(False, b.num_rows) for f in arrow]
             yield pa.RecordBatch.from_arrays(cols, schema=arrow)
 
     def markers():
         n = replaced.num_rows
         cols = [replaced.column(f.name).combine_chunks() if f.name in keys else
-                (pa.array([True] * n) if f.name == MARK else pa.nulls(n, f.type)) for f in arrow]
+                (pa.repeat(True, n) if f.name == MARK else pa.nulls(n, f.type)) for f in arrow]
         yield from pa.Table.from_arrays(cols, schema=arrow).to_batches()
 
     comp, parts, gone = companion(path), [rows(), markers()], set()
@@ -249,12 +247,12 @@ def merge_staged(staged, path: Path, name: str, keys: list[str], replace: pa.Tab
             parts.append(_anti(pq.read_table(f), replaced, keys).cast(arrow).to_batches())
             gone.add(rel)
     tmp = delta_local.stage_arrow(parts, comp, f"{name}__overlay", schema)
-    if cdt is None:
+    if merging:  # the new files, less the rewritten ones
+        removes = delta_local._removes(cdt, keep=lambda a: a["path"] not in gone)
+        oc = delta_local._commit(comp, f"{name}__overlay", cdt.schema(), delta_local._props(None, 0, None),
+                                 tmp.adds, removes, dt=cdt)
+    else:  # a first or reset overlay: the new files replace every file of the companion
         oc = delta_local.commit_staged(tmp)
-    else:
-        removes = delta_local._removes(cdt, keep=lambda a: merging and a["path"] not in gone)
-        oc = delta_local._commit(comp, f"{name}__overlay", cdt.schema() if merging else delta_local.DeltaSchema.from_json(schema.json()),
-                                 delta_local._props(None, 0, None), tmp.adds, removes, dt=cdt)
     n = staged.rows
     meta = {**(metadata or {}), POINTER: oc.version, KEYS: ",".join(keys), "govlake.overlay_rows_written": n}
     dt.create_write_transaction(actions=[], mode="append", schema=dt.schema(),

@@ -59,7 +59,7 @@ def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed
     return {"enterprise_profile": prof, "policy_profile": pp, "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
 
 
-def _with_published_since(lake: Lakehouse, fresh, keys: list[str] | None = None):
+def _with_published_since(lake: Lakehouse, fresh, keys=None):
     """The fresh tags staged again, each that was published (still holds) with its published
     since date (`tag_since`). keys (incremental, a pyarrow array): only those enterprises'
     published tags are read, by a filtered Arrow scan (a random 1 % of keys hits every file, so
