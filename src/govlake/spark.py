@@ -30,6 +30,11 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         .config("spark.hadoop.parquet.enable.dictionary", "false")
         .config("spark.sql.parquet.compression.codec", "zstd")
         .config("spark.sql.codegen.maxFields", "4000")
+        # Rows handed to Python as Arrow batches (the wide profile's write pass): Spark 4 checks a
+        # batch's byte size after every row (64 MB cap), walking all its vectors: at 1,500 columns
+        # 9 % of the profile's final stage (JFR). Int.MaxValue turns the check off; batches stay
+        # capped at maxRecordsPerBatch (10,000 rows, ~120 MB of profile rows).
+        .config("spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1))
         .config("spark.sql.debug.maxToStringFields", "2000")
         .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(s.lake_root / "derby"))
     )
