@@ -1,17 +1,29 @@
 {#- Bronze appends one partition per _load_date; a record re-sent in a later load supersedes the
     earlier one. Keep the latest row per key, looking only at loads up to var('load_date') so a
-    re-run for a past date sees what that date saw. -#}
-{% macro latest_per_key(relation, key_columns, columns) %}
+    re-run for a past date sees what that date saw.
+    distribute_by (the enterprise column of a profile source): the rows leave staging hash-
+    partitioned on it, so the profile's per-enterprise aggregates need no shuffle of their wide
+    partial buffers (docs/profile.md). Inside the latest-row window when it is part of the key
+    (the window's shuffle is then on it alone), after it otherwise. -#}
+{% macro latest_per_key(relation, key_columns, columns, distribute_by=none) %}
     select {{ columns | join(',\n           ') }}
     from (
         select *, row_number() over (
             partition by {{ key_columns | join(', ') }}
             order by _load_date desc
         ) as _latest_rank
-        from {{ relation }}
-        {%- if var('load_date', none) %}
-        where _load_date <= date'{{ var("load_date") }}'
-        {%- endif %}
+        from (
+            select * from {{ relation }}
+            {%- if var('load_date', none) %}
+            where _load_date <= date'{{ var("load_date") }}'
+            {%- endif %}
+            {%- if distribute_by and distribute_by in key_columns %}
+            distribute by {{ distribute_by }}
+            {%- endif %}
+        ) as loaded
     ) as ranked
     where _latest_rank = 1
+    {%- if distribute_by and distribute_by not in key_columns %}
+    distribute by {{ distribute_by }}
+    {%- endif %}
 {% endmacro %}

@@ -65,6 +65,36 @@ def test_category_model_runs_in_spark(spark, bronze, settings):
     assert r["revenue_growth_y1"] == pytest.approx((tax[2024] - tax[2023]) / abs(tax[2023]))
 
 
+def test_source_aggregates_shuffle_no_partial_buffers(spark, bronze, settings):
+    """Staging leaves each source hash-partitioned by enterprise (distribution_column), so no
+    per-enterprise aggregate shuffles its wide partial buffers: between its final and partial
+    aggregate there is no Exchange, for a uscc-keyed source and a record-keyed one alike."""
+    from govlake.catalog.profile import distribution_column
+    from govlake.catalog.sources import load_sources
+    from govlake.profile.direct import profile_views, register_staging
+
+    register_staging(spark, bronze, AS_OF)
+    profile_views(spark, settings, AS_OF)
+    sources = {s.name: s for s in load_sources(settings.catalog_dir)}
+    aqe = spark.conf.get("spark.sql.adaptive.enabled")
+    spark.conf.set("spark.sql.adaptive.enabled", "false")  # the static plan, not AQE's wrapper
+    try:
+        for src in sqlgen.source_models(load_enterprise_fields(settings.catalog_dir)):
+            plan = spark.table(f"int_enterprise_src_{src}")._jdf.queryExecution().executedPlan().toString()
+            lines = plan.splitlines()
+            aggs = [i for i, line in enumerate(lines) if "Aggregate(" in line]
+            if src == "enterprise_registry":  # attributes, no aggregate
+                assert not aggs
+                continue
+            assert len(aggs) == 2 and "partial_" in lines[aggs[1]], plan
+            assert not any("Exchange" in line for line in lines[aggs[0]:aggs[1]]), (src, plan)
+            key, col = sources[src].key, distribution_column(src, [c.name for c in sources[src].columns])
+            # one shuffle when the window's key holds the enterprise column, else the window's + ours
+            assert sum("Exchange" in line for line in lines) == (1 if col in key else 2), (src, plan)
+    finally:
+        spark.conf.set("spark.sql.adaptive.enabled", aqe)
+
+
 def test_every_model_runs_in_duckdb(spark, bronze, settings):
     from govlake.profile.bench import duckdb_profile_seconds
 

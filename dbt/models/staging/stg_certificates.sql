@@ -13,5 +13,6 @@
     'expiry_date',
     'status',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -13,5 +13,6 @@
     'issuer',
     'repaired_date',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -18,5 +18,6 @@
     'phone',
     'is_listed',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

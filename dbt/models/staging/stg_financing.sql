@@ -11,5 +11,6 @@
     'amount_wan',
     'investor_type',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -14,5 +14,6 @@
     'start_date',
     'end_date',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -12,5 +12,6 @@
     'status',
     'is_pct',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -31,5 +31,6 @@
     'reopen_count',
     'votes',
     '_load_date'
-  ]
+  ],
+  distribute_by='related_uscc'
 ) }}

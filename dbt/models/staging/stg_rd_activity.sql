@@ -12,5 +12,6 @@
     'rd_center_level',
     'new_products',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

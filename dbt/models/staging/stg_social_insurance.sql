@@ -14,5 +14,6 @@
     'new_hires',
     'leavers',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -12,5 +12,6 @@
     'added_value_wan',
     'energy_tce',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -11,5 +11,6 @@
     'award_date',
     'amount_wan',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

@@ -16,5 +16,6 @@
     'rd_deduction_wan',
     'tax_credit_grade',
     '_load_date'
-  ]
+  ],
+  distribute_by='uscc'
 ) }}

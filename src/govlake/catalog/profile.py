@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,12 +25,26 @@ TYPES = {"string", "int", "double", "boolean", "date"}
 LEVELS = {"公开", "内部", "敏感"}
 TYPE_LABEL = {"string": "文本", "int": "整数", "double": "数值", "boolean": "是/否", "date": "日期"}
 USCC_COLUMN = {"petitions": "related_uscc"}  # sources whose enterprise key is not called uscc
+
 # SQL words that may appear bare in agg/attr/expr text (everything else must be a column or field).
 SQL_WORDS = {
     "case", "when", "then", "else", "end", "and", "or", "not", "is", "null", "in", "true", "false",
     "between", "interval", "month", "date", "distinct", "as", "double", "int", "string", "boolean",
     "cast", "year",
 }
+
+
+def distribution_column(source: str, columns: Sequence[str]) -> str | None:
+    """The enterprise column stg_<source> is hash-distributed by (None: the source has none).
+    Staging rows then reach the profile's per-enterprise aggregates already partitioned by
+    enterprise, so each aggregate runs in the stage that reads them instead of shuffling its
+    wide partial buffers (100,000 enterprises: profile compute 338.7/341.2 s -> 289.5/289.6 s,
+    docs/profile.md). The DISTRIBUTE BY goes inside staging's latest-row window when the column
+    is part of the window's key (the window then shuffles on it alone), after it otherwise."""
+    col = USCC_COLUMN.get(source, "uscc")
+    return col if col in columns else None
+
+
 _IDENT = re.compile(r"'(?:[^']|'')*'|@[a-z_0-9]+|\b([A-Za-z_][A-Za-z0-9_]*)\b(\s*\()?")
 _VAR = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 from pyspark.sql import DataFrame, SparkSession
 
-from govlake.catalog.profile import load_enterprise_fields
+from govlake.catalog.profile import distribution_column, load_enterprise_fields
 from govlake.catalog.sources import load_sources
 from govlake.lakehouse import Lakehouse
 from govlake.profile import sqlgen
@@ -56,10 +56,13 @@ def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | 
                       "CAST(NULL AS STRING) AS _run_id WHERE false").createOrReplaceTempView(f"bronze__{src.name}")
         where = f"WHERE _load_date <= DATE '{load_date}'" if load_date else ""
         keys = ", ".join(src.key)
+        col = distribution_column(src.name, [c.name for c in src.columns])
+        dist = f"DISTRIBUTE BY {col}" if col else ""
+        inside, after = (dist, "") if col in src.key else ("", dist)  # as dbt's latest_per_key
         spark.sql(f"""
             SELECT * EXCEPT (_rn, _source_file, _run_id) FROM (
               SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY _load_date DESC) AS _rn
-              FROM bronze__{src.name} {where}) WHERE _rn = 1""").createOrReplaceTempView(f"stg_{src.name}")
+              FROM (SELECT * FROM bronze__{src.name} {where} {inside})) WHERE _rn = 1 {after}""").createOrReplaceTempView(f"stg_{src.name}")
         names.append(src.name)
     return names
 

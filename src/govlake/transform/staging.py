@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from govlake.catalog.profile import distribution_column
 from govlake.settings import Settings, get_settings
 from govlake.transform.catalog import SPARK_TYPES, Source, load_sources
 
@@ -51,9 +52,11 @@ def model_sql(s: Source) -> str:
         return f"-- {HEADER}\n{desc}: the whole reference table, one row per {', '.join(s.key)}.\n{body}"
     keys = ", ".join(f"'{k}'" for k in s.key)
     col_list = ",\n    ".join(f"'{c}'" for c in [*cols, "_load_date"])
+    col = distribution_column(s.name, cols)
+    dist = f",\n  distribute_by='{col}'" if col else ""
     return (
         f"-- {HEADER}\n{desc}: the latest row per {', '.join(s.key)} across bronze loads.\n"
-        f"{{{{ latest_per_key(\n  source('bronze', '{s.name}'),\n  [{keys}],\n  [\n    {col_list}\n  ]\n) }}}}\n"
+        f"{{{{ latest_per_key(\n  source('bronze', '{s.name}'),\n  [{keys}],\n  [\n    {col_list}\n  ]{dist}\n) }}}}\n"
     )
 
 
