@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import time
+import uuid
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -59,13 +62,23 @@ def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed
     return {"enterprise_profile": prof, "policy_profile": pp, "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
 
 
-def _with_published_since(lake: Lakehouse, fresh, keys=None):
-    """The fresh tags staged again, each that was published (still holds) with its published
-    since date (`tag_since`). keys (incremental, a pyarrow array): only those enterprises'
-    published tags are read, by a filtered Arrow scan (a random 1 % of keys hits every file, so
-    nothing prunes; Spark's semi join took 12-20 s at 900,000)."""
-    cols = ["uscc", "tag_id", "since"]
-    index = tag_since.SinceIndex(lake.to_batches(TAGS, cols, where_in=None if keys is None else ("uscc", keys)))
+_SINCE_COLUMNS = ["uscc", "tag_id", "since"]
+
+
+def _published_since_index(lake: Lakehouse) -> Path:
+    """The published tags' since dates as a saved `tag_since.SinceIndex`, in a folder of the tags
+    table that Delta readers skip (the caller removes it): for the workers of a full build's
+    write pass."""
+    index = tag_since.SinceIndex.from_batches(lake.to_batches(TAGS, _SINCE_COLUMNS))
+    return index.save(lake.path(TAGS) / f"_since-{uuid.uuid4().hex[:12]}")
+
+
+def _with_published_since(lake: Lakehouse, fresh, keys):
+    """The incremental's fresh tags staged again, each that was published (still holds) with its
+    published since date (`tag_since`). Only the enterprises `keys` (a pyarrow array) are read,
+    by a filtered Arrow scan (a random 1 % of keys hits every file, so nothing prunes; Spark's
+    semi join took 12-20 s at 900,000)."""
+    index = tag_since.SinceIndex.from_batches(lake.to_batches(TAGS, _SINCE_COLUMNS, where_in=("uscc", keys)))
     # Row groups of ~1 M rows with dictionaries, like the write pass's files (the tags gate reads
     # a dictionary per row group); no Arrow schema stored, so the keys read back as strings.
     staged = lake.stage_arrow(tag_since.with_published_since(fresh.files, index), TAGS, fresh.schema,
@@ -134,9 +147,21 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # workers that write the profile's files, into staged files of the tags table: the 146 M
         # tag rows at 900,000 enterprises never pass through Spark's rows and writer, and the
         # rule columns are not read back (docs/profile.md, "2026-12-02 (2)").
+        # A full build over published tags: a tag that still holds keeps its since date, looked
+        # up by the workers that compute the tags (tag_since), so the 146 M tag rows of 900,000
+        # enterprises are written once. The incremental looks up its few rows after the write.
         t = time.perf_counter()
-        staged, fresh_tags = lake.stage_with(frames["enterprise_profile"], PROFILE, TAGS,
-                                             tag_kernels.tagger(settings.catalog_dir, as_of), tag_kernels.spark_schema())
+        since_index = None
+        if not incremental and lake.exists(TAGS):
+            since_index = _published_since_index(lake)
+            t = lap("tags_since", t)
+        try:
+            staged, staged_tags = lake.stage_with(frames["enterprise_profile"], PROFILE, TAGS,
+                                                  tag_kernels.tagger(settings.catalog_dir, as_of, since_index),
+                                                  tag_kernels.spark_schema())
+        finally:
+            if since_index is not None:
+                shutil.rmtree(since_index, ignore_errors=True)
         prof = staged.frame(spark)
         t = lap("profile_compute", t)
         try:
@@ -145,7 +170,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             checked(prof, PROFILE, profile_suite(settings.catalog_dir), engine="arrow", arrow=staged.dataset())
         except Exception:
             staged.discard()
-            fresh_tags.discard()
+            staged_tags.discard()
             raise
         t = lap("profile_gate", t)
         if incremental:  # a random 1 % of keys hits every file: merge-on-read, not a rewrite
@@ -158,18 +183,15 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
                                   column_lineage=lineage, transformations=derivation))
         out["seconds_profile"] = round(time.perf_counter() - t0, 2)
 
-        # Tags of the rows just gated and published (incremental: of the recomputed enterprises).
-        # Over a published tags table, a tag that still holds keeps its since date (looked up by
-        # integer codes, staged again); a first build commits the fresh files as they are.
+        # Tags of the rows just gated and published (incremental: of the recomputed enterprises,
+        # whose tags that still hold keep their since dates: looked up and staged again).
         scope = staged.to_table(["uscc"]) if incremental else None
-        if lake.exists(TAGS):
-            keys = scope.column("uscc").combine_chunks() if incremental else None
-            staged_tags = _with_published_since(lake, fresh_tags, keys)
+        if incremental and lake.exists(TAGS):
+            fresh_tags = staged_tags
+            staged_tags = _with_published_since(lake, fresh_tags, scope.column("uscc").combine_chunks())
             fresh_tags.discard()
-        else:
-            staged_tags = fresh_tags
+            t = lap("tags_since", t)
         tags = staged_tags.frame(spark)
-        t = lap("tags_since", t)
         # ~160 tag rows per enterprise (144 M at 900,000): counted by Arrow from the staged files
         # too, nulls from the Parquet footers and the (uscc, tag_id) uniqueness on integer codes
         # of the row groups' dictionaries (Spark's scan and hash group-by: 206 s at 900,000).

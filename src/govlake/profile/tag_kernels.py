@@ -343,14 +343,21 @@ def spark_schema():
     return StructType([StructField(c, DateType() if c == "since" else StringType()) for c in TAG_COLUMNS])
 
 
-def tagger(catalog_dir: Path, as_of: dt.date) -> Callable:
+def tagger(catalog_dir: Path, as_of: dt.date, published_since: Path | None = None) -> Callable:
     """A record batch of profile rows (any columns, the rule columns among them) -> its tag rows:
     for the Python workers that write the profile (`Lakehouse.stage_with`), the program compiled
-    once per worker."""
+    once per worker. published_since: a saved `tag_since.SinceIndex` of the published tags; a tag
+    found there keeps its published since date."""
     catalog_dir = str(catalog_dir)
+    index = None if published_since is None else str(published_since)
 
     def tag(rb):
-        return enterprise_program(catalog_dir, as_of).evaluate(rb)
+        out = enterprise_program(catalog_dir, as_of).evaluate(rb)
+        if index is None:
+            return out
+        from govlake.profile import tag_since
+
+        return tag_since.load(index).apply(out)
     return tag
 
 
