@@ -34,26 +34,13 @@ def _encoded(arr: pa.Array) -> pa.DictionaryArray:
     return enc
 
 
-class _Codes:
-    """While building: a dense integer code per distinct string, assigned in order of first sight."""
-
-    def __init__(self):
-        self.ids: dict[str, int] = {}
-
-    def add(self, arr: pa.Array) -> np.ndarray:
-        enc = _encoded(arr)
-        lookup = np.array([self.ids.setdefault(v, len(self.ids)) for v in enc.dictionary.to_pylist()], np.int64)
-        return lookup[enc.indices.to_numpy(zero_copy_only=False)]
-
-    def values(self) -> pa.Array:
-        return pa.array(list(self.ids), pa.string())  # a dict keeps insertion order: position = code
-
-
-def _codes(arr: pa.Array, ids: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of arr's keys, -1 where absent, and those of its distinct keys (each looked up once;
-    a dict, not `pc.index_in`, which hashed all 900,000 keys again per batch: 0.25 s)."""
+def _codes(arr: pa.Array, ids: dict[str, int], add: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of arr's keys and those of its distinct keys, each distinct key looked up once in ids
+    (a dict, not `pc.index_in`, which hashed all 900,000 keys again per batch: 0.25 s). add: a key
+    not in ids gets the next code (building); otherwise it gets -1."""
     enc = _encoded(arr)
-    lookup = np.array([ids.get(v, -1) for v in enc.dictionary.to_pylist()], np.int64)
+    get = (lambda v: ids.setdefault(v, len(ids))) if add else (lambda v: ids.get(v, -1))
+    lookup = np.array([get(v) for v in enc.dictionary.to_pylist()], np.int64)
     return lookup[enc.indices.to_numpy(zero_copy_only=False)], lookup
 
 
@@ -79,20 +66,23 @@ class SinceIndex:
     @classmethod
     def from_batches(cls, batches) -> SinceIndex:
         """From record batches of published tag rows (uscc, tag_id, since; keys plain or dictionary)."""
-        uscc, tag = _Codes(), _Codes()
+        uscc: dict[str, int] = {}  # key -> code, in order of first sight
+        tag: dict[str, int] = {}
         packed = []
         for b in batches:
             days = _days(b.column("since"))
             if days.size and (days.min() < 0 or days.max() > _DAYS):
                 raise ValueError(f"since dates must lie in 1970..2149 to be packed; got {days.min()}..{days.max()} days")
-            key = uscc.add(b.column("uscc")) * TAG_SPACE + tag.add(b.column("tag_id"))
+            (u, _), (t, _) = _codes(b.column("uscc"), uscc, add=True), _codes(b.column("tag_id"), tag, add=True)
+            key = u * TAG_SPACE + t
             packed.append((key << DAY_BITS) | days)
-        if len(tag.ids) > TAG_SPACE:
+        if len(tag) > TAG_SPACE:
             raise ValueError(f"more than {TAG_SPACE} tag ids")
         flat = np.concatenate(packed) if packed else np.zeros(0, np.int64)
         del packed
         flat.sort()  # in place: keys are unique (the gate), so the days never decide
-        return cls(uscc.values(), tag.values(), flat, ids=[uscc.ids, tag.ids])
+        # a dict keeps insertion order: a key's position in the array is its code
+        return cls(pa.array(list(uscc), pa.string()), pa.array(list(tag), pa.string()), flat, ids=[uscc, tag])
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
