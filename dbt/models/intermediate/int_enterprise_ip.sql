@@ -14,7 +14,7 @@ SELECT
   ip_first_apply_date,
   ip_last_grant_date,
   CAST(ip_invention_grant_5y_count / nullif(ip_invention_apply_5y_count, 0) AS DOUBLE) AS ip_invention_grant_rate_5y,
-  CAST(100.0 * ip_invention_valid_count / nullif(insured_headcount_y1, 0) AS DOUBLE) AS ip_invention_per_100_staff,
+  CAST(100 * ip_invention_valid_count / nullif(insured_headcount_y1, 0) AS DOUBLE) AS ip_invention_per_100_staff,
   ip_invention_valid_count,
   ip_invention_pending_count,
   ip_invention_lapsed_count,

@@ -105,15 +105,17 @@ class Lakehouse:
             raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
         return delta_local.stage(df, self.path(table), table)
 
-    def stage_with(self, df: DataFrame, table: str, derived_table: str, derive, derived_schema):
+    def stage_with(self, df: DataFrame, table: str, derived_table: str, derive, derived_schema, *, project=None):
         """`stage` df into table and, in the same pass over its rows, the rows `derive` computes
         from each of its Arrow batches (a pyarrow RecordBatch -> RecordBatch of derived_schema)
         into derived_table: (staged, staged derived). For a table computed from another row by
-        row (the enterprise tags from the profile) without reading the first back."""
+        row (the enterprise tags from the profile) without reading the first back.
+        project: (fn, Spark schema): table's rows are fn(each task's Arrow batches of df), of
+        that schema (the profile's projection in the workers, govlake.profile.wide)."""
         if self._jars:
             raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
         return delta_local.stage_with(df, self.path(table), table, self.path(derived_table), derived_table,
-                                      derive, derived_schema)
+                                      derive, derived_schema, project)
 
     def stage_arrow(self, parts, table: str, schema, **write_options):
         """`stage` rows computed in Arrow: an iterable of parts, each an iterable of pyarrow

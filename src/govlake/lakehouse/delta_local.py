@@ -83,9 +83,13 @@ ARROW_WRITE_MIN_COLUMNS = 200
 ARROW_ROW_GROUP_ROWS = 32_768
 
 
-def _write_arrow(df: DataFrame, folder: Path, derived=None) -> None:
+def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> None:
     """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
     batches by pyarrow in the Python workers: zstd, no dictionaries (like the session's writer).
+
+    project: fn(iterator of record batches) -> iterator of record batches, run on each task's
+    batches before anything else: the rows written are its output (the profile's projection,
+    govlake.profile.wide).
 
     derived: (folder, fn), fn(record batch) -> record batch: another table's rows computed from
     each batch on its way to the file (the enterprise tags from the profile rows), written by the
@@ -112,7 +116,7 @@ def _write_arrow(df: DataFrame, folder: Path, derived=None) -> None:
             group.clear()
 
         try:
-            for batch in batches:
+            for batch in (project(batches) if project is not None else batches):
                 if "main" not in files:
                     open_file("main", target, batch.schema, use_dictionary=False)
                 group.append(batch)
@@ -325,18 +329,21 @@ def stage(df: DataFrame, path: Path, name: str) -> Staged:
     return Staged(name, path, _stage_files(df, path, []), df.schema)
 
 
-def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn, dschema: StructType) -> tuple[Staged, Staged]:
+def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn, dschema: StructType,
+               project=None) -> tuple[Staged, Staged]:
     """Stage df (as `stage`, by the Arrow writer whatever its width) and, in the same pass, the rows
-    fn derives from each of its Arrow batches (schema dschema) into the table at dpath."""
+    fn derives from each of its Arrow batches (schema dschema) into the table at dpath.
+    project: (fn over a task's batches, schema): the staged rows are fn's output, not df's."""
     tag = uuid.uuid4().hex[:12]
     tmp, dtmp = path / f"_tmp-{tag}", dpath / f"_tmp-{tag}"
     try:
-        _write_arrow(df, tmp, derived=(dtmp, fn))
+        _write_arrow(df, tmp, derived=(dtmp, fn), project=project[0] if project else None)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(dtmp, ignore_errors=True)
         raise
-    return Staged(name, path, _adds(tmp, path, tag), df.schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
+    schema = project[1] if project else df.schema
+    return Staged(name, path, _adds(tmp, path, tag), schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
 
 
 def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:

@@ -22,12 +22,13 @@ import uuid
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from govlake.catalog.profile import load_enterprise_fields
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
-from govlake.profile import direct, sqlgen, tag_kernels, tag_since
+from govlake.profile import direct, sqlgen, tag_kernels, tag_since, wide
 
 PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS = (
     "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_profile", "gold.policy_tags")
@@ -46,9 +47,13 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: d
     vars_ = {"as_of": as_of.isoformat(), "load_date": as_of.isoformat(), sqlgen.CHANGED_VAR: changed.isoformat() if changed else None}
     run_dbt(spark, lake.settings, ["build", "--select", "+enterprise_profile", "+policy_profile", "+policy_tags",
                                    "--vars", json.dumps(vars_)], parent_run=parent)
-    marts = public_marts(load_manifest(target_dir(lake.settings)))
-    return {m: with_comments(spark.table(marts[m]["relation_name"].replace("`", "")), marts[m])
-            for m in ("enterprise_profile", "policy_profile", "policy_tags")}
+    manifest = load_manifest(target_dir(lake.settings))
+    marts = public_marts(manifest)
+    frames = {m: with_comments(spark.table(marts[m]["relation_name"].replace("`", "")), marts[m])
+              for m in ("enterprise_profile", "policy_profile", "policy_tags")}
+    sources = next(n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == wide.SOURCES)
+    frames[wide.SOURCES] = spark.table(sources["relation_name"].replace("`", ""))
+    return frames
 
 
 def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: dt.date | None) -> dict[str, DataFrame]:
@@ -59,7 +64,8 @@ def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed
     d = sqlgen.Dialect("spark", as_of=as_of)
     pp = spark.sql(policy_profile_sql(lake.settings.catalog_dir, d))
     pp.createOrReplaceTempView("policy_profile")
-    return {"enterprise_profile": prof, "policy_profile": pp, "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
+    return {"enterprise_profile": prof, wide.SOURCES: spark.table(wide.SOURCES), "policy_profile": pp,
+            "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
 
 
 _SINCE_COLUMNS = ["uscc", "tag_id", "since"]
@@ -155,10 +161,15 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         if not incremental and lake.exists(TAGS):
             since_index = _published_since_index(lake)
             t = lap("tags_since", t)
+        # Spark computes int_enterprise_sources (staging, the 12 aggregates, the joins); its
+        # Python workers run the last two models' generated SQL on each task's batches in DuckDB
+        # (govlake.profile.wide); the Spark profile frame gives the schema (contract, comments).
+        schema = frames["enterprise_profile"].schema
+        project = wide.projection(settings.catalog_dir, as_of, to_arrow_schema(schema))
         try:
-            staged, staged_tags = lake.stage_with(frames["enterprise_profile"], PROFILE, TAGS,
+            staged, staged_tags = lake.stage_with(frames[wide.SOURCES], PROFILE, TAGS,
                                                   tag_kernels.tagger(settings.catalog_dir, as_of, since_index),
-                                                  tag_kernels.spark_schema())
+                                                  tag_kernels.spark_schema(), project=(project, schema))
         finally:
             if since_index is not None:
                 shutil.rmtree(since_index, ignore_errors=True)

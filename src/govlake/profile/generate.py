@@ -61,10 +61,16 @@ def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str,
                        "columns": [{"name": "uscc", "description": "统一社会信用代码",
                                     "meta": {"sources": [f"stg_{src}.{'related_uscc' if src == 'petitions' else 'uscc'}"]}}]
                        + [_col(f, [_stg(s) for s in f.lineage], False) for f in fs if f.id != "uscc"]})
+    files["intermediate/int_enterprise_sources.sql"] = sqlgen.sources_sql(catalog, d)
+    models.append({"name": "int_enterprise_sources", "description": "画像基础聚合汇总：计算范围内每企业一行，每个来源的字段打包为一个结构列 src_<来源>",
+                   "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_scope.uscc"]}}]
+                   + [{"name": f"src_{src}", "description": f"来源 {src} 的画像基础聚合（结构列）",
+                       "meta": {"sources": [f"int_enterprise_src_{src}.{f.id}" for f in fs if f.id != "uscc"]}}
+                      for src, fs in sqlgen.source_models(catalog).items()]})
     files["intermediate/int_enterprise_base.sql"] = sqlgen.base_sql(catalog, d)
     models.append({"name": "int_enterprise_base", "description": "画像基础字段（非派生）：计算范围内每企业一行",
-                   "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_scope.uscc"]}}]
-                   + [_col(f, [f"int_enterprise_src_{f.source}.{f.id}"], False) for f in catalog.fields
+                   "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_sources.uscc"]}}]
+                   + [_col(f, [f"int_enterprise_sources.src_{f.source}"], False) for f in catalog.fields
                       if f.kind != "expr" and f.id != "uscc"]})
     for c in catalog.categories:
         files[f"intermediate/int_enterprise_{c.id}.sql"] = sqlgen.category_sql(c.id, catalog, d)

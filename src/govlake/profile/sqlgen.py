@@ -3,7 +3,8 @@ the long tag table. Text, not DataFrame API (1,500 expressions). One template, t
 
   dbt     Spark SQL with Jinja ({{ ref() }}, var('as_of')): the committed dbt models
   spark   Spark SQL with literals and plain view names: tests, benchmarks, tag publishing
-  duckdb  DuckDB SQL with literals: the benchmark's reference engine
+  duckdb  DuckDB SQL with literals: the benchmark's reference engine, and int_enterprise_base +
+          enterprise_profile over int_enterprise_sources in a build's workers (govlake.profile.wide)
 """
 
 from __future__ import annotations
@@ -311,28 +312,40 @@ def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect, key: Sequenc
     return "\n".join(lines) + "\n"
 
 
-def base_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
-    """int_enterprise_base: every base (attr/agg) field, one row per enterprise in scope:
-    the scope joined once to the 12 per-source aggregates, defaults applied, typed."""
-    lines = _jinja_head(d, ["All base (non-derived) profile fields: scope joined once to every per-source aggregate.",
-                            "Spark: each source's fields travel through the joins packed in one struct column `v`."])
-    srcs = list(source_models(catalog))
-    packed = d.name != "duckdb"
-    sel = ["  scope.uscc AS uscc"]
-    joins = []
-    for s in srcs:
-        fs = [f for f in source_models(catalog)[s] if f.id != "uscc"]
-        col = (lambda f: f"src_{s}.v.{f.id}") if packed else (lambda f: f"src_{s}.{f.id}")
-        sel += [f"  {_typed(_default(col(f), f), f)} AS {f.id}" for f in fs]
-        rel = d.ref('int_enterprise_src_' + s)
-        if packed:
-            # Measured (20,000 enterprises, 12 joins): Spark's sort-merge joins copy and project
-            # the growing wide row field by field (113 s for the joins alone, DuckDB 1 s); with
-            # each source's ~100 fields in one struct a join copies 13 columns (30 s).
-            pack = ", ".join(f"'{f.id}', {f.id}" for f in fs)
-            rel = f"(SELECT uscc, named_struct({pack}) AS v FROM {rel})"
-        joins.append(f"LEFT JOIN {rel} src_{s} ON src_{s}.uscc = scope.uscc")
+def sources_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
+    """int_enterprise_sources (Spark/dbt renderings): the scope joined once to the 12 per-source
+    aggregates, each source's ~100 fields packed in one struct column `src_<source>`.
+    Measured (20,000 enterprises, 12 joins): Spark's sort-merge joins copy and project the growing
+    wide row field by field (113 s for the joins alone, DuckDB 1 s); with each source's fields in
+    one struct a join copies 13 columns (30 s). The full build hands these 13 columns to the
+    Python workers, where DuckDB unpacks them (`govlake.profile.wide`)."""
+    lines = _jinja_head(d, ["Scope joined once to every per-source aggregate; each source's fields packed in one struct src_<source>."])
+    sel, joins = ["  scope.uscc AS uscc"], []
+    for s, fields in source_models(catalog).items():
+        pack = ", ".join(f"'{f.id}', {f.id}" for f in fields if f.id != "uscc")
+        sel.append(f"  src_{s}.v AS src_{s}")
+        joins.append(f"LEFT JOIN (SELECT uscc, named_struct({pack}) AS v FROM {d.ref('int_enterprise_src_' + s)}) src_{s} "
+                     f"ON src_{s}.uscc = scope.uscc")
     lines.append("SELECT\n" + ",\n".join(sel) + f"\nFROM {d.ref('int_enterprise_scope')} scope\n" + "\n".join(joins))
+    return "\n".join(lines) + "\n"
+
+
+def base_sql(catalog: EnterpriseCatalog, d: Dialect, *, packed: bool | None = None) -> str:
+    """int_enterprise_base: every base (attr/agg) field, one row per enterprise in scope,
+    defaults applied, typed. packed (Spark/dbt, and DuckDB in the workers): unpacked from
+    int_enterprise_sources' structs; else (the DuckDB reference) the scope joined to the plain
+    per-source aggregates (same values)."""
+    packed = d.name != "duckdb" if packed is None else packed
+    lines = _jinja_head(d, ["All base (non-derived) profile fields, one row per enterprise in scope: "
+                            + ("int_enterprise_sources unpacked." if packed else "scope joined once to every per-source aggregate.")])
+    sel, joins = ["  uscc" if packed else "  scope.uscc AS uscc"], []
+    for s, fields in source_models(catalog).items():
+        sel += [f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}" for f in fields if f.id != "uscc"]
+        rel = d.ref('int_enterprise_src_' + s)
+        joins.append(f"LEFT JOIN {rel} src_{s} ON src_{s}.uscc = scope.uscc")
+    frm = (f"FROM {d.ref('int_enterprise_sources')}" if packed
+           else f"FROM {d.ref('int_enterprise_scope')} scope\n" + "\n".join(joins))
+    lines.append("SELECT\n" + ",\n".join(sel) + "\n" + frm)
     return "\n".join(lines) + "\n"
 
 
