@@ -338,13 +338,11 @@ def base_sql(catalog: EnterpriseCatalog, d: Dialect, *, packed: bool | None = No
     packed = d.name != "duckdb" if packed is None else packed
     lines = _jinja_head(d, ["All base (non-derived) profile fields, one row per enterprise in scope: "
                             + ("int_enterprise_sources unpacked." if packed else "scope joined once to every per-source aggregate.")])
-    sel, joins = ["  uscc" if packed else "  scope.uscc AS uscc"], []
-    for s, fields in source_models(catalog).items():
-        sel += [f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}" for f in fields if f.id != "uscc"]
-        rel = d.ref('int_enterprise_src_' + s)
-        joins.append(f"LEFT JOIN {rel} src_{s} ON src_{s}.uscc = scope.uscc")
-    frm = (f"FROM {d.ref('int_enterprise_sources')}" if packed
-           else f"FROM {d.ref('int_enterprise_scope')} scope\n" + "\n".join(joins))
+    srcs = source_models(catalog)
+    sel = ["  uscc" if packed else "  scope.uscc AS uscc"]
+    sel += [f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}" for s, fs in srcs.items() for f in fs if f.id != "uscc"]
+    frm = (f"FROM {d.ref('int_enterprise_sources')}" if packed else f"FROM {d.ref('int_enterprise_scope')} scope\n"
+           + "\n".join(f"LEFT JOIN {d.ref('int_enterprise_src_' + s)} src_{s} ON src_{s}.uscc = scope.uscc" for s in srcs))
     lines.append("SELECT\n" + ",\n".join(sel) + "\n" + frm)
     return "\n".join(lines) + "\n"
 
