@@ -123,8 +123,8 @@ def test_tags_run_in_spark_with_evidence(spark, settings):
 
 
 def full_profile(spark, settings, prof):
-    """Every enterprise's profile as a full build computes it (Spark's int_enterprise_sources
-    through the workers' projection), sorted by uscc."""
+    """Every enterprise's profile as a full build computes it (Spark's int_enterprise_rows
+    through the workers' DuckDB, as one task), sorted by uscc."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -132,7 +132,7 @@ def full_profile(spark, settings, prof):
 
     schema = to_arrow_schema(prof.schema)
     project = wide.projection(settings.catalog_dir, AS_OF, schema)
-    batches = project(iter(spark.table(wide.SOURCES).toArrow().to_batches()))
+    batches = project(iter(spark.table(wide.ROWS).toArrow().to_batches()))
     return pa.Table.from_batches(list(batches), schema).sort_by("uscc")
 
 

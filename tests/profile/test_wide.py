@@ -1,5 +1,6 @@
-"""The profile's projection in the workers (DuckDB over int_enterprise_sources' Arrow batches)
-gives the rows Spark's own run of the generated profile SQL gives, column by column."""
+"""The profile computed in the workers (DuckDB over each task's rows of int_enterprise_rows)
+gives the rows Spark's own run of the generated profile SQL gives, column by column; Spark hands
+a task every row of its enterprises."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 import math
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from govlake.profile import wide
@@ -15,30 +17,35 @@ AS_OF = dt.date(2025, 6, 30)
 
 
 @pytest.fixture
-def sources_and_profile(spark, lake, settings):
+def rows_and_profile(spark, lake, settings):
     from govlake.profile.direct import profile_views, register_staging
     from govlake.profile.synthetic import write_bronze
 
     write_bronze(spark, lake, 300, AS_OF, dt.date(2025, 6, 29))
     register_staging(spark, lake, AS_OF)
     prof = profile_views(spark, settings, AS_OF)
-    return spark.table(wide.SOURCES), prof
+    return spark.table(wide.ROWS), prof
 
 
 def _rows_by_uscc(table: pa.Table) -> dict:
     return {r["uscc"]: r for r in table.to_pylist()}
 
 
-def test_projection_equals_spark_profile(sources_and_profile, settings):
+def test_workers_profile_equals_spark_profile(rows_and_profile, settings):
+    import zlib
+
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    sources, prof = sources_and_profile
+    rows, prof = rows_and_profile
     schema = to_arrow_schema(prof.schema)
     project = wide.projection(settings.catalog_dir, AS_OF, schema)
-    # three "tasks" of small batches: one DuckDB query per task over a stream of batches
-    table = sources.toArrow()
+    # three "tasks", each every row of its enterprises, in batches of 32 rows that mix sources:
+    # one DuckDB query per task over a stream of batches
+    table = rows.toArrow()
+    task = pa.array([zlib.crc32(u.encode()) % 3 for u in table["uscc"].to_pylist()])
     got_batches = []
-    for part in (table.slice(0, 100), table.slice(100, 150), table.slice(250)):
+    for t in range(3):
+        part = table.filter(pc.equal(task, t))
         got_batches += list(project(iter(part.to_batches(max_chunksize=32))))
     got = pa.Table.from_batches(got_batches, schema)
     assert got.schema == schema
@@ -66,3 +73,22 @@ def test_projection_equals_spark_profile(sources_and_profile, settings):
 def test_task_without_rows_yields_nothing(settings):
     project = wide.projection(settings.catalog_dir, AS_OF, pa.schema([("uscc", pa.string())]))
     assert list(project(iter([]))) == []
+
+
+def test_rows_of_an_enterprise_are_in_one_task(rows_and_profile, spark):
+    """The union of the staging views keeps their distribution by enterprise, with AQE's
+    partition coalescing on and off."""
+    from pyspark.sql import functions as F
+
+    rows, _ = rows_and_profile
+    for coalesce in ("true", "false"):
+        spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", coalesce)
+        try:
+            tagged = rows.select("uscc", "src", F.spark_partition_id().alias("task"))
+            per_uscc = tagged.groupBy("uscc").agg(F.countDistinct("task").alias("tasks"), F.countDistinct("src").alias("srcs"))
+            assert per_uscc.where("tasks != 1").count() == 0
+            assert per_uscc.where("srcs >= 10").count() > 0  # enterprises with rows of most sources
+            if coalesce == "false":
+                assert tagged.select("task").distinct().count() > 1
+        finally:
+            spark.conf.unset("spark.sql.adaptive.coalescePartitions.enabled")

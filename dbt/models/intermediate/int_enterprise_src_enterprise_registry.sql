@@ -19,7 +19,7 @@ SELECT
   CAST(status IN ('存续', '在业') AS BOOLEAN) AS is_registered_in_district,
   CAST(reg_date AS DATE) AS reg_date,
   CAST(year(reg_date) AS INT) AS reg_year,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) / 365.25 AS DOUBLE) AS years_since_registration,
+  CAST(datediff(DATE '{{ as_of }}', reg_date) / CAST(365.25 AS DOUBLE) AS DOUBLE) AS years_since_registration,
   CAST(reg_capital_wan AS DOUBLE) AS reg_capital_wan,
   CAST(coalesce(is_listed, false) AS BOOLEAN) AS is_listed,
   CAST((reg_date > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND reg_date <= DATE '{{ as_of }}') AS BOOLEAN) AS is_new_1y,

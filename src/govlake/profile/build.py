@@ -51,8 +51,8 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: d
     marts = public_marts(manifest)
     frames = {m: with_comments(spark.table(marts[m]["relation_name"].replace("`", "")), marts[m])
               for m in ("enterprise_profile", "policy_profile", "policy_tags")}
-    sources = next(n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == wide.SOURCES)
-    frames[wide.SOURCES] = spark.table(sources["relation_name"].replace("`", ""))
+    rows = next(n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == wide.ROWS)
+    frames[wide.ROWS] = spark.table(rows["relation_name"].replace("`", ""))
     return frames
 
 
@@ -64,7 +64,7 @@ def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed
     d = sqlgen.Dialect("spark", as_of=as_of)
     pp = spark.sql(policy_profile_sql(lake.settings.catalog_dir, d))
     pp.createOrReplaceTempView("policy_profile")
-    return {"enterprise_profile": prof, wide.SOURCES: spark.table(wide.SOURCES), "policy_profile": pp,
+    return {"enterprise_profile": prof, wide.ROWS: spark.table(wide.ROWS), "policy_profile": pp,
             "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
 
 
@@ -161,13 +161,14 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         if not incremental and lake.exists(TAGS):
             since_index = _published_since_index(lake)
             t = lap("tags_since", t)
-        # Spark computes int_enterprise_sources (staging, the 12 aggregates, the joins); its
-        # Python workers run the last two models' generated SQL on each task's batches in DuckDB
-        # (govlake.profile.wide); the Spark profile frame gives the schema (contract, comments).
+        # Spark computes int_enterprise_rows (staging, distributed by enterprise); its Python
+        # workers run the source aggregates, int_enterprise_base and the profile (the generated
+        # SQL's duckdb rendering) on each task's rows in DuckDB (govlake.profile.wide); the Spark
+        # profile frame gives the schema (contract, comments).
         schema = frames["enterprise_profile"].schema
         project = wide.projection(settings.catalog_dir, as_of, to_arrow_schema(schema))
         try:
-            staged, staged_tags = lake.stage_with(frames[wide.SOURCES], PROFILE, TAGS,
+            staged, staged_tags = lake.stage_with(frames[wide.ROWS], PROFILE, TAGS,
                                                   tag_kernels.tagger(settings.catalog_dir, as_of, since_index),
                                                   tag_kernels.spark_schema(), project=(project, schema))
         finally:

@@ -69,7 +69,8 @@ def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | 
 
 def profile_views(spark: SparkSession, settings, as_of: dt.date, changed_since: dt.date | None = None,
                   *, categories: bool = False) -> DataFrame:
-    """Create int_enterprise_scope, int_enterprise_src_*, int_enterprise_sources, int_enterprise_base (and, with
+    """Create int_enterprise_scope, int_enterprise_src_*, int_enterprise_sources, int_enterprise_rows,
+    int_enterprise_base (and, with
     categories=True, int_enterprise_<category>) and enterprise_profile temp views from the
     generated SQL (spark dialect); returns the profile DataFrame."""
     wide_join_settings(spark)
@@ -80,6 +81,7 @@ def profile_views(spark: SparkSession, settings, as_of: dt.date, changed_since: 
     for src in sqlgen.source_models(catalog):
         spark.sql(sqlgen.source_sql(src, catalog, d, keys[src])).createOrReplaceTempView(f"int_enterprise_src_{src}")
     spark.sql(sqlgen.sources_sql(catalog, d)).createOrReplaceTempView("int_enterprise_sources")
+    spark.sql(sqlgen.rows_sql(catalog, load_sources(settings.catalog_dir), d)).createOrReplaceTempView("int_enterprise_rows")
     spark.sql(sqlgen.base_sql(catalog, d)).createOrReplaceTempView("int_enterprise_base")
     if categories:  # the profile reads int_enterprise_base only; Spark analyses each view eagerly
         for c in catalog.categories:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from govlake.catalog.profile import EnterpriseCatalog, load_enterprise_fields, load_enterprise_tags
+from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, load_enterprise_fields, load_enterprise_tags
 from govlake.catalog.sources import load_sources
 from govlake.profile import sqlgen
 
@@ -67,6 +67,17 @@ def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str,
                    + [{"name": f"src_{src}", "description": f"来源 {src} 的画像基础聚合（结构列）",
                        "meta": {"sources": [f"int_enterprise_src_{src}.{f.id}" for f in fs if f.id != "uscc"]}}
                       for src, fs in sqlgen.source_models(catalog).items()]})
+    srcs = load_sources(catalog_dir)
+    layout = sqlgen.row_layout(catalog, srcs)
+    files["intermediate/int_enterprise_rows.sql"] = sqlgen.rows_sql(catalog, srcs, d)
+    models.append({"name": "int_enterprise_rows",
+                   "description": "画像计算输入：计算范围内企业的全部暂存行（统一列布局，按企业分布）；构建时各任务在 DuckDB 中据此计算画像",
+                   "columns": [{"name": "uscc", "description": "统一社会信用代码",
+                                "meta": {"sources": [f"stg_{s}.{USCC_COLUMN.get(s, 'uscc')}" for s in layout.sources]}},
+                               {"name": "src", "description": "来源序号：" + "，".join(f"{i}={s}" for i, s in enumerate(layout.sources))}]
+                   + [{"name": slot, "description": f"类型槽位（{typ}）",
+                       "meta": {"sources": [f"stg_{s}.{c}" for s in layout.sources for c, sl in layout.columns[s] if sl == slot]}}
+                      for slot, typ in layout.slots]})
     files["intermediate/int_enterprise_base.sql"] = sqlgen.base_sql(catalog, d)
     models.append({"name": "int_enterprise_base", "description": "画像基础字段（非派生）：计算范围内每企业一行",
                    "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_sources.uscc"]}}]

@@ -3,8 +3,9 @@ the long tag table. Text, not DataFrame API (1,500 expressions). One template, t
 
   dbt     Spark SQL with Jinja ({{ ref() }}, var('as_of')): the committed dbt models
   spark   Spark SQL with literals and plain view names: tests, benchmarks, tag publishing
-  duckdb  DuckDB SQL with literals: the benchmark's reference engine, and int_enterprise_base +
-          enterprise_profile over int_enterprise_sources in a build's workers (govlake.profile.wide)
+  duckdb  DuckDB SQL with literals: the benchmark's reference engine, and the source aggregates,
+          int_enterprise_base and enterprise_profile over int_enterprise_rows in a build's
+          workers (govlake.profile.wide)
 """
 
 from __future__ import annotations
@@ -292,16 +293,22 @@ def _distinct_counts(sql: str) -> str:
     return "".join(out)
 
 
+def _incremental_filter(source: str, key: Sequence[str] | None, d: Dialect) -> str:
+    """The incremental's WHERE on stg_<source> (_scope_filter), under {% if changed %} in dbt;
+    empty for a full build."""
+    if not (d.jinja or d.changed_since):
+        return ""
+    where = "\n".join(_scope_filter(source, tuple(key or staging_key(source)), d))
+    return f"\n{{%- if changed %}}\n{where}\n{{%- endif %}}" if d.jinja else f"\n{where}"
+
+
 def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect, key: Sequence[str] | None = None) -> str:
     """int_enterprise_src_<source>. key: the key of stg_<source> (default: staging_key(source)),
     for the incremental filter (_scope_filter)."""
     fs = [f for f in source_models(catalog)[source] if f.id != "uscc"]
     lines = _jinja_head(d, [f"Per-enterprise aggregates of {source} for the profile ({len(fs)} base fields)."])
     col = USCC_COLUMN.get(source, "uscc")
-    filt = ""
-    if d.jinja or d.changed_since:
-        where = "\n".join(_scope_filter(source, tuple(key or staging_key(source)), d))
-        filt = f"\n{{%- if changed %}}\n{where}\n{{%- endif %}}" if d.jinja else f"\n{where}"
+    filt = _incremental_filter(source, key, d)
     if source == "enterprise_registry":  # one row per uscc: attributes, no aggregation
         cols = ",\n".join(f"  {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
         lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}")
@@ -317,8 +324,9 @@ def sources_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     aggregates, each source's ~100 fields packed in one struct column `src_<source>`.
     Measured (20,000 enterprises, 12 joins): Spark's sort-merge joins copy and project the growing
     wide row field by field (113 s for the joins alone, DuckDB 1 s); with each source's fields in
-    one struct a join copies 13 columns (30 s). The full build hands these 13 columns to the
-    Python workers, where DuckDB unpacks them (`govlake.profile.wide`)."""
+    one struct a join copies 13 columns (30 s). Spark's run of the profile SQL reads it (the
+    reference in tests, and the contract's schema); a build's workers compute the same rows from
+    int_enterprise_rows in DuckDB (`govlake.profile.wide`)."""
     lines = _jinja_head(d, ["Scope joined once to every per-source aggregate; each source's fields packed in one struct src_<source>."])
     sel, joins = ["  scope.uscc AS uscc"], []
     for s, fields in source_models(catalog).items():
@@ -330,12 +338,73 @@ def sources_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     return "\n".join(lines) + "\n"
 
 
-def base_sql(catalog: EnterpriseCatalog, d: Dialect, *, packed: bool | None = None) -> str:
+# Slot types of int_enterprise_rows, in column order. Timestamps go to the workers as the
+# session's wall-clock time (TIMESTAMP_NTZ): DuckDB then compares them with the as-of DATE
+# literals as Spark does in its session time zone.
+ROW_SLOT_TYPES = {"string": "STRING", "int": "INT", "long": "BIGINT", "double": "DOUBLE", "date": "DATE",
+                  "timestamp": "TIMESTAMP_NTZ", "boolean": "BOOLEAN"}
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """The columns of int_enterprise_rows: uscc, src (index into `sources`) and typed slots the
+    sources share; a source's staging columns that its profile fields read, each in a slot."""
+    sources: tuple[str, ...]
+    columns: dict[str, tuple[tuple[str, str], ...]]  # source -> ((staging column, slot), ...)
+    slots: tuple[tuple[str, str], ...]               # (slot, SQL type)
+
+
+def row_layout(catalog: EnterpriseCatalog, sources: Sequence) -> RowLayout:
+    """`sources`: catalog.sources.Source objects (columns and types). A column is carried if a
+    field of its source reads it (macros expanded, so @yw's `year` counts)."""
+    by_name = {s.name: s for s in sources}
+    d = Dialect("spark", as_of=dt.date(2000, 1, 1))
+    columns, width = {}, {}
+    for src, fields in source_models(catalog).items():
+        read = {m.group(1) for f in fields for m in _TOKEN.finditer(expand(f.sql, d)) if m.group(1) and not m.group(2)}
+        slots, n = [], {}
+        for c in by_name[src].columns:
+            if c.name in read and c.name != USCC_COLUMN.get(src, "uscc"):
+                n[c.type] = n.get(c.type, 0) + 1
+                slots.append((c.name, f"{c.type}_{n[c.type]}"))
+        columns[src] = tuple(slots)
+        for t, k in n.items():
+            width[t] = max(width.get(t, 0), k)
+    slots = tuple((f"{t}_{i}", sql) for t, sql in ROW_SLOT_TYPES.items() for i in range(1, width.get(t, 0) + 1))
+    return RowLayout(tuple(columns), columns, slots)
+
+
+def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
+    """int_enterprise_rows (Spark/dbt renderings): every staging row the profile reads, of the
+    enterprises in scope, in one layout (row_layout), distributed by enterprise. A build's Spark
+    plan ends here: each task hands its rows (all rows of its enterprises) to DuckDB in its
+    Python worker, which runs the duckdb rendering of the source aggregates, int_enterprise_base
+    and enterprise_profile on them (govlake.profile.wide). Every stg_<source> is already
+    distributed by its enterprise column, so the union needs no further exchange."""
+    layout = row_layout(catalog, sources)
+    keys = {s.name: s.key for s in sources}
+    lines = _jinja_head(d, ["Every staging row the profile reads, one layout (typed slots), distributed by enterprise."])
+    parts = []
+    for i, src in enumerate(layout.sources):
+        has = {slot: c for c, slot in layout.columns[src]}
+        col = USCC_COLUMN.get(src, "uscc")
+        sel = ["uscc" if col == "uscc" else f"{col} AS uscc", f"CAST({i} AS TINYINT) AS src"]
+        for slot, typ in layout.slots:
+            val = (f"CAST({has[slot]} AS {typ})" if typ == "TIMESTAMP_NTZ" else has[slot]) if slot in has else f"CAST(NULL AS {typ})"
+            sel.append(f"{val} AS {slot}")
+        # a row of no enterprise (a citizen's own petition) is in no profile: not shipped
+        parts.append(f"  SELECT {', '.join(sel)}\n  FROM (SELECT * FROM {d.ref('stg_' + src)} WHERE {col} IS NOT NULL) stg"
+                     + _incremental_filter(src, keys[src], d).replace("\n", "\n  "))
+    lines.append("SELECT * FROM (\n" + "\n  UNION ALL\n".join(parts) + "\n)\nDISTRIBUTE BY uscc")
+    return "\n".join(lines) + "\n"
+
+
+def base_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     """int_enterprise_base: every base (attr/agg) field, one row per enterprise in scope,
-    defaults applied, typed. packed (Spark/dbt, and DuckDB in the workers): unpacked from
-    int_enterprise_sources' structs; else (the DuckDB reference) the scope joined to the plain
-    per-source aggregates (same values)."""
-    packed = d.name != "duckdb" if packed is None else packed
+    defaults applied, typed. Spark/dbt: unpacked from int_enterprise_sources' structs; DuckDB
+    (the workers and the reference): the scope joined to the plain per-source aggregates (same
+    values)."""
+    packed = d.name != "duckdb"
     lines = _jinja_head(d, ["All base (non-derived) profile fields, one row per enterprise in scope: "
                             + ("int_enterprise_sources unpacked." if packed else "scope joined once to every per-source aggregate.")])
     srcs = source_models(catalog)

@@ -1,41 +1,46 @@
-"""The wide profile's projection, run by DuckDB inside Spark's Python workers.
+"""The enterprise profile computed by DuckDB inside Spark's Python workers.
 
-Spark reads staging, aggregates each source per enterprise and joins the 12 aggregates to the
-scope (`int_enterprise_sources`: uscc + one struct per source, ~1,000 fields). The last two
-models, `int_enterprise_base` (unpack, defaults, types) and `enterprise_profile` (476 derived
-fields inlined), are one projection per row: each task's Arrow batches go through their
-generated SQL (duckdb rendering, the same template) in an in-process DuckDB, one query per task,
-streamed, on their way to the Parquet writer and the tag kernels (`Lakehouse.stage_with`).
+Spark reads bronze, keeps the latest row per staging key and distributes the staging rows by
+enterprise (`int_enterprise_rows`: every row the profile reads, one layout of typed slots). Each
+task then holds all rows of its enterprises; its Python worker loads them into an in-process
+DuckDB and runs the duckdb rendering of the same generated models over them: the 12 per-source
+aggregates, `int_enterprise_base` (the joins, defaults, types) and `enterprise_profile` (476
+derived fields inlined), one query per task, streamed to the Parquet writer and the tag
+kernels (`Lakehouse.stage_with`).
 
-Why: Spark's row-at-a-time code for 1,500 projected columns, the hand-over of 1,500 flat columns
-to Arrow, and the JIT compiling that code were most of the full build's CPU (docs/profile.md,
-"2026-12-04 (3)"); DuckDB evaluates the same expressions a vector at a time. A test checks that
-the rows equal Spark's own run of the generated profile SQL, column by column.
+Why: Spark's generated code for ~1,500 aggregates and projected columns, its JIT compiling that
+code, and the hand-over of wide rows to Arrow were most of the full build's CPU; DuckDB runs the
+same SQL a vector at a time (docs/profile.md, "2026-12-05"). The dbt models stay the definition:
+a test checks that the rows equal Spark's own run of the generated profile SQL, column by column.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
-from govlake.catalog.profile import load_enterprise_fields
+from govlake.catalog.profile import USCC_COLUMN, load_enterprise_fields
+from govlake.catalog.sources import load_sources
 from govlake.profile import sqlgen
 
-SOURCES = "int_enterprise_sources"
+ROWS = "int_enterprise_rows"
 BATCH_ROWS = 10_000  # as Spark's Arrow batches (spark.sql.execution.arrow.maxRecordsPerBatch)
 
 
 @dataclass(frozen=True)
 class Projection:
-    """Callable on a task's Arrow batches of int_enterprise_sources -> batches of the profile."""
+    """Callable on a task's Arrow batches of int_enterprise_rows -> batches of the profile."""
 
-    sql: str          # int_enterprise_base and enterprise_profile over SOURCES, duckdb rendering
-    schema: pa.Schema  # the profile's columns as Spark types them
+    sql: str                   # source aggregates, base and profile over stg_<source>, duckdb rendering
+    layout: sqlgen.RowLayout
+    schema: pa.Schema          # the profile's columns as Spark types them
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import duckdb
@@ -43,22 +48,47 @@ class Projection:
         first = next(batches, None)
         if first is None:
             return
-        # One query per task, not per batch: planning the 1,500 inlined expressions takes seconds.
+        spill = tempfile.mkdtemp(prefix="govlake-duckdb-")
         # One thread: Spark already runs one task per core.
-        con = duckdb.connect(config={"threads": 1})
+        con = duckdb.connect(config={"threads": 1, "temp_directory": spill, "preserve_insertion_order": False})
         try:
-            con.register(SOURCES, pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches)))
-            for batch in con.sql(self.sql).to_arrow_reader(BATCH_ROWS):
-                yield batch.cast(self.schema)
+            # Each source's rows into a DuckDB table stg_<source> as they arrive (the slots it
+            # does not use are dropped at once, so a task holds its rows about once).
+            picks = [f"SELECT uscc AS {USCC_COLUMN.get(src, 'uscc')}"
+                     + "".join(f", {slot} AS {c}" for c, slot in self.layout.columns[src]) + f" FROM batch WHERE src = {i}"
+                     for i, src in enumerate(self.layout.sources)]
+            con.register("batch", first)
+            for src, pick in zip(self.layout.sources, picks):
+                con.execute(f"CREATE TABLE stg_{src} AS {pick} AND false")
+            batch = first
+            while batch is not None:
+                con.register("batch", batch)
+                for i in np.unique(batch.column("src").to_numpy(zero_copy_only=False)):
+                    con.execute(f"INSERT INTO stg_{self.layout.sources[i]} {picks[i]}")
+                con.unregister("batch")
+                batch = next(batches, None)
+            # One query per task, not per batch: planning the ~1,500 aggregates and expressions
+            # takes seconds.
+            for out in con.sql(self.sql).to_arrow_reader(BATCH_ROWS):
+                yield out.cast(self.schema)
         finally:
             con.close()
+            shutil.rmtree(spill, ignore_errors=True)
+
+
+def profile_sql(catalog_dir: Path, as_of: dt.date) -> str:
+    """The profile over stg_<source> tables, duckdb rendering: scope, source aggregates and base
+    as CTEs, then the profile's projection."""
+    catalog = load_enterprise_fields(catalog_dir)
+    d = sqlgen.Dialect("duckdb", as_of=as_of)
+    models = {"int_enterprise_scope": sqlgen.scope_sql([], d)}
+    models |= {f"int_enterprise_src_{s}": sqlgen.source_sql(s, catalog, d) for s in sqlgen.source_models(catalog)}
+    models["int_enterprise_base"] = sqlgen.base_sql(catalog, d)
+    return "WITH " + ",\n".join(f"{name} AS (\n{sql})" for name, sql in models.items()) + "\n" + sqlgen.profile_sql(catalog, d)
 
 
 def projection(catalog_dir: Path, as_of: dt.date, schema: pa.Schema) -> Projection:
-    """The profile's projection for `as_of`; schema: the profile's Arrow schema (from Spark's
-    analysis of the generated profile SQL, so types follow the contract)."""
-    catalog = load_enterprise_fields(catalog_dir)
-    d = sqlgen.Dialect("duckdb", as_of=as_of)
-    sql = (f"WITH int_enterprise_base AS (\n{sqlgen.base_sql(catalog, d, packed=True)})\n"
-           + sqlgen.profile_sql(catalog, d))
-    return Projection(sql, schema)
+    """The profile's computation for `as_of` in the workers; schema: the profile's Arrow schema
+    (from Spark's analysis of the generated profile SQL, so types follow the contract)."""
+    layout = sqlgen.row_layout(load_enterprise_fields(catalog_dir), load_sources(catalog_dir))
+    return Projection(profile_sql(catalog_dir, as_of), layout, schema)
