@@ -45,8 +45,9 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: d
     from govlake.transform.runner import load_manifest, target_dir
 
     vars_ = {"as_of": as_of.isoformat(), "load_date": as_of.isoformat(), sqlgen.CHANGED_VAR: changed.isoformat() if changed else None}
-    run_dbt(spark, lake.settings, ["build", "--select", "+enterprise_profile", "+policy_profile", "+policy_tags",
-                                   "--vars", json.dumps(vars_)], parent_run=parent)
+    # int_enterprise_rows (what the build computes) is no ancestor of the profile: selected too
+    run_dbt(spark, lake.settings, ["build", "--select", "+enterprise_profile", f"+{wide.ROWS}", "+policy_profile",
+                                   "+policy_tags", "--vars", json.dumps(vars_)], parent_run=parent)
     manifest = load_manifest(target_dir(lake.settings))
     marts = public_marts(manifest)
     frames = {m: with_comments(spark.table(marts[m]["relation_name"].replace("`", "")), marts[m])
