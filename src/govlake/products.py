@@ -8,9 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from govlake import yamlio
 from govlake.settings import Settings, get_settings
 
 class ContractColumn(BaseModel):
@@ -127,12 +127,12 @@ def load_catalog(settings: Settings | None = None) -> ProductCatalog:
 
 @lru_cache(maxsize=8)
 def _load(path: Path, departments_path: Path, _mtime: int) -> ProductCatalog:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlio.safe_load(path.read_text(encoding="utf-8"))
     try:
         cat = ProductCatalog.model_validate(raw)
     except Exception as e:  # pydantic's message names the failing product and field
         raise ValueError(f"catalog/products.yaml (数据产品目录) is invalid: {e}") from e
-    depts = {d["code"] for d in yaml.safe_load(departments_path.read_text(encoding="utf-8"))["departments"]}
+    depts = {d["code"] for d in yamlio.safe_load(departments_path.read_text(encoding="utf-8"))["departments"]}
     for owner in [p.owner for p in cat.products] + [c.dept for c in cat.consumers]:
         if owner not in depts:
             raise ValueError(f"catalog/products.yaml: department {owner!r} is not in departments.yaml (部门目录)")

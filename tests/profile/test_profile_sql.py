@@ -136,6 +136,24 @@ def full_profile(spark, settings, prof):
     return pa.Table.from_batches(list(batches), schema).sort_by("uscc")
 
 
+def test_incremental_needs_the_catalog_of_the_published_profile(spark, lake):
+    """The incremental writes the published profile's schema (no analysis of the wide views); a
+    catalog whose fields no longer match it is refused with a clear error."""
+    from types import SimpleNamespace as NS
+
+    from govlake.profile.build import PROFILE, _published_schema
+
+    lake.write(spark.sql("SELECT '91440306MA00000001' AS uscc, CAST(1.5 AS DOUBLE) AS revenue_wan"), PROFILE)
+    same = NS(fields=[NS(id="uscc", type="string"), NS(id="revenue_wan", type="double")])
+    schema = _published_schema(lake, same)
+    assert schema == lake.schema(PROFILE) and schema.names == ["uscc", "revenue_wan"]
+    for changed in ([NS(id="uscc", type="string"), NS(id="revenue_wan", type="int")],      # a type
+                    [NS(id="revenue_wan", type="double"), NS(id="uscc", type="string")],   # the order
+                    [*same.fields, NS(id="employees", type="int")]):                       # a new field
+        with pytest.raises(RuntimeError, match="run a full build first"):
+            _published_schema(lake, NS(fields=changed))
+
+
 def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
     from pyspark.sql import functions as F
 

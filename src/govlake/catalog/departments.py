@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from govlake import yamlio
 from govlake.catalog.sources import CatalogError
 
 KINDS = ("职能部门", "街道")
@@ -67,7 +66,7 @@ def parse_departments(doc: dict) -> list[Department]:
 
 def load_departments(catalog_dir: Path) -> list[Department]:
     with open(Path(catalog_dir) / "departments.yaml", encoding="utf-8") as f:
-        return parse_departments(yaml.safe_load(f))
+        return parse_departments(yamlio.safe_load(f))
 
 
 def parse_certificate_types(doc: dict) -> list[CertificateType]:
@@ -86,4 +85,4 @@ def parse_certificate_types(doc: dict) -> list[CertificateType]:
 
 def load_certificate_types(catalog_dir: Path) -> list[CertificateType]:
     with open(Path(catalog_dir) / "certificate_types.yaml", encoding="utf-8") as f:
-        return parse_certificate_types(yaml.safe_load(f))
+        return parse_certificate_types(yamlio.safe_load(f))

@@ -16,8 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from govlake import yamlio
 from govlake.catalog.sources import CatalogError
 from govlake.policy.expr import RuleError, parse
 
@@ -170,7 +169,7 @@ def load_policies(catalog_dir: Path, fields: dict[str, str] | None = None, *,
     certs = {c.key for c in load_certificate_types(catalog_dir)}
     out, ids = [], set()
     for path in sorted((catalog_dir / "policies").glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlio.safe_load(path.read_text(encoding="utf-8"))
         p = parse_policy(doc, source=str(path.name), dept_codes=depts)
         if p.kind == "synthetic" and not include_synthetic:
             continue
@@ -192,7 +191,7 @@ def load_cases(catalog_dir: Path) -> dict[str, list[dict]]:
     Fields absent from `profile` are null (the 'data missing' path)."""
     out: dict[str, list[dict]] = {}
     for path in sorted((Path(catalog_dir) / "policies" / "cases").glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
         pid = doc.get("policy_id") or path.stem
         cases = []
         for c in doc.get("cases") or []:

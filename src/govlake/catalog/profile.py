@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from govlake import yamlio
 from govlake.catalog.departments import load_certificate_types, load_departments
 from govlake.catalog.sources import CatalogError, load_sources
 
@@ -173,14 +174,14 @@ def _raw_fields(catalog_dir: Path) -> tuple[list[Category], list[tuple[dict, str
     d = Path(catalog_dir) / "enterprise_fields"
     if not d.is_dir():
         raise CatalogError(f"{d}: the enterprise field catalog folder is missing")
-    common = yaml.safe_load((d / "_common.yaml").read_text(encoding="utf-8")) or {}
+    common = yamlio.safe_load((d / "_common.yaml").read_text(encoding="utf-8")) or {}
     templates, matrices = common.get("templates") or {}, common.get("matrices") or {}
     shared = _shared_lists(catalog_dir, common)
     env0 = _globals(catalog_dir)
     cats, raws = [], []
     for path in sorted(d.glob("[!_]*.yaml")):
         where = f"enterprise_fields/{path.name}"
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
         c = doc.get("category") or {}
         if not c.get("id") or not c.get("label"):
             raise _err(where, "needs category: {id, label}")
@@ -339,7 +340,7 @@ def _load_tags(paths: list[Path], field_types: dict[str, str], lists: dict, kind
     seen: dict[str, str] = {}
     for path in paths:
         where = f"{path.parent.name}/{path.name}" if path.parent.name.endswith("_tags") else path.name
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
         local = {**lists, **(doc.get("lists") or {})}
         groups = doc.get("groups") or ([doc] if doc.get("group") else [])
         for g in groups:
@@ -396,10 +397,10 @@ def load_enterprise_tags(catalog_dir: Path | None = None, fields: EnterpriseCata
     paths = sorted(d.glob("*.yaml")) if d.is_dir() else []
     if not paths:
         raise CatalogError(f"{d}: no enterprise tag files")
-    common = yaml.safe_load((catalog_dir / "enterprise_fields" / "_common.yaml").read_text(encoding="utf-8")) or {}
+    common = yamlio.safe_load((catalog_dir / "enterprise_fields" / "_common.yaml").read_text(encoding="utf-8")) or {}
     lists = _shared_lists(catalog_dir, common)
     for p in sorted((catalog_dir / "enterprise_fields").glob("[!_]*.yaml")):
-        lists.update((yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("lists") or {})
+        lists.update((yamlio.safe_load(p.read_text(encoding="utf-8")) or {}).get("lists") or {})
     return _load_tags(paths, {f.id: f.type for f in fields.fields}, lists, "enterprise_tags")
 
 
@@ -422,9 +423,9 @@ class PolicyField:
 
 
 def _policy_lists(catalog_dir: Path, doc: dict) -> dict:
-    common = yaml.safe_load((catalog_dir / "enterprise_fields" / "_common.yaml").read_text(encoding="utf-8")) or {}
+    common = yamlio.safe_load((catalog_dir / "enterprise_fields" / "_common.yaml").read_text(encoding="utf-8")) or {}
     lists = _shared_lists(catalog_dir, common)
-    basic = yaml.safe_load((catalog_dir / "enterprise_fields" / "01_basic.yaml").read_text(encoding="utf-8")) or {}
+    basic = yamlio.safe_load((catalog_dir / "enterprise_fields" / "01_basic.yaml").read_text(encoding="utf-8")) or {}
     lists.update(basic.get("lists") or {})
     lists["categories"] = [c.__dict__ for c in load_enterprise_fields(catalog_dir).categories]
     lists.update(doc.get("lists") or {})
@@ -437,7 +438,7 @@ def load_policy_fields(catalog_dir: Path | None = None) -> list[PolicyField]:
     catalog_dir = Path(catalog_dir or get_settings().catalog_dir)
     where = "policy_fields.yaml"
     try:
-        doc = yaml.safe_load((catalog_dir / where).read_text(encoding="utf-8")) or {}
+        doc = yamlio.safe_load((catalog_dir / where).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise CatalogError(f"{where}: not valid YAML: {e}") from None
     lists = _policy_lists(catalog_dir, doc)
@@ -477,6 +478,6 @@ def load_policy_tags(catalog_dir: Path | None = None, fields: list[PolicyField] 
 
     catalog_dir = Path(catalog_dir or get_settings().catalog_dir)
     fields = fields or load_policy_fields(catalog_dir)
-    doc = yaml.safe_load((catalog_dir / "policy_fields.yaml").read_text(encoding="utf-8")) or {}
+    doc = yamlio.safe_load((catalog_dir / "policy_fields.yaml").read_text(encoding="utf-8")) or {}
     return _load_tags([catalog_dir / "policy_tags.yaml"], {f.id: f.type for f in fields},
                       _policy_lists(catalog_dir, doc), "policy_tags")

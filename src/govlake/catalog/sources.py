@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from govlake import yamlio
 
 TYPES = ("string", "int", "long", "double", "date", "timestamp", "boolean")
 NUMERIC = ("int", "long", "double")
@@ -179,4 +179,4 @@ def parse_sources(doc: dict) -> SourcesCatalog:
 def load_sources(catalog_dir: Path) -> SourcesCatalog:
     path = Path(catalog_dir) / "sources.yaml"
     with open(path, encoding="utf-8") as f:
-        return parse_sources(yaml.safe_load(f))
+        return parse_sources(yamlio.safe_load(f))

@@ -160,6 +160,12 @@ class Lakehouse:
         pyarrow dataset expression (pushed into the Parquet scan)."""
         return overlay.to_arrow(self.path(table), version, columns, filter)
 
+    def schema(self, table: str, version: int | None = None):
+        """The table's Spark schema (column comments included), from its Delta log: no read planned."""
+        if self._jars:
+            return self.read(table, version).schema
+        return delta_local.snapshot_schema(delta_local.DeltaTable(str(self.path(table)), version=version))
+
     def arrow_schema(self, table: str, version: int | None = None):
         from deltalake import DeltaTable
 

@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow.compute as pc
-import yaml
-
+from govlake import yamlio
 from govlake.catalog.policies import Policy, load_policies, parse_policy
 from govlake.catalog.sources import CatalogError
 from govlake.policy import expr as E
@@ -58,7 +57,7 @@ class Decision:
 
 # -- rules ------------------------------------------------------------------------------------
 def load_trees(catalog_dir: Path) -> dict[str, dict]:
-    doc = yaml.safe_load((Path(catalog_dir) / "approval.yaml").read_text(encoding="utf-8")) or {}
+    doc = yamlio.safe_load((Path(catalog_dir) / "approval.yaml").read_text(encoding="utf-8")) or {}
     trees = {}
     for t in doc.get("trees") or []:
         pid = t.get("policy_id")

@@ -92,7 +92,7 @@ def field_catalog(catalog_dir: Path) -> dict[str, FieldInfo]:
 
 def tag_ids(catalog_dir: Path) -> set[str] | None:
     """Tag ids from catalog/enterprise_tags/*.yaml, or None (tags unchecked) while it is empty."""
-    import yaml
+    from govlake import yamlio
 
     try:
         from govlake.catalog.profile import load_enterprise_tags
@@ -106,7 +106,7 @@ def tag_ids(catalog_dir: Path) -> set[str] | None:
     d = Path(catalog_dir) / "enterprise_tags"
     ids: set[str] = set()
     for p in sorted(d.glob("*.yaml")) if d.is_dir() else []:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        doc = yamlio.safe_load(p.read_text(encoding="utf-8")) or {}
         items = doc.get("tags") if isinstance(doc, dict) else doc
         for t in items or []:
             if isinstance(t, dict) and (t.get("id") or t.get("tag_id")):

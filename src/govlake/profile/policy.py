@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from govlake import yamlio
 from govlake.catalog.departments import load_departments
 from govlake.catalog.profile import (
     CatalogError, PolicyField, load_enterprise_fields, load_policy_fields, load_policy_tags,
@@ -26,7 +27,7 @@ def load_policy_docs(catalog_dir: Path) -> list[dict]:
     out = []
     for p in sorted((Path(catalog_dir) / "policies").glob("*.yaml")):
         try:
-            doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+            doc = yamlio.safe_load(p.read_text(encoding="utf-8"))
         except yaml.YAMLError as e:
             raise CatalogError(f"policies/{p.name}: not valid YAML: {e}") from None
         if isinstance(doc, dict) and doc.get("policy_id"):

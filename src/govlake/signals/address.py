@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from govlake import yamlio
 from govlake.settings import get_settings
 
 DISTRICT_CODE, DISTRICT_NAME = "440306", "宝安区"
@@ -87,7 +86,7 @@ def address_tree(divisions_csv: str | None = None) -> tuple[Community, ...]:
     if not path.exists():
         raise FileNotFoundError(f"address tree needs the divisions file (行政区划) at {path}")
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
-    arterials = yaml.safe_load(open(get_settings().catalog_dir / "address_tree" / "arterials.yaml",
+    arterials = yamlio.safe_load(open(get_settings().catalog_dir / "address_tree" / "arterials.yaml",
                                     encoding="utf-8"))["arterials"]
     shorts = [_short_community(r["community_name"]) for r in rows]
     out = []

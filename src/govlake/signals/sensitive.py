@@ -17,9 +17,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
 from scipy.special import expit
 
+from govlake import yamlio
 from govlake.petitions.features import CharKeys
 from govlake.settings import Settings, get_settings
 
@@ -48,7 +48,7 @@ class _Category:
 
 class Lexicon:
     def __init__(self, path: Path):
-        raw = yaml.safe_load(open(path, encoding="utf-8"))
+        raw = yamlio.safe_load(open(path, encoding="utf-8"))
         self.digest = hashlib.sha1(open(path, "rb").read()).hexdigest()[:12]
         self.window = int(raw.get("negation_window", 4))
         self.negation = re.compile("|".join(map(re.escape, raw.get("negation", [])))) if raw.get("negation") else None
