@@ -1,15 +1,16 @@
-"""Incremental profile: the scope filter runs before staging's latest-row window, so only the
-rows of the enterprises in scope are shuffled and sorted; the source aggregates of those
-enterprises are the full build's, also for a record whose enterprise changed."""
+"""Incremental profile (govlake.profile.changed): the enterprises in scope are the changed ones,
+also those that lost a record re-sent for another enterprise, and their rows, computed by DuckDB
+from the bronze files, are the full build's, column for column."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
-from govlake.catalog.profile import USCC_COLUMN, load_enterprise_fields
-from govlake.profile import direct, sqlgen
+from govlake.profile import changed, direct, sqlgen, wide
 
 D0, D1, AS_OF = dt.date(2025, 6, 28), dt.date(2025, 6, 29), dt.date(2025, 6, 30)
 
@@ -18,30 +19,7 @@ def _uscc(i: int) -> str:
     return f"91440306MA{i:08d}"  # synthetic.source_frame
 
 
-def _kids(node) -> list:
-    c = node.children()
-    return [c.apply(i) for i in range(c.size())]
-
-
-def _windows(plan) -> list:
-    out, todo = [], [plan]
-    while todo:
-        n = todo.pop()
-        if n.nodeName() == "Window":
-            out.append(n)
-        todo += _kids(n)
-    return out
-
-
-def _input(window):
-    """The first operator under a window that is not a row-by-row one (Project, Filter)."""
-    n = _kids(window)[0]
-    while len(_kids(n)) == 1:
-        n = _kids(n)[0]
-    return n
-
-
-def test_incremental_filters_staging_before_its_window(spark, lake, settings):
+def test_incremental_scope_and_rows_are_the_full_builds(spark, lake, settings, full_profile):
     from govlake.profile.synthetic import write_bronze
 
     write_bronze(spark, lake, 40, AS_OF, D0)
@@ -62,50 +40,39 @@ def test_incremental_filters_staging_before_its_window(spark, lake, settings):
     lake.write(transferred.withColumn("uscc", F.lit(_uscc(9))).withColumn("_load_date", F.lit(AS_OF)),
                "bronze.ip_records", mode="append", partition_by=["_load_date"])
 
-    catalog = load_enterprise_fields(settings.catalog_dir)
-    sources = list(sqlgen.source_models(catalog))
+    # The full build's rows of every enterprise (Spark's staging and int_enterprise_rows through
+    # the workers' projection).
     direct.register_staging(spark, lake, AS_OF)
-    direct.profile_views(spark, settings, AS_OF, AS_OF)
-    scope = {r.uscc for r in spark.table("int_enterprise_scope").collect()}
-    assert scope == {_uscc(i) for i in (1, 2, 3, 4, 5, 9)}
-
-    # Every staging window (source models, and the registry's in the scope) reads a semi join
-    # with the scope (or with the keys of the enterprises in scope), broadcast.
-    for view in ["int_enterprise_scope"] + [f"int_enterprise_src_{s}" for s in sources]:
-        qe = spark.table(view)._jdf.queryExecution()
-        windows = _windows(qe.optimizedPlan())
-        assert windows, view
-        for w in windows:
-            below = _input(w)
-            assert below.nodeName() == "Join" and below.joinType().toString() == "LeftSemi", (view, w.toString())
-        physical = qe.executedPlan().toString()
-        assert "SortMergeJoin" not in physical and "BroadcastHashJoin" in physical, view
-
-    def rows(src):
-        df = spark.table(f"int_enterprise_src_{src}").where(F.col("uscc").isin(*scope))
-        return sorted((r.asDict() for r in df.collect()), key=lambda r: r["uscc"])
-
-    inc = {s: rows(s) for s in sources}
-    assert sum(r["ip_all_valid_count"] is not None for r in inc["ip_records"]) >= 1
-    direct.profile_views(spark, settings, AS_OF)  # the full build's views
-    for s in sources:
-        assert inc[s] == rows(s), s
+    full = full_profile(direct.profile_views(spark, settings, AS_OF), AS_OF)
+    project = wide.projection(settings.catalog_dir, AS_OF, full.schema)
+    tz = spark.conf.get("spark.sql.session.timeZone")
+    with changed.ChangedEnterprises(lake, AS_OF, AS_OF, tz) as scoped:
+        scope = {_uscc(i) for i in (1, 2, 3, 4, 5, 9)}
+        assert set(scoped.scope.to_pylist()) == scope
+        inc = pa.Table.from_batches(list(scoped.profile(project)), full.schema).sort_by("uscc")
+    assert set(inc.column("uscc").to_pylist()) == scope
+    want = full.filter(pc.is_in(full.column("uscc"), pa.array(sorted(scope))))
+    bad = [c for c in full.column_names if not inc.column(c).equals(want.column(c))]
+    assert not bad, bad[:5]
+    assert sum(r is not None and r > 0 for r in inc.column("ip_all_valid_count").to_pylist()) >= 1
     # the moved record counts for enterprise 8, no longer for 1
     stg = spark.table("stg_ip_records").where(F.col("ip_id") == moved["ip_id"]).collect()
     assert [r.uscc for r in stg] == [_uscc(8)]
 
 
-def test_scope_filter_is_on_the_staging_key(settings):
-    """Sources keyed by their own id (ip_id, ...) filter on that key; uscc-keyed ones on uscc."""
-    catalog = load_enterprise_fields(settings.catalog_dir)
-    d = sqlgen.Dialect("spark", as_of=AS_OF, changed_since=AS_OF)
-    for src in sqlgen.source_models(catalog):
-        key = sqlgen.staging_key(src, settings.catalog_dir)
-        sql = sqlgen.source_sql(src, catalog, d, key)
-        col = USCC_COLUMN.get(src, "uscc")
-        assert f"WHERE {col} IN (SELECT /*+ BROADCAST(scope) */ uscc FROM int_enterprise_scope scope)" in sql, src
-        if col not in key:
-            assert f"AND {key[0]} IN (SELECT /*+ BROADCAST(b) */ {key[0]} FROM bronze__{src} b" in sql, src
+def test_staging_of_a_record_source_filters_its_keys_before_the_window(settings):
+    """A source keyed by its own id (ip_id, ...): the window reads the keys that ever had a row of
+    an enterprise in scope (its latest row may be another enterprise's: dropped after); a
+    uscc-keyed source: the enterprises in scope."""
+    from govlake.catalog.sources import load_sources
+
+    sources = load_sources(settings.catalog_dir)
+    ip = changed.staging_sql(sources["ip_records"], ["status"], AS_OF, "Asia/Shanghai")
+    assert "AND (ip_id) IN (SELECT ip_id FROM bronze__ip_records WHERE uscc IN (SELECT uscc FROM changed_scope))" in ip
+    assert ip.endswith("WHERE _rn = 1 AND uscc IN (SELECT uscc FROM changed_scope)")
+    tax = changed.staging_sql(sources["tax_annual"], ["revenue_wan"], AS_OF, "Asia/Shanghai")
+    assert "AND uscc IN (SELECT uscc FROM changed_scope)\n) WHERE _rn = 1" in tax
+    pet = changed.staging_sql(sources["petitions"], ["submit_time"], AS_OF, "Asia/Shanghai")
+    assert "timezone('Asia/Shanghai', CAST(submit_time AS TIMESTAMPTZ)) AS submit_time" in pet
     full = sqlgen.Dialect("spark", as_of=AS_OF)
-    assert "int_enterprise_scope" not in sqlgen.source_sql("ip_records", catalog, full)
     assert "bronze__" not in sqlgen.scope_sql(["enterprise_registry", "ip_records"], full)

@@ -122,20 +122,6 @@ def test_tags_run_in_spark_with_evidence(spark, settings):
     assert got["hnte"]["since"] == AS_OF and got["hnte"]["tag_name"] == "高新技术企业"
 
 
-def full_profile(spark, settings, prof):
-    """Every enterprise's profile as a full build computes it (Spark's int_enterprise_rows
-    through the workers' DuckDB, as one task), sorted by uscc."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    from govlake.profile import wide
-
-    schema = to_arrow_schema(prof.schema)
-    project = wide.projection(settings.catalog_dir, AS_OF, schema)
-    batches = project(iter(spark.table(wide.ROWS).toArrow().to_batches()))
-    return pa.Table.from_batches(list(batches), schema).sort_by("uscc")
-
-
 def test_incremental_needs_the_catalog_of_the_published_profile(spark, lake):
     """The incremental writes the published profile's schema (no analysis of the wide views); a
     catalog whose fields no longer match it is refused with a clear error."""
@@ -154,7 +140,7 @@ def test_incremental_needs_the_catalog_of_the_published_profile(spark, lake):
             _published_schema(lake, NS(fields=changed))
 
 
-def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
+def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch, full_profile):
     from pyspark.sql import functions as F
 
     from govlake.lakehouse import overlay
@@ -191,7 +177,7 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch):
 
     register_staging(spark, lake, AS_OF)
     # the full rebuild's rows: every enterprise through the same projection a build runs
-    full_table = full_profile(spark, settings, profile_views(spark, settings, AS_OF))
+    full_table = full_profile(profile_views(spark, settings, AS_OF), AS_OF)
     full = spark.createDataFrame(full_table)
     inc = lake.to_arrow("gold.enterprise_profile").select(full_table.column_names).sort_by("uscc").cast(full_table.schema)
     assert inc.num_rows == full_table.num_rows == 60

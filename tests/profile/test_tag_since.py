@@ -6,10 +6,9 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from govlake.profile.tag_since import SinceIndex, with_published_since
+from govlake.profile.tag_since import SinceIndex
 
 D0, D1, AS_OF = dt.date(2024, 1, 5), dt.date(2025, 3, 1), dt.date(2025, 6, 30)
 
@@ -43,21 +42,6 @@ def test_no_published_tags_and_bad_input():
                                        names=["uscc", "tag_id", "since"])
     with pytest.raises(ValueError, match="must not be null"):
         SinceIndex.from_batches([nulls])
-
-
-def test_staged_files_are_read_and_given_their_dates(tmp_path):
-    """Files as the profile's write pass leaves them: dictionary keys, no stored Arrow schema,
-    more columns than the index reads, several row groups."""
-    rows = pa.table({"uscc": pa.array(["A", "A", "C"]).dictionary_encode(), "tag_id": pa.array(["t1", "t3", "t1"]),
-                     "tag_name": ["x", "y", "x"], "since": pa.array([AS_OF] * 3, pa.date32()), "evidence": ["e1", "e2", "e3"]})
-    f = tmp_path / "part.parquet"
-    pq.write_table(rows, f, store_schema=False, row_group_size=2)
-    parts = list(with_published_since([f], SinceIndex.from_batches([_batch([("A", "t1", D0), ("C", "t2", D1)])])))
-    assert len(parts) == 1
-    out = [pa.Table.from_batches(list(parts[0]))]
-    assert out[0].column_names == rows.column_names
-    assert out[0].column("since").to_pylist() == [D0, AS_OF, AS_OF]
-    assert out[0].column("evidence").to_pylist() == ["e1", "e2", "e3"]
 
 
 def test_tagger_gives_published_tags_their_date(tmp_path):

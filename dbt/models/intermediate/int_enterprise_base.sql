@@ -2,7 +2,6 @@
 -- All base (non-derived) profile fields, one row per enterprise in scope: int_enterprise_sources unpacked.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc,
   CAST(src_enterprise_registry.ent_name AS STRING) AS ent_name,

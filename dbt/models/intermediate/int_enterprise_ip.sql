@@ -4,7 +4,6 @@
 -- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc,
   CAST(ip_invention_valid_count + ip_utility_valid_count + ip_software_valid_count + ip_ic_layout_valid_count AS INT) AS ip_core_valid_count,

@@ -4,7 +4,6 @@
 -- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc,
   CAST(CASE WHEN cert_valid_hnte THEN 1 ELSE 0 END + CASE WHEN cert_valid_little_giant THEN 1 ELSE 0 END + CASE WHEN cert_valid_gd_srdi THEN 1 ELSE 0 END + CASE WHEN cert_valid_sz_srdi THEN 1 ELSE 0 END + CASE WHEN cert_valid_innovative_sme THEN 1 ELSE 0 END + CASE WHEN cert_valid_tech_sme THEN 1 ELSE 0 END + CASE WHEN cert_valid_single_champion THEN 1 ELSE 0 END + CASE WHEN cert_valid_tech_center_city THEN 1 ELSE 0 END + CASE WHEN cert_valid_sz_brand THEN 1 ELSE 0 END AS INT) AS honour_valid_count,

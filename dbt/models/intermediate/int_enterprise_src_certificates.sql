@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of certificates for the profile (100 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   count(CASE WHEN status = '有效' AND issue_date <= DATE '{{ as_of }}' AND (expiry_date IS NULL OR expiry_date >= DATE '{{ as_of }}') THEN 1 END) AS cert_valid_count,
@@ -106,10 +105,4 @@ SELECT
   bool_or(cert_type = '知识产权管理体系认证' AND (issue_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND issue_date <= DATE '{{ as_of }}')) AS cert_new_3y_ip_mgmt,
   bool_or(cert_type = '两化融合管理体系评定' AND (issue_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND issue_date <= DATE '{{ as_of }}')) AS cert_new_3y_dual_integration
 FROM {{ ref('stg_certificates') }}
-{%- if changed %}
--- incremental: enterprises in scope; the cert_id filter (staging key) runs before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-  AND cert_id IN (SELECT /*+ BROADCAST(b) */ cert_id FROM {{ source('bronze', 'certificates') }} b
-    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
-{%- endif %}
 GROUP BY uscc

@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of credit_records for the profile (82 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   count(CASE WHEN (record_type IN ('严重违法失信', '失信被执行人') OR (record_type = '行政处罚' AND severity = '严重')) AND (decision_date > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND decision_date <= DATE '{{ as_of }}') AND (repaired_date IS NULL OR repaired_date > DATE '{{ as_of }}') THEN 1 END) AS credit_serious_1y_count,
@@ -88,10 +87,4 @@ SELECT
   sum(CASE WHEN record_type = '行政处罚' AND (decision_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND decision_date <= DATE '{{ as_of }}') THEN amount_wan END) AS penalty_amount_3y_wan,
   sum(CASE WHEN record_type = '行政处罚' AND (decision_date > DATE '{{ as_of }}' - INTERVAL 60 MONTH AND decision_date <= DATE '{{ as_of }}') THEN amount_wan END) AS penalty_amount_5y_wan
 FROM {{ ref('stg_credit_records') }}
-{%- if changed %}
--- incremental: enterprises in scope; the record_id filter (staging key) runs before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-  AND record_id IN (SELECT /*+ BROADCAST(b) */ record_id FROM {{ source('bronze', 'credit_records') }} b
-    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
-{%- endif %}
 GROUP BY uscc

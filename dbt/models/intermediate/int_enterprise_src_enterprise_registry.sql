@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of enterprise_registry for the profile (61 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc,
   CAST(name AS STRING) AS ent_name,
@@ -67,7 +66,3 @@ SELECT
   CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 10 AS BOOLEAN) AS age_ge_10y,
   CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 20 AS BOOLEAN) AS age_ge_20y
 FROM {{ ref('stg_enterprise_registry') }}
-{%- if changed %}
--- incremental: enterprises in scope; on the staging key (uscc), so before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-{%- endif %}

@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of financing for the profile (96 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   max(CASE WHEN event_date <= DATE '{{ as_of }}' THEN event_date END) AS financing_last_date,
@@ -102,10 +101,4 @@ SELECT
   count(CASE WHEN round = '银行贷款' AND (event_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND event_date <= DATE '{{ as_of }}') THEN 1 END) AS financing_bank_loan_3y_count,
   count(CASE WHEN round = '债券' AND (event_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND event_date <= DATE '{{ as_of }}') THEN 1 END) AS financing_bond_3y_count
 FROM {{ ref('stg_financing') }}
-{%- if changed %}
--- incremental: enterprises in scope; the event_id filter (staging key) runs before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-  AND event_id IN (SELECT /*+ BROADCAST(b) */ event_id FROM {{ source('bronze', 'financing') }} b
-    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
-{%- endif %}
 GROUP BY uscc

@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of industrial_space for the profile (33 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   sum(CASE WHEN start_date <= DATE '{{ as_of }}' AND (end_date IS NULL OR end_date >= DATE '{{ as_of }}') THEN area_sqm END) AS space_active_area_sqm,
@@ -39,10 +38,4 @@ SELECT
   sum(CASE WHEN space_type = '研发用房' AND start_date <= DATE '{{ as_of }}' AND (end_date > DATE '{{ as_of }}' AND end_date <= DATE '{{ as_of }}' + INTERVAL 12 MONTH) THEN area_sqm END) AS space_rd_space_expiring_1y_sqm,
   sum(CASE WHEN space_type = '仓储' AND start_date <= DATE '{{ as_of }}' AND (end_date > DATE '{{ as_of }}' AND end_date <= DATE '{{ as_of }}' + INTERVAL 12 MONTH) THEN area_sqm END) AS space_warehouse_expiring_1y_sqm
 FROM {{ ref('stg_industrial_space') }}
-{%- if changed %}
--- incremental: enterprises in scope; the lease_id filter (staging key) runs before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-  AND lease_id IN (SELECT /*+ BROADCAST(b) */ lease_id FROM {{ source('bronze', 'industrial_space') }} b
-    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
-{%- endif %}
 GROUP BY uscc

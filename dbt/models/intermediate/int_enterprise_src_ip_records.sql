@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of ip_records for the profile (142 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   count(CASE WHEN status = '有效' THEN 1 END) AS ip_all_valid_count,
@@ -148,10 +147,4 @@ SELECT
   count(CASE WHEN ip_type = '集成电路布图设计' AND year(grant_date) = {{ y1 - 3 }} THEN 1 END) AS ip_ic_layout_grant_y4_count,
   count(CASE WHEN ip_type = '集成电路布图设计' AND year(grant_date) = {{ y1 - 4 }} THEN 1 END) AS ip_ic_layout_grant_y5_count
 FROM {{ ref('stg_ip_records') }}
-{%- if changed %}
--- incremental: enterprises in scope; the ip_id filter (staging key) runs before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-  AND ip_id IN (SELECT /*+ BROADCAST(b) */ ip_id FROM {{ source('bronze', 'ip_records') }} b
-    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
-{%- endif %}
 GROUP BY uscc

@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of petitions for the profile (76 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   related_uscc AS uscc,
   count(CASE WHEN status NOT IN ('已办结', '已回访') AND submit_time <= DATE '{{ as_of }}' THEN 1 END) AS petition_open_count,
@@ -82,10 +81,4 @@ SELECT
   avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_overall END) AS petition_satisfaction_overall_1y,
   avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_overall END) AS petition_satisfaction_overall_3y
 FROM {{ ref('stg_petitions') }}
-{%- if changed %}
--- incremental: enterprises in scope; the ticket_id filter (staging key) runs before staging's latest-row window
-WHERE related_uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-  AND ticket_id IN (SELECT /*+ BROADCAST(b) */ ticket_id FROM {{ source('bronze', 'petitions') }} b
-    WHERE related_uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
-{%- endif %}
 GROUP BY related_uscc

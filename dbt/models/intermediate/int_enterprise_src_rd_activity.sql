@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of rd_activity for the profile (56 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   sum(CASE WHEN year = {{ y1 }} THEN rd_expense_wan END) AS rd_expense_y1_wan,
@@ -62,8 +61,4 @@ SELECT
   max(CASE WHEN year = {{ y1 - 1 }} THEN rd_center_level END) AS rd_center_level_y2,
   max(CASE WHEN year = {{ y1 - 2 }} THEN rd_center_level END) AS rd_center_level_y3
 FROM {{ ref('stg_rd_activity') }}
-{%- if changed %}
--- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-{%- endif %}
 GROUP BY uscc

@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of social_insurance for the profile (76 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   sum(CASE WHEN year = {{ y1 }} THEN new_hires END) AS new_hires_y1,
@@ -82,8 +81,4 @@ SELECT
   min(CASE WHEN year BETWEEN {{ y1 - 4 }} AND {{ y1 }} THEN rd_staff_count END) AS rd_staff_count_min_5y,
   count(CASE WHEN year BETWEEN {{ y1 - 4 }} AND {{ y1 }} AND rd_staff_count IS NOT NULL THEN 1 END) AS rd_staff_count_years_5y
 FROM {{ ref('stg_social_insurance') }}
-{%- if changed %}
--- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-{%- endif %}
 GROUP BY uscc

@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of statistics for the profile (51 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   sum(CASE WHEN year = {{ y1 }} THEN output_value_wan END) AS output_value_y1_wan,
@@ -57,8 +56,4 @@ SELECT
   bool_or(CASE WHEN year = {{ y1 - 3 }} THEN stat_in_district END) AS stat_in_district_y4,
   bool_or(CASE WHEN year = {{ y1 - 4 }} THEN stat_in_district END) AS stat_in_district_y5
 FROM {{ ref('stg_statistics') }}
-{%- if changed %}
--- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-{%- endif %}
 GROUP BY uscc

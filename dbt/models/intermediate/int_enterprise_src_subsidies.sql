@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of subsidies for the profile (139 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   size(collect_set(CASE WHEN (award_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND award_date <= DATE '{{ as_of }}') THEN policy_code END)) AS subsidy_policy_count_3y,
@@ -145,10 +144,4 @@ SELECT
   count(CASE WHEN dept_code = 'JRJ' AND award_date <= DATE '{{ as_of }}' THEN 1 END) AS subsidy_jrj_all_count,
   count(CASE WHEN dept_code = 'QXZX' AND award_date <= DATE '{{ as_of }}' THEN 1 END) AS subsidy_qxzx_all_count
 FROM {{ ref('stg_subsidies') }}
-{%- if changed %}
--- incremental: enterprises in scope; the award_id filter (staging key) runs before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-  AND award_id IN (SELECT /*+ BROADCAST(b) */ award_id FROM {{ source('bronze', 'subsidies') }} b
-    WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope))
-{%- endif %}
 GROUP BY uscc

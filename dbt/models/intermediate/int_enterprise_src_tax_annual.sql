@@ -2,7 +2,6 @@
 -- Per-enterprise aggregates of tax_annual for the profile (111 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 SELECT
   uscc AS uscc,
   sum(CASE WHEN year = {{ y1 }} THEN revenue_wan END) AS revenue_y1_wan,
@@ -117,8 +116,4 @@ SELECT
   max(CASE WHEN year = {{ y1 - 3 }} THEN tax_credit_grade END) AS tax_credit_grade_y4,
   max(CASE WHEN year = {{ y1 - 4 }} THEN tax_credit_grade END) AS tax_credit_grade_y5
 FROM {{ ref('stg_tax_annual') }}
-{%- if changed %}
--- incremental: enterprises in scope; on the staging key (uscc, year), so before staging's latest-row window
-WHERE uscc IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {{ ref('int_enterprise_scope') }} scope)
-{%- endif %}
 GROUP BY uscc

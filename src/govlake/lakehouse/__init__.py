@@ -117,6 +117,14 @@ class Lakehouse:
         return delta_local.stage_with(df, self.path(table), table, self.path(derived_table), derived_table,
                                       derive, derived_schema, project)
 
+    def stage_batches_with(self, batches, schema, table: str, derived_table: str, derive, derived_schema):
+        """`stage_with` for rows computed in this process: record batches of the Spark schema
+        `schema` (a small incremental's profile, govlake.profile.incremental)."""
+        if self._jars:
+            raise NotImplementedError("stage/commit needs the local Delta backend; use write()")
+        return delta_local.stage_batches_with(batches, schema, self.path(table), table, self.path(derived_table),
+                                              derived_table, derive, derived_schema)
+
     def stage_arrow(self, parts, table: str, schema, **write_options):
         """`stage` rows computed in Arrow: an iterable of parts, each an iterable of pyarrow
         RecordBatches with the columns of the Spark schema, streamed into a file of its own."""
@@ -129,6 +137,28 @@ class Lakehouse:
         overlay if it has one): for a scan of a table too large to hold. where_in (column,
         pyarrow array): only the rows whose column holds one of the values."""
         return overlay.to_batches(self.path(table), columns, where_in)
+
+    def parquet_files(self, table: str) -> tuple[list[str], dict[str, str]]:
+        """The Parquet files of the table's latest version and its partition columns with their
+        Delta types, for a reader that scans the files itself (DuckDB's read_parquet with hive
+        partitioning): every file lies under its partition values' col=value folders, as our
+        writers lay them out (checked). A merge-on-read table's files would miss its overlay."""
+        import pyarrow as pa
+
+        path = self.path(table)
+        if overlay.pointer(path) is not None:
+            raise ValueError(f"{table} is merged on read (an overlay): read it with to_batches or to_arrow")
+        dt = delta_local.DeltaTable(str(path))
+        parts = list(dt.metadata().partition_columns)
+        files = []
+        for a in pa.table(dt.get_add_actions(flatten=True)).to_pylist():
+            rel = delta_local.unquote(a["path"])
+            values = {c: delta_local.HIVE_NULL if a[f"partition.{c}"] is None else a[f"partition.{c}"] for c in parts}
+            if any(f"{c}={v}/" not in rel for c, v in values.items()):
+                raise ValueError(f"{table}: file {rel} is not under its partition folders {parts}")
+            files.append(str(path / rel))
+        types = {f.name: f.type.type for f in dt.schema().fields if f.name in parts}
+        return files, types
 
     def commit(self, staged, *, app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
         """Commit staged files as the table's new content (overwrite) in one transaction. If

@@ -83,12 +83,13 @@ ARROW_WRITE_MIN_COLUMNS = 200
 ARROW_ROW_GROUP_ROWS = 32_768
 
 
-def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> None:
-    """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
-    batches by pyarrow in the Python workers: zstd, no dictionaries (like the session's writer).
+def _batch_writer(folder: Path, derived=None, project=None):
+    """fn(iterator of record batches) -> one record batch naming the files it wrote into folder:
+    Parquet by pyarrow, zstd, no dictionaries (like the session's writer). Run by each task of
+    `_write_arrow` in its Python worker, or in this process on batches computed here.
 
-    project: fn(iterator of record batches) -> iterator of record batches, run on each task's
-    batches before anything else: the rows written are its output (the profile's projection,
+    project: fn(iterator of record batches) -> iterator of record batches, run on the batches
+    before anything else: the rows written are its output (the profile's projection,
     govlake.profile.wide).
 
     derived: (folder, fn), fn(record batch) -> record batch: another table's rows computed from
@@ -101,7 +102,7 @@ def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> Non
     if dtarget:
         Path(dtarget).mkdir(parents=True, exist_ok=True)
 
-    def write(batches):  # runs in the Python worker of each task
+    def write(batches):
         files: dict[str, tuple] = {}  # "main" / "derived" -> (name, writer)
         group = []
 
@@ -140,7 +141,14 @@ def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> Non
             writer.close()
         if files:
             yield pa.RecordBatch.from_pydict({"file": [files[k][0] for k in files]})
+    return write
 
+
+def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> None:
+    """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
+    batches by pyarrow in the Python workers (`_batch_writer`)."""
+    write = _batch_writer(folder, derived, project)
+    dtarget = derived[0] if derived else None
     # Row counts come from the footers, in _stage_files, as for Spark's files.
     written = {r["file"] for r in df.mapInArrow(write, "file string").collect()}
     for f in [*folder.glob("*.parquet"), *(Path(dtarget).glob("*.parquet") if dtarget else [])]:
@@ -343,6 +351,22 @@ def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn
         shutil.rmtree(dtmp, ignore_errors=True)
         raise
     schema = project[1] if project else df.schema
+    return Staged(name, path, _adds(tmp, path, tag), schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
+
+
+def stage_batches_with(batches, schema: StructType, path: Path, name: str, dpath: Path, dname: str, fn,
+                       dschema: StructType) -> tuple[Staged, Staged]:
+    """`stage_with` for record batches computed in this process (columns of schema): written by
+    the same writer as a Spark task's batches, into one file per table."""
+    tag = uuid.uuid4().hex[:12]
+    tmp, dtmp = path / f"_tmp-{tag}", dpath / f"_tmp-{tag}"
+    try:
+        for _ in _batch_writer(tmp, derived=(dtmp, fn))(batches):
+            pass
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(dtmp, ignore_errors=True)
+        raise
     return Staged(name, path, _adds(tmp, path, tag), schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
 
 

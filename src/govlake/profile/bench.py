@@ -16,26 +16,49 @@ from govlake.cpu import tree_cpu_seconds
 DUCKDB_MEMORY = "12GB"
 
 
-def _spark_peak_rss_gb() -> float | None:
-    """Sum of the peak RSS (VmHWM) of this process's children (the Spark JVM) and all their
-    descendants (the Python workers it forks for Arrow kernels): our build's memory, without this
-    process, which also hosts the DuckDB reference run."""
-    hwm, children = {}, {}
+def _tree() -> list[int]:
+    """This process's descendants (the Spark JVM, the Python workers it forks)."""
+    children: dict[int, list[int]] = {}
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
         try:
-            fields = dict(line.split(":", 1) for line in (p / "status").read_text().splitlines() if ":" in line)
-        except OSError:
+            ppid = next(line for line in (p / "status").read_text().splitlines() if line.startswith("PPid:"))
+        except (OSError, StopIteration):
             continue
-        hwm[int(p.name)] = int(fields.get("VmHWM", "0 kB").split()[0])
-        children.setdefault(int(fields["PPid"].strip()), []).append(int(p.name))
-    total, todo = 0, list(children.get(os.getpid(), []))
+        children.setdefault(int(ppid.split(":")[1]), []).append(int(p.name))
+    out, todo = [], list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
-        total += hwm.get(pid, 0)
+        out.append(pid)
         todo += children.get(pid, [])
+    return out
+
+
+def _hwm_kb(pid: int | str) -> int:
+    try:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0
+    return int(line.split()[1])
+
+
+def _peak_rss_gb(include_self: bool = False) -> float | None:
+    """Sum of the peak RSS (VmHWM) of this process's descendants (the Spark JVM and its Python
+    workers) and, include_self, of this process: our build's memory. Without this process by
+    default, which also hosts the DuckDB reference run; with it for an incremental, which
+    computes in this process (after `_reset_peak_rss`)."""
+    total = sum(_hwm_kb(pid) for pid in _tree()) + (_hwm_kb("self") if include_self else 0)
     return round(total / 1024 / 1024, 2) if total else None
+
+
+def _reset_peak_rss() -> None:
+    """Start the peak RSS of this process and its descendants afresh (Linux: clear_refs 5)."""
+    for pid in ["self", *_tree()]:
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            pass
 
 
 def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
@@ -127,7 +150,7 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | 
         out["full_profile_seconds"] = res["seconds_profile"]
         out["full_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
         out["full_phases"] = {k: v for k, v in res.items() if k.startswith("seconds_")}
-        out["peak_rss_gb_full"] = _spark_peak_rss_gb()
+        out["peak_rss_gb_full"] = _peak_rss_gb()
         _progress(out, root)
     cpu = time.process_time()
     ddb, rows = duckdb_profile_seconds(lake, d1)
@@ -139,13 +162,14 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | 
     changed = max(1, scale // 100)
     write_bronze(spark, lake, scale, d1, d1, seed=11, id_offset=0, id_count=changed, mode="append")
     out["load_avg_1m_incremental_start"] = round(os.getloadavg()[0], 2)
+    _reset_peak_rss()
     cpu = tree_cpu_seconds(include_self=True)
     inc = build_profile(spark, lake, d1, incremental=True, engine=engine)
     out["incremental_1pct_seconds"] = inc["seconds_total"]
     out["incremental_cpu_seconds"] = round(tree_cpu_seconds(include_self=True) - cpu, 1)
     out["incremental_share_of_full"] = round(inc["seconds_total"] / out["full_seconds"], 3)
     out["incremental_phases"] = {k: v for k, v in inc.items() if k.startswith("seconds_")}
-    out["peak_rss_gb"] = _spark_peak_rss_gb()  # the builds of this process
+    out["peak_rss_gb_incremental"] = _peak_rss_gb(include_self=True)  # it computes in this process
     out["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     _progress(out, root)
     return out

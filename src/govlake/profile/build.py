@@ -2,7 +2,8 @@
 
 Full build: dbt builds the generated models (views) and the marts are written once to gold.
 Incremental: only enterprises with a source row loaded on/after `as_of` (the load date) are
-recomputed (dbt var profile_changed_since -> int_enterprise_scope) and merged by uscc, merge-on-read
+recomputed, in this process by DuckDB (`govlake.profile.changed`: the generated scope, staging and
+profile SQL, duckdb rendering, over the bronze files), and merged by uscc, merge-on-read
 (`govlake.lakehouse.overlay`: a day's change is a random 1 % that a rewrite would pay for in full);
 the policy marts, which come from the catalog alone, are left as they are.
 The wide profile is computed once into uncommitted Parquet files in the table's folder, and the
@@ -14,6 +15,7 @@ date while it keeps holding. Figures per phase are returned (seconds_*).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -29,7 +31,7 @@ from govlake.catalog.profile import load_enterprise_fields
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
-from govlake.profile import direct, sqlgen, tag_kernels, tag_since, wide
+from govlake.profile import changed, direct, sqlgen, tag_kernels, tag_since, wide
 
 PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS = (
     "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_profile", "gold.policy_tags")
@@ -40,12 +42,12 @@ def _date(d) -> dt.date:
     return d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
 
 
-def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: dt.date | None, parent) -> dict[str, DataFrame]:
+def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, parent) -> dict[str, DataFrame]:
     from govlake.transform import run_dbt
     from govlake.transform.publish import public_marts, with_comments
     from govlake.transform.runner import load_manifest, target_dir
 
-    vars_ = {"as_of": as_of.isoformat(), "load_date": as_of.isoformat(), sqlgen.CHANGED_VAR: changed.isoformat() if changed else None}
+    vars_ = {"as_of": as_of.isoformat(), "load_date": as_of.isoformat()}
     # int_enterprise_rows (what the build computes) is no ancestor of the profile: selected too
     run_dbt(spark, lake.settings, ["build", "--select", "+enterprise_profile", f"+{wide.ROWS}", "+policy_profile",
                                    "+policy_tags", "--vars", json.dumps(vars_)], parent_run=parent)
@@ -58,13 +60,11 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: d
     return frames
 
 
-def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, changed: dt.date | None) -> dict[str, DataFrame]:
+def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date) -> dict[str, DataFrame]:
     from govlake.profile.policy import policy_profile_sql, policy_tags_sql
 
     direct.register_staging(spark, lake, as_of)
-    if changed:  # the incremental computes the rows only and leaves the policy marts (see build_profile)
-        return {wide.ROWS: direct.rows_view(spark, lake.settings, as_of, changed)}
-    prof = direct.profile_views(spark, lake.settings, as_of, changed)
+    prof = direct.profile_views(spark, lake.settings, as_of)
     d = sqlgen.Dialect("spark", as_of=as_of)
     pp = spark.sql(policy_profile_sql(lake.settings.catalog_dir, d))
     pp.createOrReplaceTempView("policy_profile")
@@ -89,28 +89,14 @@ def _published_schema(lake: Lakehouse, catalog) -> StructType:
 _SINCE_COLUMNS = ["uscc", "tag_id", "since"]
 
 
-def _published_since_index(lake: Lakehouse) -> Path:
-    """The published tags' since dates as a saved `tag_since.SinceIndex`, in a folder of the tags
-    table that Delta readers skip (the caller removes it): for the workers of a full build's
-    write pass."""
-    index = tag_since.SinceIndex.from_batches(lake.to_batches(TAGS, _SINCE_COLUMNS))
-    return index.save(lake.path(TAGS) / f"_since-{uuid.uuid4().hex[:12]}")
-
-
-def _with_published_since(lake: Lakehouse, fresh, keys):
-    """The incremental's fresh tags staged again, each that was published (still holds) with its
-    published since date (`tag_since`). Only the enterprises `keys` (a pyarrow array) are read,
-    by a filtered Arrow scan (a random 1 % of keys hits every file, so nothing prunes; Spark's
+def _published_since_index(lake: Lakehouse, keys=None) -> Path:
+    """The published tags' since dates (keys, a pyarrow array: of those enterprises only) as a
+    saved `tag_since.SinceIndex`, in a folder of the tags table that Delta readers skip (the
+    caller removes it), for whoever computes the tags. A few keys (an incremental's ~1 %, random,
+    so in every file) are found by a filtered Arrow scan on the files' dictionaries (Spark's
     semi join took 12-20 s at 900,000)."""
-    index = tag_since.SinceIndex.from_batches(lake.to_batches(TAGS, _SINCE_COLUMNS, where_in=("uscc", keys)))
-    # Row groups of ~1 M rows with dictionaries, like the write pass's files (the tags gate reads
-    # a dictionary per row group); no Arrow schema stored, so the keys read back as strings.
-    staged = lake.stage_arrow(tag_since.with_published_since(fresh.files, index), TAGS, fresh.schema,
-                              store_schema=False, row_group_size=1 << 20)
-    if staged.rows != fresh.rows:
-        staged.discard()
-        raise RuntimeError(f"{TAGS}: {fresh.rows} new tag rows became {staged.rows} when given their since dates")
-    return staged
+    batches = lake.to_batches(TAGS, _SINCE_COLUMNS, where_in=None if keys is None else ("uscc", keys))
+    return tag_since.SinceIndex.from_batches(batches).save(lake.path(TAGS) / f"_since-{uuid.uuid4().hex[:12]}")
 
 
 def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: bool = False,
@@ -118,12 +104,12 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
     """Build the profile marts for `as_of` (a date; y1 = year(as_of) - 1) and publish them.
 
     incremental=True recomputes only enterprises with a bronze row whose _load_date >= as_of and
-    merges them (keys: uscc); needs a previous full build. engine="direct" runs the same generated
-    SQL without dbt (tests, benchmarks). Returns figures: rows, versions, seconds.
+    merges them (keys: uscc); needs a previous full build. engine (a full build's models): "dbt",
+    or "direct" to run the same generated SQL without dbt (tests, benchmarks); an incremental
+    runs no models in Spark, whatever the engine. Returns figures: rows, versions, seconds.
     """
     as_of = _date(as_of)
     settings = lake.settings
-    changed = as_of if incremental else None
     mode = "incremental" if incremental else "full"
     if incremental and not lake.exists(PROFILE):
         raise RuntimeError(f"incremental profile build needs a published {PROFILE}; run a full build first")
@@ -131,16 +117,17 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
     out: dict = {"as_of": as_of.isoformat(), "mode": mode, "engine": engine}
     t0 = time.perf_counter()
     direct.wide_join_settings(spark)  # also for the dbt views, which run on this session
+    if engine not in ("dbt", "direct"):
+        raise ValueError(f"engine must be dbt or direct, got {engine!r}")
     with job_run("profile.build", settings, nominal_time=f"{as_of.isoformat()}T00:00:00Z", parent=parent_run) as run:
-        if engine == "dbt":
+        frames = {}  # none for an incremental: computed in this process (govlake.profile.changed)
+        if not incremental and engine == "dbt":
             from govlake.profile.generate import generate
 
             generate(settings.dbt_dir, settings.catalog_dir)  # policy models follow catalog/policies
-            frames = _dbt_frames(spark, lake, as_of, changed, run)
-        elif engine == "direct":
-            frames = _direct_frames(spark, lake, as_of, changed)
-        else:
-            raise ValueError(f"engine must be dbt or direct, got {engine!r}")
+            frames = _dbt_frames(spark, lake, as_of, run)
+        elif not incremental:
+            frames = _direct_frames(spark, lake, as_of)
         out["seconds_models"] = round(time.perf_counter() - t0, 2)
         catalog = load_enterprise_fields(settings.catalog_dir)
         lineage = {f.id: [(f"bronze.{s.split('.')[0]}", s.split(".")[1]) for s in f.lineage] for f in catalog.fields}
@@ -171,36 +158,36 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # workers that write the profile's files, into staged files of the tags table: the 146 M
         # tag rows at 900,000 enterprises never pass through Spark's rows and writer, and the
         # rule columns are not read back (docs/profile.md, "2026-12-02 (2)").
-        # A full build over published tags: a tag that still holds keeps its since date, looked
-        # up by the workers that compute the tags (tag_since), so the 146 M tag rows of 900,000
-        # enterprises are written once. The incremental looks up its few rows after the write.
-        t = time.perf_counter()
-        since_index = None
-        if not incremental and lake.exists(TAGS):
-            since_index = _published_since_index(lake)
-            t = lap("tags_since", t)
-        # Spark computes int_enterprise_rows (staging, distributed by enterprise); its Python
-        # workers run the source aggregates, int_enterprise_base and the profile (the generated
-        # SQL's duckdb rendering) on each task's rows in DuckDB (govlake.profile.wide). The schema
-        # (contract, comments): the Spark profile frame's in a full build, the published table's
-        # in an incremental (which analyses no wide view).
+        # Over published tags, a tag that still holds keeps its since date, looked up by whoever
+        # computes the tags (tag_since: the workers of a full build, this process in an
+        # incremental, which packs only its enterprises' published tags), so the tag rows are
+        # written once (146 M at 900,000 enterprises).
+        # A full build: Spark computes int_enterprise_rows (staging, distributed by enterprise);
+        # its Python workers run the source aggregates, int_enterprise_base and the profile (the
+        # generated SQL's duckdb rendering) on each task's rows in DuckDB (govlake.profile.wide).
+        # An incremental: the same projection on the changed enterprises' rows, in this process
+        # (govlake.profile.changed). The schema (contract, comments): the Spark profile frame's in
+        # a full build, the published table's in an incremental (which analyses no view).
         schema = _published_schema(lake, catalog) if incremental else frames["enterprise_profile"].schema
         project = wide.projection(settings.catalog_dir, as_of, to_arrow_schema(schema))
-        try:
-            rows = frames[wide.ROWS]
+        t = time.perf_counter()
+        since_index = None
+        with contextlib.ExitStack() as stack:
             if incremental:
-                # A 1 % change is a few MB of rows, which AQE spread over 3 tasks on 2 cores; each
-                # task pays a worker's fixed cost (DuckDB planning the profile ~4 s, the tag
-                # program), the third in a second wave: the final stage took 21.5 s at 900,000,
-                # 15.3-17.9 s in 2 tasks. As many tasks as cores (a coalesce moves no rows: an
-                # enterprise's rows stay in one task).
-                rows = rows.coalesce(spark.sparkContext.defaultParallelism)
-            staged, staged_tags = lake.stage_with(rows, PROFILE, TAGS,
-                                                  tag_kernels.tagger(settings.catalog_dir, as_of, since_index),
-                                                  tag_kernels.spark_schema(), project=(project, schema))
-        finally:
-            if since_index is not None:
-                shutil.rmtree(since_index, ignore_errors=True)
+                scoped = stack.enter_context(changed.ChangedEnterprises(lake, as_of, as_of,
+                                                                        spark.conf.get("spark.sql.session.timeZone")))
+                t = lap("scope", t)
+            if lake.exists(TAGS):
+                since_index = _published_since_index(lake, scoped.scope if incremental else None)
+                stack.callback(shutil.rmtree, since_index, ignore_errors=True)
+                t = lap("tags_since", t)
+            tagger = tag_kernels.tagger(settings.catalog_dir, as_of, since_index)
+            if incremental:
+                staged, staged_tags = lake.stage_batches_with(scoped.profile(project), schema, PROFILE, TAGS, tagger,
+                                                              tag_kernels.spark_schema())
+            else:
+                staged, staged_tags = lake.stage_with(frames[wide.ROWS], PROFILE, TAGS, tagger, tag_kernels.spark_schema(),
+                                                      project=(project, schema))
         prof = staged.frame(spark)
         t = lap("profile_compute", t)
         try:
@@ -222,14 +209,8 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
                                   column_lineage=lineage, transformations=derivation))
         out["seconds_profile"] = round(time.perf_counter() - t0, 2)
 
-        # Tags of the rows just gated and published (incremental: of the recomputed enterprises,
-        # whose tags that still hold keep their since dates: looked up and staged again).
+        # Tags of the rows just gated and published (incremental: of the recomputed enterprises).
         scope = staged.to_table(["uscc"]) if incremental else None
-        if incremental and lake.exists(TAGS):
-            fresh_tags = staged_tags
-            staged_tags = _with_published_since(lake, fresh_tags, scope.column("uscc").combine_chunks())
-            fresh_tags.discard()
-            t = lap("tags_since", t)
         tags = staged_tags.frame(spark)
         # ~160 tag rows per enterprise (144 M at 900,000): counted by Arrow from the staged files
         # too, nulls from the Parquet footers and the (uscc, tag_id) uniqueness on integer codes

@@ -42,8 +42,7 @@ def wide_join_settings(spark: SparkSession) -> None:
 
 def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | None = None) -> list[str]:
     """stg_<source> temp views = the latest bronze row per source key (the dbt staging contract),
-    over bronze__<source> temp views (every load; empty if the source has no bronze table yet),
-    which the incremental scope also reads (sqlgen.scope_sql)."""
+    over bronze__<source> temp views (every load; empty if the source has no bronze table yet)."""
     names = []
     for src in load_sources(lake.settings.catalog_dir):
         table = f"bronze.{src.name}"
@@ -67,31 +66,29 @@ def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | 
     return names
 
 
-def rows_view(spark: SparkSession, settings, as_of: dt.date, changed_since: dt.date | None = None) -> DataFrame:
+def rows_view(spark: SparkSession, settings, as_of: dt.date) -> DataFrame:
     """Create the int_enterprise_scope and int_enterprise_rows temp views (what a build computes in
     Spark, over the stg_ views); returns int_enterprise_rows."""
     wide_join_settings(spark)
     catalog = load_enterprise_fields(settings.catalog_dir)
     sources = load_sources(settings.catalog_dir)
-    d = sqlgen.Dialect("spark", as_of=as_of, changed_since=changed_since)
+    d = sqlgen.Dialect("spark", as_of=as_of)
     spark.sql(sqlgen.scope_sql([s.name for s in sources], d)).createOrReplaceTempView("int_enterprise_scope")
     rows = spark.sql(sqlgen.rows_sql(catalog, sources, d))
     rows.createOrReplaceTempView("int_enterprise_rows")
     return rows
 
 
-def profile_views(spark: SparkSession, settings, as_of: dt.date, changed_since: dt.date | None = None,
-                  *, categories: bool = False) -> DataFrame:
+def profile_views(spark: SparkSession, settings, as_of: dt.date, *, categories: bool = False) -> DataFrame:
     """Create int_enterprise_scope, int_enterprise_src_*, int_enterprise_sources, int_enterprise_rows,
     int_enterprise_base (and, with
     categories=True, int_enterprise_<category>) and enterprise_profile temp views from the
     generated SQL (spark dialect); returns the profile DataFrame."""
-    rows_view(spark, settings, as_of, changed_since)
+    rows_view(spark, settings, as_of)
     catalog = load_enterprise_fields(settings.catalog_dir)
-    d = sqlgen.Dialect("spark", as_of=as_of, changed_since=changed_since)
-    keys = {s.name: s.key for s in load_sources(settings.catalog_dir)}
+    d = sqlgen.Dialect("spark", as_of=as_of)
     for src in sqlgen.source_models(catalog):
-        spark.sql(sqlgen.source_sql(src, catalog, d, keys[src])).createOrReplaceTempView(f"int_enterprise_src_{src}")
+        spark.sql(sqlgen.source_sql(src, catalog, d)).createOrReplaceTempView(f"int_enterprise_src_{src}")
     spark.sql(sqlgen.sources_sql(catalog, d)).createOrReplaceTempView("int_enterprise_sources")
     spark.sql(sqlgen.base_sql(catalog, d)).createOrReplaceTempView("int_enterprise_base")
     if categories:  # the profile reads int_enterprise_base only; Spark analyses each view eagerly

@@ -50,9 +50,8 @@ def _write(path: Path, text: str) -> bool:
 def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str, str]:
     """relative path under dbt/models -> file text."""
     d = sqlgen.Dialect("dbt")
-    sources = [s.name for s in load_sources(catalog_dir)]
-    files: dict[str, str] = {"intermediate/int_enterprise_scope.sql": sqlgen.scope_sql(sources, d)}
-    models = [{"name": "int_enterprise_scope", "description": "画像计算范围：全部登记企业，或增量时仅源数据有变更的企业",
+    files: dict[str, str] = {"intermediate/int_enterprise_scope.sql": sqlgen.scope_sql([], d)}
+    models = [{"name": "int_enterprise_scope", "description": "画像计算范围：全部登记企业（增量计算的范围见 govlake.profile.changed）",
                "columns": [{"name": "uscc", "description": "统一社会信用代码",
                             "meta": {"sources": ["stg_enterprise_registry.uscc"]}, "data_tests": ["not_null", "unique"]}]}]
     for src, fs in sqlgen.source_models(catalog).items():

@@ -21,9 +21,6 @@ from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, Field, Tag
 
 SQL_TYPE = {"string": "STRING", "int": "INT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
 HEADER = "-- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand."
-CHANGED_VAR = "profile_changed_since"
-
-
 @dataclass(frozen=True)
 class Dialect:
     name: str                      # dbt | spark | duckdb
@@ -174,32 +171,20 @@ def _default(col: str, f: Field) -> str:
 
 
 def scope_sql(catalog_sources: list[str], d: Dialect) -> str:
-    """Enterprises to (re)compute: all registered ones, or (incremental) the registered ones with
-    a bronze row loaded since var('profile_changed_since').
+    """Enterprises to (re)compute: all registered ones, or (an incremental, d.changed_since; the
+    duckdb rendering, govlake.profile.changed) the registered ones with a bronze row loaded since.
 
-    Read from bronze, not staging: `_load_date >= ...` is not on staging's key, so it cannot run
-    before staging's latest-row window, and every bronze row of every source was shuffled and
-    sorted to find the changed ones; bronze is read in the partitions of those loads only. May
-    include a few more enterprises than the changed staging rows (a row superseded by a later
-    load, a load after load_date): recomputed, their profile is the same as a full build's. A
-    source keyed by a record id (ip_id, cert_id, ...) adds every enterprise that ever held a
-    changed record: one that lost the record (a patent transferred) is recomputed too.
-    The registry filter is on its staging key (uscc), so it runs before that window too."""
-    lines = []
-    if d.jinja:
-        lines += [HEADER, "-- Enterprises in scope of this profile build (one row per uscc).",
-                  f"{{%- set changed = var('{CHANGED_VAR}', none) %}}",
-                  f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}",
-                  "{%- if changed %}",
-                  "-- incremental: the registered enterprises with a bronze row loaded since `changed`, or that "
-                  "held a record (by its id) re-sent since"]
-        cond = "_load_date >= DATE '{{ changed }}'"
-    else:
-        lines += [f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}"]
-        if d.changed_since is None:
-            return "\n".join(lines) + "\n"
-        cond = f"_load_date >= DATE '{d.changed_since.isoformat()}'"
-    lines.append("WHERE uscc IN (\n  SELECT /*+ BROADCAST(loaded) */ uscc FROM (")
+    Read from bronze, not staging: `_load_date >= ...` is not on staging's key. May include a few
+    more enterprises than the changed staging rows (a row superseded by a later load, a load
+    after as_of): recomputed, their profile is the same as a full build's. A source keyed by a
+    record id (ip_id, cert_id, ...) adds every enterprise that ever held a changed record: one
+    that lost the record (a patent transferred) is recomputed too."""
+    lines = [HEADER, "-- Enterprises in scope of this profile build (one row per uscc)."] if d.jinja else []
+    lines.append(f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}")
+    if d.changed_since is None:
+        return "\n".join(lines) + "\n"
+    cond = f"_load_date >= DATE '{d.changed_since.isoformat()}'"
+    lines.append("WHERE uscc IN (\n  SELECT uscc FROM (")
     parts = []
     for s in catalog_sources:
         u, key = USCC_COLUMN.get(s, "uscc"), staging_key(s)
@@ -207,11 +192,9 @@ def scope_sql(catalog_sources: list[str], d: Dialect) -> str:
             parts.append(f"    SELECT {u} FROM {d.bronze(s)} WHERE {cond}")
         else:  # a record (ip_id ...) re-sent for another enterprise: the one that held it changes too
             parts.append(f"    SELECT {u} FROM {d.bronze(s)}\n    WHERE {key[0]} IN "
-                         f"(SELECT /*+ BROADCAST(c) */ {key[0]} FROM {d.bronze(s)} c WHERE {cond})")
+                         f"(SELECT {key[0]} FROM {d.bronze(s)} c WHERE {cond})")
     lines.append("\n    UNION\n".join(parts))
     lines.append("  ) loaded\n)")
-    if d.jinja:
-        lines.append("{%- endif %}")
     return "\n".join(lines) + "\n"
 
 
@@ -231,33 +214,6 @@ def staging_key(source: str, catalog_dir: Path | None = None) -> tuple[str, ...]
     return _staging_keys(str(Path(catalog_dir).resolve()))[source]
 
 
-def _in_scope(col: str, d: Dialect) -> str:
-    """`col` is an enterprise in scope. Broadcast: the few usccs in scope go to the tasks that scan
-    the source, rather than every source row being shuffled to meet them (with
-    autoBroadcastJoinThreshold off, see direct.wide_join_settings, Spark would sort-merge)."""
-    return f"{col} IN (SELECT /*+ BROADCAST(scope) */ uscc FROM {d.ref('int_enterprise_scope')} scope)"
-
-
-def _scope_filter(source: str, key: Sequence[str], d: Dialect) -> list[str]:
-    """WHERE clause (lines) of an incremental source model: the staging rows of the enterprises in
-    scope, selected before staging's latest-row window (row_number() OVER (PARTITION BY <key>)),
-    so only their rows are shuffled and sorted. Spark moves a filter below a window only if it
-    reads nothing but the window's key: `uscc IN scope` does when the key contains uscc; for
-    other keys (ip_id, ...) a filter on the key (the keys with a bronze row of an enterprise in
-    scope) does, and `uscc IN scope` runs after the window on those keys' latest rows: the same
-    rows as filtering the whole staging (a key whose latest row is in scope has a bronze row in
-    scope)."""
-    col, k = USCC_COLUMN.get(source, "uscc"), ", ".join(key)
-    if col in key:
-        return [f"-- incremental: enterprises in scope; on the staging key ({k}), so before staging's latest-row window",
-                f"WHERE {_in_scope(col, d)}"]
-    keys = k if len(key) == 1 else f"({k})"
-    return [f"-- incremental: enterprises in scope; the {k} filter (staging key) runs before staging's latest-row window",
-            f"WHERE {_in_scope(col, d)}",
-            f"  AND {keys} IN (SELECT /*+ BROADCAST(b) */ {k} FROM {d.bronze(source)} b",
-            f"    WHERE {_in_scope(col, d)})"]
-
-
 def source_models(catalog: EnterpriseCatalog) -> dict[str, list[Field]]:
     """source -> its attr/agg fields: one aggregate per source and enterprise (int_enterprise_src_<source>).
     Category models join these; identical subplans let Spark reuse one shuffle per source."""
@@ -273,8 +229,7 @@ def _jinja_head(d: Dialect, comment: list[str]) -> list[str]:
         return [f"-- {c}" for c in comment[:1]]
     return [HEADER, *[f"-- {c}" for c in comment],
             "{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}",
-            "{%- set y1 = (as_of | string)[:4] | int - 1 %}",
-            f"{{%- set changed = var('{CHANGED_VAR}', none) %}}"]
+            "{%- set y1 = (as_of | string)[:4] | int - 1 %}"]
 
 
 def _distinct_counts(sql: str) -> str:
@@ -293,29 +248,18 @@ def _distinct_counts(sql: str) -> str:
     return "".join(out)
 
 
-def _incremental_filter(source: str, key: Sequence[str] | None, d: Dialect) -> str:
-    """The incremental's WHERE on stg_<source> (_scope_filter), under {% if changed %} in dbt;
-    empty for a full build."""
-    if not (d.jinja or d.changed_since):
-        return ""
-    where = "\n".join(_scope_filter(source, tuple(key or staging_key(source)), d))
-    return f"\n{{%- if changed %}}\n{where}\n{{%- endif %}}" if d.jinja else f"\n{where}"
-
-
-def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect, key: Sequence[str] | None = None) -> str:
-    """int_enterprise_src_<source>. key: the key of stg_<source> (default: staging_key(source)),
-    for the incremental filter (_scope_filter)."""
+def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
+    """int_enterprise_src_<source>: the per-enterprise aggregates of one source."""
     fs = [f for f in source_models(catalog)[source] if f.id != "uscc"]
     lines = _jinja_head(d, [f"Per-enterprise aggregates of {source} for the profile ({len(fs)} base fields)."])
     col = USCC_COLUMN.get(source, "uscc")
-    filt = _incremental_filter(source, key, d)
     if source == "enterprise_registry":  # one row per uscc: attributes, no aggregation
         cols = ",\n".join(f"  {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
-        lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}")
+        lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}")
     else:
         agg = (lambda x: x) if d.name == "duckdb" else _distinct_counts
         cols = ",\n".join(f"  {agg(expand(f.sql, d))} AS {f.id}" for f in fs)
-        lines.append(f"SELECT\n  {col} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}{filt}\nGROUP BY {col}")
+        lines.append(f"SELECT\n  {col} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}\nGROUP BY {col}")
     return "\n".join(lines) + "\n"
 
 
@@ -382,7 +326,6 @@ def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
     and enterprise_profile on them (govlake.profile.wide). Every stg_<source> is already
     distributed by its enterprise column, so the union needs no further exchange."""
     layout = row_layout(catalog, sources)
-    keys = {s.name: s.key for s in sources}
     lines = _jinja_head(d, ["Every staging row the profile reads, one layout (typed slots), distributed by enterprise."])
     parts = []
     for i, src in enumerate(layout.sources):
@@ -393,8 +336,7 @@ def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
             val = (f"CAST({has[slot]} AS {typ})" if typ == "TIMESTAMP_NTZ" else has[slot]) if slot in has else f"CAST(NULL AS {typ})"
             sel.append(f"{val} AS {slot}")
         # a row of no enterprise (a citizen's own petition) is in no profile: not shipped
-        parts.append(f"  SELECT {', '.join(sel)}\n  FROM (SELECT * FROM {d.ref('stg_' + src)} WHERE {col} IS NOT NULL) stg"
-                     + _incremental_filter(src, keys[src], d).replace("\n", "\n  "))
+        parts.append(f"  SELECT {', '.join(sel)}\n  FROM (SELECT * FROM {d.ref('stg_' + src)} WHERE {col} IS NOT NULL) stg")
     lines.append("SELECT * FROM (\n" + "\n  UNION ALL\n".join(parts) + "\n)\nDISTRIBUTE BY uscc")
     return "\n".join(lines) + "\n"
 

@@ -6,10 +6,10 @@ both with their evidence strings and took 479 s of a 1,074 s rebuild (docs/profi
 published (uscc, tag_id, since) rows become one sorted int64 array, each row packed as
 (uscc code × 2^20 + tag code) × 2^16 + days since 1970 (8 bytes a row, ~1.2 GB at 146 M, sorted in
 place); a code is the key's position in the index's `usccs` / `tag_ids` arrays. New tag rows find
-theirs by binary search among their enterprises' rows. A full build saves the index to a folder and the Python workers that
-write the profile look the dates up as they compute the tags (memory-mapped, shared through the
-page cache), so the 146 M new rows are written once; the incremental looks up the few changed
-enterprises' rows in its staged files (`with_published_since`).
+theirs by binary search among their enterprises' rows. A build saves the index to a folder and
+whoever computes the tags looks the dates up as it goes (memory-mapped: a full build's Python
+workers share its pages; an incremental's index holds only its enterprises' rows), so the new tag
+rows are written once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 TAG_SPACE = 1 << 20  # tag codes per enterprise code (733 tags in the catalog)
 DAY_BITS = 16  # since: days from 1970-01-01, 1970 .. 2149
@@ -148,17 +147,4 @@ def load(folder: str) -> SinceIndex:
     return SinceIndex.load(Path(folder))
 
 
-def _file_with_published_since(f, index: SinceIndex):
-    # Keys as dictionaries, as written: their codes are looked up once per distinct value. A
-    # batch at a time: a file holds ~18 M tag rows with their evidence at 900,000 enterprises.
-    for b in pq.ParquetFile(f, read_dictionary=["uscc", "tag_id"]).iter_batches(batch_size=1 << 20):
-        yield index.apply(b)
-
-
-def with_published_since(files, index: SinceIndex):
-    """Each staged tag file's rows with the published since dates: per file, its record batches."""
-    for f in files:
-        yield _file_with_published_since(f, index)
-
-
-__all__ = ["SinceIndex", "load", "with_published_since", "TAG_SPACE"]
+__all__ = ["SinceIndex", "load", "TAG_SPACE"]

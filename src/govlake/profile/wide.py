@@ -69,11 +69,17 @@ class Projection:
                 batch = next(batches, None)
             # One query per task, not per batch: planning the ~1,500 aggregates and expressions
             # takes seconds.
-            for out in con.sql(self.sql).to_arrow_reader(BATCH_ROWS):
-                yield out.cast(self.schema)
+            yield from self.run(con)
         finally:
             con.close()
             shutil.rmtree(spill, ignore_errors=True)
+
+
+    def run(self, con) -> Iterator[pa.RecordBatch]:
+        """The profile of the enterprises in a DuckDB connection's stg_<source> tables (each
+        with the columns this layout carries, under the source's own names)."""
+        for out in con.sql(self.sql).to_arrow_reader(BATCH_ROWS):
+            yield out.cast(self.schema)
 
 
 def profile_sql(catalog_dir: Path, as_of: dt.date) -> str:

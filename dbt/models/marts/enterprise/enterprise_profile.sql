@@ -2,7 +2,6 @@
 -- 企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
-{%- set changed = var('profile_changed_since', none) %}
 {{ config(meta={'publish': 'gold.enterprise_profile'}) }}
 -- depends_on: {{ ref('int_enterprise_basic') }}
 -- depends_on: {{ ref('int_enterprise_operations') }}

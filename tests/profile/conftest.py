@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def full_profile(spark, settings):
+    """fn(profile frame, as_of) -> every enterprise's profile as a full build computes it (Spark's
+    int_enterprise_rows through the workers' DuckDB projection, as one task), sorted by uscc; the
+    views of `direct.profile_views` for as_of must be registered."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from govlake.profile import wide
+
+    def compute(prof, as_of):
+        schema = to_arrow_schema(prof.schema)
+        project = wide.projection(settings.catalog_dir, as_of, schema)
+        batches = project(iter(spark.table(wide.ROWS).toArrow().to_batches()))
+        return pa.Table.from_batches(list(batches), schema).sort_by("uscc")
+    return compute
