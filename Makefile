@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/govlake run --scale $(SCALE)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests

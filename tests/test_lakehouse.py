@@ -223,6 +223,34 @@ def test_stage_with_writes_the_rows_derived_from_each_batch_in_the_same_pass(lak
     assert not [p for t in ("gold.base2", "gold.derived2") for p in lake.path(t).rglob("*") if p.is_file()]
 
 
+def test_stage_batches_with_writes_rows_of_this_process_and_times_each_phase(lake, spark):
+    """stage_batches_with: record batches computed in this process (an incremental's profile) go
+    through the same writer as a Spark task's; both report the writers' seconds per phase (the
+    derived rows' time here: a function that takes 0.1 s a batch)."""
+    import time
+
+    import pyarrow as pa
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    schema = StructType([StructField("uscc", StringType()), StructField("k", LongType())])
+    dschema = StructType([StructField("uscc", StringType())])
+
+    def slow(rb):
+        time.sleep(0.1)
+        return rb.select(["uscc"])
+
+    batches = [pa.RecordBatch.from_pydict({"uscc": [f"U{i}{j}" for j in range(5)], "k": list(range(5))}) for i in range(4)]
+    staged, derived = lake.stage_batches_with(iter(batches), schema, "gold.local", "gold.local_derived", slow, dschema)
+    assert staged.rows == derived.rows == 20 and staged.schema == schema
+    assert sorted(r.uscc for r in derived.frame(spark).collect()) == sorted(u for b in batches for u in b.column("uscc").to_pylist())
+    assert 0.4 <= staged.task_seconds["derived"] < 5 and set(staged.task_seconds) == {"rows", "write", "derived"}
+    df = spark.range(0, 30, numPartitions=3).selectExpr("format_string('U%03d', id) AS uscc", "id AS k")
+    spark_staged, _ = lake.stage_with(df, "gold.spark", "gold.spark_derived", slow, dschema)
+    assert spark_staged.task_seconds["derived"] >= 0.3  # a batch per task at least
+    for s in (staged, derived, spark_staged):
+        s.discard()
+
+
 def test_stage_arrow_stages_driver_rows_like_spark_rows(lake, spark):
     """stage_arrow: rows the driver holds are staged as a file of the table (invisible until
     committed, columns in the schema's order whatever the Arrow order); no rows, no file."""

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -83,8 +83,13 @@ ARROW_WRITE_MIN_COLUMNS = 200
 ARROW_ROW_GROUP_ROWS = 32_768
 
 
+PHASES = ("rows", "write", "derived")
+WRITER_OUTPUT = pa.schema([("file", pa.string()), ("phase", pa.string()), ("seconds", pa.float64())])
+
+
 def _batch_writer(folder: Path, derived=None, project=None):
-    """fn(iterator of record batches) -> one record batch naming the files it wrote into folder:
+    """fn(iterator of record batches) -> one record batch naming the files it wrote into folder,
+    and its seconds per phase (PHASES):
     Parquet by pyarrow, zstd, no dictionaries (like the session's writer). Run by each task of
     `_write_arrow` in its Python worker, or in this process on batches computed here.
 
@@ -116,13 +121,23 @@ def _batch_writer(folder: Path, derived=None, project=None):
             files["main"][1].write_table(table, row_group_size=table.num_rows)
             group.clear()
 
+        # Task-seconds spent getting the rows (from Spark, through the projection), writing them,
+        # and deriving and writing the derived rows: the build reports where its time goes.
+        spent = dict.fromkeys(PHASES, 0.0)
+        rows = iter(project(batches) if project is not None else batches)
         try:
-            for batch in (project(batches) if project is not None else batches):
+            while True:
+                t = time.perf_counter()
+                batch = next(rows, None)
+                spent["rows"] += (t1 := time.perf_counter()) - t
+                if batch is None:
+                    break
                 if "main" not in files:
                     open_file("main", target, batch.schema, use_dictionary=False)
                 group.append(batch)
                 if sum(b.num_rows for b in group) >= ARROW_ROW_GROUP_ROWS:  # a few batches
                     flush()
+                spent["write"] += (t2 := time.perf_counter()) - t1
                 if fn is not None:
                     out = fn(batch)
                     if out.num_rows:
@@ -130,6 +145,8 @@ def _batch_writer(folder: Path, derived=None, project=None):
                             # arrays read back as plain columns, as the table's schema says
                             open_file("derived", dtarget, out.schema, store_schema=False)
                         files["derived"][1].write_batch(out)
+                    spent["derived"] += time.perf_counter() - t2
+            t = time.perf_counter()
             if group:
                 flush()
         except BaseException:
@@ -139,21 +156,34 @@ def _batch_writer(folder: Path, derived=None, project=None):
             raise
         for _, writer in files.values():
             writer.close()
-        if files:
-            yield pa.RecordBatch.from_pydict({"file": [files[k][0] for k in files]})
+        spent["write"] += time.perf_counter() - t
+        names = [files[k][0] for k in files]
+        yield pa.RecordBatch.from_pydict({"file": names + [None] * len(spent), "phase": [None] * len(names) + list(spent),
+                                          "seconds": [0.0] * len(names) + list(spent.values())},
+                                         schema=WRITER_OUTPUT)
     return write
 
 
-def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> None:
+def _task_seconds(out: pa.Table) -> dict[str, float]:
+    """The writer's seconds per phase, summed over its tasks."""
+    phases = out.filter(out.column("phase").is_valid())
+    return {p: round(sum(s for q, s in zip(phases.column("phase").to_pylist(), phases.column("seconds").to_pylist()) if q == p), 2)
+            for p in PHASES}
+
+
+def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> dict[str, float]:
     """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
-    batches by pyarrow in the Python workers (`_batch_writer`)."""
+    batches by pyarrow in the Python workers (`_batch_writer`); returns the tasks' seconds per
+    phase."""
     write = _batch_writer(folder, derived, project)
     dtarget = derived[0] if derived else None
+    out = df.mapInArrow(write, "file string, phase string, seconds double").toArrow()
     # Row counts come from the footers, in _stage_files, as for Spark's files.
-    written = {r["file"] for r in df.mapInArrow(write, "file string").collect()}
+    written = set(out.column("file").drop_null().to_pylist())
     for f in [*folder.glob("*.parquet"), *(Path(dtarget).glob("*.parquet") if dtarget else [])]:
         if str(f) not in written:  # only the files of the attempts Spark took the result of
             f.unlink()
+    return _task_seconds(out)
 
 
 def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
@@ -297,6 +327,7 @@ class Staged:
     path: Path
     adds: list[AddAction]
     schema: StructType
+    task_seconds: dict[str, float] = field(default_factory=dict)  # writers' seconds per phase (stage_with)
 
     @property
     def rows(self) -> int:
@@ -345,13 +376,14 @@ def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn
     tag = uuid.uuid4().hex[:12]
     tmp, dtmp = path / f"_tmp-{tag}", dpath / f"_tmp-{tag}"
     try:
-        _write_arrow(df, tmp, derived=(dtmp, fn), project=project[0] if project else None)
+        spent = _write_arrow(df, tmp, derived=(dtmp, fn), project=project[0] if project else None)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(dtmp, ignore_errors=True)
         raise
     schema = project[1] if project else df.schema
-    return Staged(name, path, _adds(tmp, path, tag), schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
+    return (Staged(name, path, _adds(tmp, path, tag), schema, spent),
+            Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema))
 
 
 def stage_batches_with(batches, schema: StructType, path: Path, name: str, dpath: Path, dname: str, fn,
@@ -361,13 +393,13 @@ def stage_batches_with(batches, schema: StructType, path: Path, name: str, dpath
     tag = uuid.uuid4().hex[:12]
     tmp, dtmp = path / f"_tmp-{tag}", dpath / f"_tmp-{tag}"
     try:
-        for _ in _batch_writer(tmp, derived=(dtmp, fn))(batches):
-            pass
+        spent = _task_seconds(pa.Table.from_batches(list(_batch_writer(tmp, derived=(dtmp, fn))(batches)), WRITER_OUTPUT))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(dtmp, ignore_errors=True)
         raise
-    return Staged(name, path, _adds(tmp, path, tag), schema), Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema)
+    return (Staged(name, path, _adds(tmp, path, tag), schema, spent),
+            Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema))
 
 
 def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:

@@ -190,6 +190,10 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
                                                       project=(project, schema))
         prof = staged.frame(spark)
         t = lap("profile_compute", t)
+        # where the compute's task time went: the staging rows in and the DuckDB projection, the
+        # profile files, the tags and their files (task-seconds, summed over the tasks)
+        for phase, name in (("rows", "profile_rows"), ("write", "profile_files"), ("derived", "tags")):
+            out[f"task_seconds_{name}"] = staged.task_seconds.get(phase)
         try:
             # 3,000+ expectations over 1,500 columns: counted by Arrow from the staged files
             # (27 s by Spark's scans at 100,000 enterprises; docs/profile.md).
