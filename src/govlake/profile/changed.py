@@ -25,8 +25,6 @@ from govlake.lakehouse import Lakehouse
 from govlake.profile import sqlgen, wide
 
 SCOPE = "changed_scope"
-
-
 DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "long": "BIGINT", "double": "DOUBLE", "date": "DATE",
                 "timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}
 
@@ -39,7 +37,8 @@ def _bronze_sql(lake: Lakehouse, src: Source) -> str:
     files, parts = lake.parquet_files(f"bronze.{src.name}") if lake.exists(f"bronze.{src.name}") else ([], {})
     if files:
         types = ", ".join(f"'{c}': '{DUCKDB_TYPES[t]}'" for c, t in parts.items())
-        return f"SELECT * FROM read_parquet({files!r}, hive_partitioning = true, hive_types = {{{types}}}, union_by_name = true)"
+        paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        return f"SELECT * FROM read_parquet([{paths}], hive_partitioning = true, hive_types = {{{types}}}, union_by_name = true)"
     cols = [(c.name, c.type) for c in src.columns] + [("_load_date", "date")]
     return "SELECT " + ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {c}" for c, t in cols) + " WHERE false"
 
