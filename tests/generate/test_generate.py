@@ -8,15 +8,10 @@ import pytest
 from govlake.catalog import load_sources
 from govlake.generate import generate_all, generate_changes, read_manifest
 from govlake.generate.extract import BAD_BYTES
+from govlake.reference import divisions_csv
 from govlake.settings import Settings
 
 D = dt.date(2026, 11, 21)
-
-
-@pytest.fixture
-def needs_shared(settings):
-    if not (settings.shared_data_dir / "divisions" / "baoan_communities_2021.csv").exists():
-        pytest.skip(f"shared data not found at {settings.shared_data_dir} (needs divisions/baoan_communities_2021.csv)")
 
 
 def _digest(root):
@@ -27,7 +22,7 @@ def _digest(root):
     return h.hexdigest()
 
 
-def test_same_seed_same_bytes(tmp_path, needs_shared):
+def test_same_seed_same_bytes(tmp_path):
     a = Settings(lake_root=tmp_path / "a")
     b = Settings(lake_root=tmp_path / "b")
     c = Settings(lake_root=tmp_path / "c")
@@ -38,7 +33,7 @@ def test_same_seed_same_bytes(tmp_path, needs_shared):
     assert _digest(a.landing_dir) != _digest(c.landing_dir)
 
 
-def test_manifest_and_files(settings, needs_shared):
+def test_manifest_and_files(settings):
     m = generate_all(settings, 600, 3, D)
     assert read_manifest(settings, D)["sources"] == json.loads(json.dumps(m["sources"]))
     catalog = load_sources(settings.catalog_dir)
@@ -56,10 +51,10 @@ def test_manifest_and_files(settings, needs_shared):
     assert m["sources"]["enterprise_registry"]["rows"] == 600 + m["sources"]["enterprise_registry"]["bad_rows"]["duplicate_key"]
 
 
-def test_content_is_realistic(settings, needs_shared):
+def test_content_is_realistic(settings):
     generate_all(settings, 2000, 5, D, bad_share=0)
     reg = pd.read_csv(settings.landing_dir / "enterprise_registry" / D.isoformat() / "part-00000.csv", dtype=str)
-    comm = pd.read_csv(settings.shared_data_dir / "divisions" / "baoan_communities_2021.csv", dtype=str)
+    comm = pd.read_csv(divisions_csv(), dtype=str)
     assert set(reg["community_code"]) <= set(comm["community_code"].str.strip())
     assert reg["address"].str.startswith("深圳市宝安区").all()
     assert reg["industry_code"].str.startswith("C39").mean() > 0.15
@@ -83,6 +78,6 @@ def test_content_is_realistic(settings, needs_shared):
     assert y[y.uscc.isin(hnte)]["ratio"].median() > 0.03 > y[~y.uscc.isin(hnte)]["ratio"].median()
 
 
-def test_changes_need_a_base_manifest(settings, needs_shared):
+def test_changes_need_a_base_manifest(settings):
     with pytest.raises(FileNotFoundError, match="govlake generate"):
         generate_changes(settings, 1, D, D + dt.timedelta(days=1))

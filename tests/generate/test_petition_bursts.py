@@ -23,8 +23,6 @@ def world():
     from govlake.settings import get_settings
 
     s = get_settings()
-    if not (s.shared_data_dir / "divisions" / "baoan_communities_2021.csv").exists():
-        pytest.skip(f"shared data not found at {s.shared_data_dir} (needs divisions/)")
     return _population(s, 3000, 21, D), load_departments(s.catalog_dir)
 
 

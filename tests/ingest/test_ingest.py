@@ -23,8 +23,6 @@ SCALE = 800
 @pytest.fixture(scope="module")
 def loaded(spark, tmp_path_factory):
     s = Settings(lake_root=tmp_path_factory.mktemp("ingest") / "lake", spark_shuffle_partitions=4)
-    if not (s.shared_data_dir / "divisions" / "baoan_communities_2021.csv").exists():
-        pytest.skip(f"shared data not found at {s.shared_data_dir} (needs divisions/baoan_communities_2021.csv)")
     lake = Lakehouse(spark, s)
     m1 = generate_all(s, SCALE, 9, D1)
     recs = ingest_all(spark, lake, D1)
@@ -129,8 +127,6 @@ def test_daily_changes_ingest_as_second_load_date(loaded, spark):
 
 def test_clean_extract_quarantines_nothing(spark, tmp_path):
     s = Settings(lake_root=tmp_path / "lake", spark_shuffle_partitions=4)
-    if not (s.shared_data_dir / "divisions").exists():
-        pytest.skip(f"shared data not found at {s.shared_data_dir}")
     generate_all(s, 300, 2, D1, bad_share=0)
     lake = Lakehouse(spark, s)
     for src in ["enterprise_registry", "certificates", "petitions"]:
@@ -140,8 +136,6 @@ def test_clean_extract_quarantines_nothing(spark, tmp_path):
 
 def test_landing_changed_after_load_fails_loudly(spark, tmp_path):
     s = Settings(lake_root=tmp_path / "lake", spark_shuffle_partitions=4)
-    if not (s.shared_data_dir / "divisions").exists():
-        pytest.skip(f"shared data not found at {s.shared_data_dir}")
     generate_all(s, 200, 4, D1)
     lake = Lakehouse(spark, s)
     ingest_source(spark, lake, "financing", D1)

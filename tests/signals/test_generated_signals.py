@@ -16,7 +16,7 @@ def _signals(p):
     return p, merges, alerts
 
 
-def test_burst_raises_group_alert_and_repeat_is_merged(divisions):
+def test_burst_raises_group_alert_and_repeat_is_merged(taidi_seeds):
     p = synthetic_petitions(1500, seed=5, start=dt.date(2026, 3, 1), days=30, repeat_share=0.0, bursts=1, burst_size=8)
     # the same requester again, three days later, through another channel
     first = p.iloc[10].copy()

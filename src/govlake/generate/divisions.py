@@ -1,17 +1,15 @@
-"""The real top of Bao'an's address tree (streets, communities) from the shared divisions file;
-roads and buildings below it are generated."""
+"""The real top of Bao'an's address tree (streets, communities) from the divisions file shipped
+in the package (govlake.reference); roads and buildings below it are generated."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from govlake.reference import divisions_csv
 from govlake.settings import Settings
-
-COMMUNITIES_FILE = Path("divisions") / "baoan_communities_2021.csv"
 
 # A few real trunk roads per street (used with generated local roads named after communities).
 STREET_ROADS = {
@@ -37,13 +35,10 @@ class Divisions:
         return self.communities.drop_duplicates("street_code")[["street_code", "street_name"]].reset_index(drop=True)
 
 
-def load_divisions(settings: Settings) -> Divisions:
-    path = Path(settings.shared_data_dir) / COMMUNITIES_FILE
-    if not path.exists():
-        raise FileNotFoundError(
-            f"the generator needs the real Bao'an communities (宝安区社区) at {path}; "
-            "set GOVLAKE_SHARED_DATA_DIR to the folder that holds divisions/")
-    df = pd.read_csv(path, dtype=str).apply(lambda s: s.str.strip())
+def load_divisions(settings: Settings | None = None) -> Divisions:
+    """Bao'an's streets and communities (宝安区社区). `settings` is kept for callers' signature;
+    the file is package reference data, not a setting."""
+    df = pd.read_csv(divisions_csv(), dtype=str).apply(lambda s: s.str.strip())
     # The airport unit (机场虚拟社区) has no residents or enterprises of its own.
     df = df[df["street_name"].str.endswith("街道")].copy()
     df["community_name"] = df["community_name"].str.replace("居委会", "", regex=False)

@@ -22,11 +22,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from govlake import yamlio
+from govlake.reference import divisions_csv as _reference_divisions_csv
 from govlake.settings import get_settings
 
 DISTRICT_CODE, DISTRICT_NAME = "440306", "宝安区"
 REVIEW_THRESHOLD = 0.5
-DIVISIONS_FILE = "divisions/baoan_communities_2021.csv"
 
 _COMMUNITY_SUFFIX = re.compile(r"(社区居委会|社区居委|虚拟社区|居委会|社区|村委会)$")
 _COLLOQUIAL = "那边|这边|那里|这里|一带|附近|周边|旁边|片区|那块|这块"
@@ -74,15 +74,11 @@ def _short_community(name: str) -> str:
     return _COMMUNITY_SUFFIX.sub("", name)
 
 
-def _divisions_csv() -> Path:
-    return get_settings().shared_data_dir / DIVISIONS_FILE
-
-
 @lru_cache(maxsize=4)
 def address_tree(divisions_csv: str | None = None) -> tuple[Community, ...]:
     """The standard address tree: every community with its street, generated roads and
     buildings. Deterministic: same divisions file -> same tree (the generator should use it)."""
-    path = Path(divisions_csv) if divisions_csv else _divisions_csv()
+    path = Path(divisions_csv) if divisions_csv else _reference_divisions_csv()
     if not path.exists():
         raise FileNotFoundError(f"address tree needs the divisions file (行政区划) at {path}")
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
