@@ -106,11 +106,15 @@ def test_bad_frame_fails_with_readable_message_and_engines_agree(spark, settings
     ev = [x for x in read_events(settings.lineage_path) if x["job"]["name"] == "quality.bronze.petitions"]
     assert [x["eventType"] for x in ev] == ["START", "COMPLETE"]
     inp = ev[-1]["inputs"][0]
-    asserts = inp["facets"]["dataQualityAssertions"]["assertions"]
+    asserts = inp["inputFacets"]["dataQualityAssertions"]["assertions"]
     assert any(a["assertion"] == "expect_column_values_to_not_be_null" and a["column"] == "title" and not a["success"]
                for a in asserts)
     dq = inp["inputFacets"]["dataQualityMetrics"]
     assert dq["rowCount"] == 5 and dq["columnMetrics"]["title"]["nullCount"] == 1
+    from govlake.lineage.spec import find_spec_dir, validate_event
+
+    if find_spec_dir() is not None:  # valid against the OpenLineage spec
+        assert [validate_event(x) for x in ev] == [[], []]
 
     # The one-aggregation engine gives the same verdicts and counts as GX on the same suite.
     m_out, used = evaluate(df, suite, "metrics")

@@ -108,7 +108,11 @@ def test_lineage_per_model_with_column_lineage(built, tb):
     cl = out["facets"]["columnLineage"]["fields"]
     assert [(f["namespace"], f["name"], f["field"]) for f in cl["status"]["inputFields"]] == [
         ("file", inp["name"], "status")]
-    asserts = {(a["assertion"], a.get("column")) for a in out["facets"]["dataQualityAssertions"]["assertions"]}
+    # dbt tests: a quality.dbt.<model> run reads the model, assertions as its input facet (the spec's place)
+    assert "dataQualityAssertions" not in out["facets"]
+    (checked,) = [e for e in by_job["quality.dbt.stg_petitions"] if e["eventType"] == "COMPLETE"][0]["inputs"]
+    assert checked["name"] == "dbt.stg_petitions"
+    asserts = {(a["assertion"], a.get("column")) for a in checked["inputFacets"]["dataQualityAssertions"]["assertions"]}
     assert {("not_null", "ticket_id"), ("unique", "ticket_id"), ("accepted_values", "status")} <= asserts
 
     dim = [e for e in by_job["dbt.dim_departments"] if e["eventType"] == "COMPLETE"][0]
@@ -116,4 +120,11 @@ def test_lineage_per_model_with_column_lineage(built, tb):
     cl = dim["outputs"][0]["facets"]["columnLineage"]["fields"]
     assert cl["dept_code"]["inputFields"][0]["name"] == "dbt.stg_departments"
     assert cl["dept_code"]["inputFields"][0]["field"] == "code"
-    assert cl["is_street_office"]["transformationDescription"] == "kind = '街道'"
+    assert cl["is_street_office"]["inputFields"][0]["transformations"][0]["description"] == "kind = '街道'"
+
+    # every event valid against the OpenLineage spec (when ../shared/openlineage-spec is there)
+    from govlake.lineage.spec import find_spec_dir, validate_event
+
+    if find_spec_dir() is not None:
+        bad = {f"{e['job']['name']} {e['eventType']}": errs for e in events if (errs := validate_event(e))}
+        assert not bad, bad

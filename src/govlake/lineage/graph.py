@@ -61,7 +61,7 @@ class LineageGraph:
             for col, spec in ((ds.get("facets") or {}).get("columnLineage") or {}).get("fields", {}).items():
                 src = [(names.get((f["namespace"], f["name"])) or _name_from_path(f["name"]), f["field"])
                        for f in spec.get("inputFields", [])]
-                self.columns[(out, col)] = ColumnStep(out, col, src, spec.get("transformationDescription"), job)
+                self.columns[(out, col)] = ColumnStep(out, col, src, _description(spec), job)
 
     # -- queries ------------------------------------------------------------------------------
     def upstream(self, table: str, depth: int | None = None) -> list[tuple[int, Edge]]:
@@ -107,6 +107,16 @@ class LineageGraph:
 
         walk(table, column, [], frozenset())
         return out
+
+
+def _description(spec: dict) -> str | None:
+    """How a column is derived: its input fields' transformation descriptions (spec 1-2-0), or
+    the deprecated field-level transformationDescription of older events."""
+    texts = [t["description"] for f in spec.get("inputFields", []) for t in f.get("transformations") or []
+             if t.get("description")]
+    if texts:
+        return "; ".join(dict.fromkeys(texts))
+    return spec.get("transformationDescription")
 
 
 def table_name(ds: dict) -> str:

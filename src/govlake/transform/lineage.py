@@ -1,10 +1,13 @@
 """OpenLineage for dbt, from the manifest and the run results (`dbt-ol` refuses session mode).
 
-One run per executed model, job `dbt.<model>`: inputs are its sources (`bronze.<source>`) and
-refs (`dbt.<model>`, the relation in the Spark catalog); the output `dbt.<model>` carries the
-schema (Chinese labels as descriptions), column lineage and the results of the model's dbt tests
-as data-quality assertions. Publishing a mart is a separate run (`publish.<model>`) from
-`dbt.<model>` to its Delta table, see publish.py.
+One run per executed model, job `dbt.<model>`: inputs are its sources (`bronze.<source>`, lake
+folders) and refs (`dbt.<model>`, the relation in the Spark catalog, in the job namespace); the
+output `dbt.<model>` carries the schema (Chinese labels as descriptions) and column lineage. The
+results of the model's dbt tests are a child run `quality.dbt.<model>` that reads the model with
+them as its dataQualityAssertions input facet (the spec's place for assertions, as dbt-ol reports
+tests). Publishing a mart is a separate run (`publish.<model>`) from `dbt.<model>` to its Delta
+table, see publish.py. The runs are children of `parent_run` (the pipeline step), or of the
+Airflow task named by OPENLINEAGE_PARENT_ID when there is none (govlake.lineage.emitter).
 
 Column lineage: staging models map each column to the same column of their bronze source.
 Other models declare it in their YAML (docs/dbt.md):
@@ -95,9 +98,14 @@ def _assertions(manifest: dict, results, model_uid: str) -> list[dict]:
         if test.get("attached_node") != model_uid:
             continue
         a = {"assertion": (test.get("test_metadata") or {}).get("name") or test.get("name", r.name),
-             "success": r.status == "pass"}
+             "success": r.status == "pass", "name": test.get("name") or r.unique_id.split(".")[-1]}
         if test.get("column_name"):
             a["column"] = test["column_name"]
+        severity = (test.get("config") or {}).get("severity")
+        if severity:
+            a["severity"] = str(severity).lower()
+        if getattr(r, "failures", None) is not None:
+            a["actual"] = str(r.failures)  # failing rows
         out.append(a)
     return out
 
@@ -126,7 +134,7 @@ def emit_dbt_lineage(spark, settings: Settings, manifest: dict, results, *, pare
         node = manifest["nodes"][r.unique_id]
         ok = r.status == "success"
         run = DbtJobRun(f"dbt.{node['name']}", settings, integration="DBT", parent=parent_run,
-                        nominal_time=nominal_time)
+                        nominal_time=nominal_time, job_kind="MODEL")
         for uid in node["depends_on"]["nodes"]:
             if uid in manifest["sources"]:
                 run.add_input(source_table(manifest["sources"][uid]))
