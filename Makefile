@@ -8,18 +8,20 @@ SCALE ?= 5000
 
 .PHONY: run test test-slow bench venv lock clean check-java
 
-$(STAMP): constraints.txt pyproject.toml
+$(STAMP): constraints.txt pyproject.toml jvm/pom.xml
 	@$(MAKE) --no-print-directory check-java
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q uv==0.13.8
 	$(BIN)/uv pip install -q -p $(BIN)/python -r constraints.txt
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
+	$(BIN)/python -c "from govlake import jars; print('Spark jars:', jars.cache_dir()); jars.ensure()"
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
 check-java:
 	@command -v java >/dev/null || { echo "ERROR: java not found. Spark needs Java 17: apt-get install -y openjdk-17-jre-headless"; exit 1; }
+	@command -v mvn >/dev/null || { echo "ERROR: mvn not found. The pinned Spark jars (jvm/pom.xml) are fetched by Maven: apt-get install -y maven"; exit 1; }
 
 run: $(STAMP)
 	$(BIN)/govlake run --scale $(SCALE)

@@ -1,8 +1,8 @@
 """Airflow DAG: the govlake daily chain (每日全链路). Wiring only; the steps live in govlake.pipeline.
 
-generate -> ingest -> validate_bronze -> transform -> match -> push -> approve
-                                     \\-> dispatch
-                                     \\-> signals
+generate -> ingest -> validate_bronze -> transform -> match -> push -> approve -> maintain
+                                     \\-> dispatch ---------------------------------/
+                                     \\-> signals ----------------------------------/
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ from govlake.pipeline import STEPS
 
 
 def _run(step: str, ds: str) -> dict:
-    from govlake.pipeline import StepContext, run_step
-    from govlake.settings import get_settings
+    from govlake.pipeline import run_airflow_task
 
-    settings = get_settings()
-    ctx = StepContext(settings=settings, load_date=dt.date.fromisoformat(ds), scale=settings.scale)
-    run_step(step, ctx)
-    return {"step": step, "seconds": ctx.results[step]["seconds"], "run_id": ctx.run.run_id}
+    return run_airflow_task(step, ds)
 
 
 @dag(
@@ -42,6 +38,7 @@ def govlake_daily():
     tasks["generate"] >> tasks["ingest"] >> tasks["validate_bronze"] >> tasks["transform"]
     tasks["transform"] >> tasks["match"] >> tasks["push"] >> tasks["approve"]
     tasks["validate_bronze"] >> [tasks["dispatch"], tasks["signals"]]
+    [tasks["approve"], tasks["dispatch"], tasks["signals"]] >> tasks["maintain"]
 
 
 govlake_daily_dag = govlake_daily()

@@ -56,12 +56,12 @@ def test_replace_partitions(lake, spark):
     assert sorted(arrow.column("uscc").to_pylist()) == ["A", "C"]
 
 
-def test_merge_by_keys_rewrites_only_touched_files(lake, spark):
+def test_merge_by_keys_is_an_upsert(lake, spark):
     d = dt.date(2026, 11, 1)
     lake.write(_df(spark, [("A", "甲", 1.0, d)]), "silver.m")
     lake.write(_df(spark, [("B", "乙", 2.0, d)]), "silver.m", mode="append")
     c = lake.write(_df(spark, [("B", "乙改", 20.0, d), ("N", "新", 5.0, d)]), "silver.m", mode="merge", keys=["uscc"])
-    assert c.files_removed == 1  # only B's file
+    assert c.files_removed == 1 and c.rows_written == 2  # only B's file; B updated, N inserted
     got = {r.uscc: r.capital for r in lake.read("silver.m").collect()}
     assert got == {"A": 1.0, "B": 20.0, "N": 5.0}
     arrow = DeltaTable(str(lake.path("silver.m"))).to_pyarrow_table()
@@ -75,89 +75,102 @@ def test_empty_write_keeps_schema(lake, spark):
     assert df.count() == 0 and df.columns == ["uscc", "name", "capital", "load_date"]
 
 
-def _merged(lake, table, version=None):
-    """The table's rows by every reader: Spark, Arrow (delta-rs) and the count from the log."""
+def _both(lake, table, version=None):
+    """The table's rows by both readers, Spark (delta-spark) and delta-rs, which must agree."""
     spark_rows = sorted((r.uscc, r.name, r.capital) for r in lake.read(table, version=version).collect())
     arrow = lake.to_arrow(table, version)
     arrow_rows = sorted(zip(*(arrow.column(c).to_pylist() for c in ("uscc", "name", "capital"))))
-    assert spark_rows == arrow_rows
+    assert spark_rows == arrow_rows, (table, version)
     assert lake.row_count(table, version=version) == len(spark_rows)
     return spark_rows
 
 
-def test_merge_on_read_overlay(lake, spark, monkeypatch):
-    from govlake.lakehouse import overlay
-
-    monkeypatch.setattr(overlay, "COMPACT_SHARE", 100.0)  # tiny table: never compact here
-    d = dt.date(2026, 11, 1)
-    t = "gold.mor"
-    base = lake.write(_df(spark, [("A", "甲", 1.0, d), ("B", "乙", 2.0, d), ("B", "乙二", 2.5, d), ("C", "丙", 3.0, d)]), t)
-    plain = sorted(DeltaTable(str(lake.path(t))).file_uris())
-    # B's two rows replaced by one, N new, C replaced by nothing (in `replace`, no rows).
-    c1 = lake.write(_df(spark, [("B", "乙改", 20.0, d), ("N", "新", 5.0, d)]), t, mode="merge_on_read", keys=["uscc"],
-                    replace=spark.createDataFrame([("B",), ("N",), ("C",)], "uscc string"), app_id="day1")
-    assert (c1.version, c1.rows_written, c1.committed) == (base.version + 1, 2, True)
-    assert sorted(DeltaTable(str(lake.path(t))).file_uris()) == plain  # nothing rewritten
-    assert _merged(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("N", "新", 5.0)]
-    assert _merged(lake, t, version=base.version) == [("A", "甲", 1.0), ("B", "乙", 2.0), ("B", "乙二", 2.5), ("C", "丙", 3.0)]
-    assert lake.tables().count(t) == 1 and f"{t}__overlay" not in lake.tables()
-    # Filters and column subsets through Arrow (the API's and the policy lookups' path).
-    import pyarrow.dataset as pads
-
-    got = lake.to_arrow(t, columns=["capital"], filter=pads.field("uscc").isin(["B", "C"]))
-    assert got.column_names == ["capital"] and got.column("capital").to_pylist() == [20.0]
-    # A keyed scan (the incremental's since lookup): the merged rows of some keys, decoded.
+def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(lake, spark, monkeypatch):
+    """The profile's and tags' daily merge: every row of a changed key replaced (also by none),
+    one MERGE that marks old rows in deletion vectors (no file rewritten); Spark and delta-rs
+    agree at every version, after OPTIMIZE and after VACUUM too."""
     import pyarrow as pa
 
+    d = dt.date(2026, 11, 1)
+    t = "gold.enterprise_tags"  # a catalog product with deletion vectors and change data feed
+    staged = lake.stage(_df(spark, [("A", "甲", 1.0, d), ("B", "乙", 2.0, d), ("B", "乙二", 2.5, d), ("C", "丙", 3.0, d)]), t)
+    base = lake.commit(staged, app_id="full@1")
+    props = DeltaTable(str(lake.path(t))).metadata().configuration
+    assert props["delta.enableDeletionVectors"] == "true" and props["delta.enableChangeDataFeed"] == "true"
+    files = set(DeltaTable(str(lake.path(t))).file_uris())
+    day1 = lake.stage(_df(spark, [("B", "乙改", 20.0, d), ("N", "新", 5.0, d)]), t)
+    c1 = lake.merge_staged(day1, ["uscc"], replace=pa.table({"uscc": ["B", "N", "C"]}), app_id="day1")
+    day1.discard()
+    assert c1.committed and c1.rows_written == 2
+    # B's old rows deleted by a vector on A's file, which stays; a file left with no row goes
+    merge = lake.history(t)[0]
+    assert merge["operation"] == "MERGE" and int(merge["operationMetrics"]["numTargetDeletionVectorsAdded"]) >= 1
+    assert files & set(DeltaTable(str(lake.path(t))).file_uris())
+    assert _both(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("N", "新", 5.0)]
+    again = lake.stage(_df(spark, [("B", "错", 0.0, d)]), t)
+    assert lake.merge_staged(again, ["uscc"], app_id="day1").committed is False  # a re-run commits nothing
+    again.discard()
+    # keyed reads through delta-rs (the API's and the policy lookups' path) apply the vectors
+    assert lake.to_arrow(t, columns=["capital"], where={"uscc": ["B", "C"]}).column("capital").to_pylist() == [20.0]
     keyed = list(lake.to_batches(t, ["capital", "uscc"], where_in=("uscc", pa.array(["A", "B", "C"]))))
     assert sorted((r["uscc"], r["capital"]) for b in keyed for r in b.to_pylist()) == [("A", 1.0), ("B", 20.0)]
     assert all(b.schema.field("uscc").type == pa.string() for b in keyed)
-    # A re-run of the same day commits nothing; a second day merges into the overlay (latest wins).
-    again = lake.write(_df(spark, [("B", "错", 0.0, d)]), t, mode="merge_on_read", keys=["uscc"], app_id="day1")
-    assert again.committed is False
-    lake.write(_df(spark, [("A", "甲改", 10.0, d), ("N", "新改", 50.0, d)]), t, mode="merge_on_read", keys=["uscc"], app_id="day2")
-    assert _merged(lake, t) == [("A", "甲改", 10.0), ("B", "乙改", 20.0), ("N", "新改", 50.0)]
-    assert _merged(lake, t, version=c1.version)[0] == ("A", "甲", 1.0)
-    # Writes the overlay would shadow are refused; an overwrite ends the overlay atomically.
-    import pytest
+    # the change feed shows the day's change to downstream consumers
+    feed = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", c1.version) \
+        .load(str(lake.path(t)))
+    assert {(r.uscc, r._change_type) for r in feed.collect()} >= {("B", "delete"), ("C", "delete"), ("N", "insert")}
+    assert lake.set_properties(t)["govlake.owner"] == "ZSJ"  # the catalog's descriptive properties
+    props = DeltaTable(str(lake.path(t))).metadata().configuration
+    assert props["govlake.classification"] == "内部" and props["govlake.label"] == "企业标签"
+    from govlake.lakehouse import Lakehouse, spark_tables
 
-    with pytest.raises(ValueError, match="overlay"):
-        lake.write(_df(spark, [("Q", "q", 1.0, d)]), t, mode="append")
-    v = lake.write(_df(spark, [("Z", "某", 9.0, d)]), t).version
-    assert _merged(lake, t) == [("Z", "某", 9.0)]
-    lake.write(_df(spark, [("Y", "新", 1.0, d)]), t, mode="merge_on_read", keys=["uscc"])
-    assert _merged(lake, t) == [("Y", "新", 1.0), ("Z", "某", 9.0)]  # a fresh overlay, not the old one
-    assert _merged(lake, t, version=v) == [("Z", "某", 9.0)]
+    monkeypatch.setattr(spark_tables, "OPTIMIZE_MIN_SMALL_FILES", 2)  # this tiny table counts as piled up
+    m = lake.maintain(t)
+    assert m["files_removed"] >= 2 and m["files_vacuumed"] == 0  # nothing older than the retention
+    assert lake.history(t)[0]["operation"] == "OPTIMIZE"
+    for v in range(base.version, lake.version(t) + 1):  # time travel intact
+        _both(lake, t, v)
+    # with no retention (Delta's safety check off for the test) VACUUM deletes the removed files
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        m = Lakehouse(spark, lake.settings.model_copy(update={"retention_days": 0})).maintain(t)
+    finally:
+        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    assert m["files_vacuumed"] >= 2 and lake.history(t)[0]["operation"] == "VACUUM END"
+    assert _both(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("N", "新", 5.0)]
 
 
-def test_merge_on_read_compacts_past_its_share(lake, spark):
-    from govlake.lakehouse import overlay
+def test_every_commit_carries_column_statistics(lake, spark):
+    """Spark's and delta-rs's commits both record numRecords, min, max and null counts."""
+    import json
 
     d = dt.date(2026, 11, 1)
-    t = "gold.mor_compact"
-    lake.write(_df(spark, [(f"K{i:03d}", "旧", float(i), d) for i in range(40)]), t)
-    lake.write(_df(spark, [("K001", "新", -1.0, d)]), t, mode="merge_on_read", keys=["uscc"])
-    assert overlay.pointer(lake.path(t)) is not None  # 1 of 40 rows: stays an overlay
-    files = set(DeltaTable(str(lake.path(t))).file_uris())
-    lake.write(_df(spark, [(f"K{i:03d}", "新", -1.0, d) for i in range(2, 8)]), t, mode="merge_on_read", keys=["uscc"])
-    # 7 + 7 overlay rows (key markers included) of 40: past 10 %, rewritten as plain files
-    assert overlay.pointer(lake.path(t)) is None and not files & set(DeltaTable(str(lake.path(t))).file_uris())
-    rows = _merged(lake, t)
-    assert len(rows) == 40 and sum(1 for r in rows if r[1] == "新") == 7
-    plain = sorted(DeltaTable(str(lake.path(t))).to_pyarrow_table().column("uscc").to_pylist())
-    assert plain == [f"K{i:03d}" for i in range(40)]  # a plain Delta reader now sees the merged rows
+    lake.write(_df(spark, [("A", "甲", 1.0, d), ("B", None, 2.0, d)]), "silver.s")
+    lake.commit(lake.stage(_df(spark, [("C", "丙", 3.0, d), ("D", None, -4.0, d)]), "silver.r"), app_id="r")
+    for t in ("silver.s", "silver.r"):
+        for f in sorted(lake.path(t).joinpath("_delta_log").glob("*.json")):
+            for line in f.read_text().splitlines():
+                add = json.loads(line).get("add")
+                if add:
+                    st = json.loads(add["stats"])
+                    assert {"numRecords", "minValues", "maxValues", "nullCount"} <= set(st), (t, st)
+                    assert set(st["nullCount"]) == {"uscc", "name", "capital", "load_date"}
+    import pyarrow as pa
+
+    adds = pa.table(DeltaTable(str(lake.path("silver.r"))).get_add_actions(flatten=True)).to_pylist()
+    assert min(a["min.capital"] for a in adds) == -4.0 and sum(a["null_count.name"] for a in adds) == 1
 
 
 def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spark, monkeypatch):
-    """A frame of ARROW_WRITE_MIN_COLUMNS or more columns goes through pyarrow in the workers
-    (Spark's row-at-a-time Parquet writer is the cost at 1,500 columns): same rows, same types
+    """Staged frames go through pyarrow in the workers (Spark's row-at-a-time Parquet writer is
+    the cost at 1,500 columns): same rows, same types
     for Spark and delta-rs, row groups of ARROW_ROW_GROUP_ROWS, no file without rows, nulls and
     Chinese text survive."""
     from pyspark.sql import functions as F
 
-    from govlake.lakehouse import delta_local
+    from govlake.lakehouse import staged as staged_files
 
-    n_cols = delta_local.ARROW_WRITE_MIN_COLUMNS
+    n_cols = 200
     base = spark.range(0, 50, numPartitions=6).withColumn("uscc", F.format_string("U%03d", "id"))
     cols = [F.col("uscc"), F.when(F.col("id") % 7 == 0, None).otherwise(F.lit("甲公司")).alias("name"),
             F.date_add(F.lit(dt.date(2025, 1, 1)), F.col("id").cast("int")).alias("reg_date"),
@@ -166,7 +179,7 @@ def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spa
              for i in range(n_cols - len(cols))]
     df = base.repartition(3, "uscc").select(*cols)
     # Arrow batches of 4 rows gathered into row groups of 10 or more (the last of a file: the rest).
-    monkeypatch.setattr(delta_local, "ARROW_ROW_GROUP_ROWS", 10)
+    monkeypatch.setattr(staged_files, "ARROW_ROW_GROUP_ROWS", 10)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "4")
     try:
         staged = lake.stage(df, "gold.wide")

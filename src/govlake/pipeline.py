@@ -15,6 +15,7 @@ import click
 
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import JobRun
+from govlake.runlock import run_lock
 from govlake.settings import Settings, get_settings
 
 
@@ -151,6 +152,12 @@ def step_approve(ctx: StepContext):
     return auto_approve(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run).version
 
 
+def step_maintain(ctx: StepContext):
+    from govlake.maintenance import maintain_tables
+
+    return maintain_tables(ctx.lake, ctx.run)
+
+
 # Order matters: each step reads what the ones before it wrote.
 STEPS: dict[str, Callable[[StepContext], object]] = {
     "generate": step_generate,
@@ -162,13 +169,23 @@ STEPS: dict[str, Callable[[StepContext], object]] = {
     "match": step_match,
     "push": step_push,
     "approve": step_approve,
+    "maintain": step_maintain,
 }
 
 
-def run_step(name: str, ctx: StepContext):
+# An Airflow task waits this long for the lake's lock: the DAG runs dispatch and signals beside
+# transform, and those tasks take turns instead of failing. A `govlake run` does not wait
+# (run_lock_wait_seconds), so a person starting one beside the DAG is told at once.
+TASK_LOCK_WAIT_SECONDS = 3600
+
+
+def run_step(name: str, ctx: StepContext, lock_wait_seconds: float | None = None):
+    """One step under the lake's run lock (an Airflow task takes it here, waiting up to
+    lock_wait_seconds; inside `govlake run` the run already holds it and this only re-enters it)."""
     from govlake.lineage import job_run
 
-    with job_run(f"govlake.{name}", ctx.settings, integration="GOVLAKE",
+    with run_lock(ctx.settings, load_date=ctx.load_date, steps=[name], wait_seconds=lock_wait_seconds), \
+         job_run(f"govlake.{name}", ctx.settings, integration="GOVLAKE",
                  nominal_time=f"{ctx.load_date.isoformat()}T00:00:00+08:00") as run:
         ctx.run = run
         t0 = time.perf_counter()
@@ -177,13 +194,36 @@ def run_step(name: str, ctx: StepContext):
     return result
 
 
+def run_airflow_task(step: str, ds: str) -> dict:
+    """One step as an Airflow task: the step's lineage (its own, dbt's and Spark's events) nests
+    under the task's OpenLineage run (the provider's parent and root ids, passed on through
+    OPENLINEAGE_PARENT_ID / OPENLINEAGE_ROOT_PARENT_ID before any Spark session starts), and the
+    lake's run lock is waited for while a sibling task holds it."""
+    import os
+
+    from airflow.providers.openlineage.plugins.macros import lineage_parent_id, lineage_root_parent_id
+    from airflow.sdk import get_current_context
+
+    ti = get_current_context()["ti"]
+    os.environ["OPENLINEAGE_PARENT_ID"] = lineage_parent_id(ti)
+    os.environ["OPENLINEAGE_ROOT_PARENT_ID"] = lineage_root_parent_id(ti)
+    settings = get_settings()
+    ctx = StepContext(settings=settings, load_date=dt.date.fromisoformat(ds), scale=settings.scale)
+    run_step(step, ctx, lock_wait_seconds=TASK_LOCK_WAIT_SECONDS)
+    return {"step": step, "seconds": ctx.results[step]["seconds"], "run_id": ctx.run.run_id}
+
+
 def run_pipeline(settings: Settings, load_date: dt.date, scale: int, steps: list[str] | None = None,
                  echo: Callable[[str], None] = print) -> StepContext:
-    ctx = StepContext(settings=settings, load_date=load_date, scale=scale)
-    for name in steps or list(STEPS):
-        echo(f"==> {name}")
-        run_step(name, ctx)
-        echo(f"    done in {ctx.results[name]['seconds']} s")
+    """The chosen steps in order, holding the lake's run lock throughout (RunLockBusy, before any
+    Spark session, when another run holds it)."""
+    chosen = steps or list(STEPS)
+    with run_lock(settings, load_date=load_date, steps=chosen, echo=echo):
+        ctx = StepContext(settings=settings, load_date=load_date, scale=scale)
+        for name in chosen:
+            echo(f"==> {name}")
+            run_step(name, ctx)
+            echo(f"    done in {ctx.results[name]['seconds']} s")
     return ctx
 
 

@@ -72,6 +72,16 @@ class Product(BaseModel):
     # own): function(settings, filters, *, limit, offset, version) -> {"version", "total", "rows"}
     view: str | None = None
     stored_in: list[str] = []  # the tables a view reads, the one committed last at the end
+    # Delta table features, as delta.<name> table properties (e.g. enableChangeDataFeed for
+    # downstream incremental consumers, enableDeletionVectors for a table merged in a few keys)
+    delta_properties: dict[str, str | bool | int] = {}
+
+    def table_properties(self) -> dict[str, str]:
+        """The Delta table's properties: who owns it, how it is classified, what it holds."""
+        return {"govlake.product": self.name, "govlake.label": self.label, "govlake.owner": self.owner,
+                "govlake.classification": self.classification, "govlake.description": self.description,
+                **{f"delta.{k}": str(v).lower() if isinstance(v, bool) else str(v)
+                   for k, v in self.delta_properties.items()}}
 
     def view_function(self):
         import importlib
@@ -148,6 +158,12 @@ def get_product(name: str, settings: Settings | None = None) -> Product:
     if name not in products:
         raise KeyError(f"unknown data product {name!r}; known: {', '.join(sorted(products))}")
     return products[name]
+
+
+def table_properties(name: str, settings: Settings | None = None) -> dict[str, str]:
+    """A table's Delta properties from the catalog ({} for a table that is no product)."""
+    p = load_products(settings).get(name)
+    return p.table_properties() if p else {}
 
 
 def product_suite(product: Product, settings: Settings | None = None) -> dict:

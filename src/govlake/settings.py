@@ -1,10 +1,7 @@
 """One settings object. Embedded defaults; every value overridable by a GOVLAKE_* variable.
 
-Cluster profile (documented in README): set
-  GOVLAKE_SPARK_MASTER=spark://spark-master:7077
-  GOVLAKE_LAKE_ROOT=s3a://govlake/lake        (object store; delta-spark jars on the image)
-  GOVLAKE_LINEAGE_URL=http://marquez:5000      (OpenLineage over HTTP instead of the file)
-  GOVLAKE_DBT_METHOD=thrift GOVLAKE_DBT_HOST=spark-thrift
+A cluster sets, for instance, GOVLAKE_SPARK_MASTER=spark://spark-master:7077 and
+GOVLAKE_LINEAGE_TRANSPORT=http GOVLAKE_LINEAGE_URL=http://marquez:5000 (docker/README.md).
 """
 
 from __future__ import annotations
@@ -27,6 +24,12 @@ class Settings(BaseSettings):
     dbt_dir: Path = REPO_ROOT / "dbt"
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
 
+    # The pinned Spark jars (jvm/pom.xml), fetched once from Maven Central (govlake.jars).
+    jars_cache_dir: Path = Path.home() / ".cache" / "govlake" / "jars"
+
+    # Time travel kept for audit: VACUUM never removes files younger than this, nor the log.
+    retention_days: int = 30
+
     spark_master: str = "local[2]"
     spark_driver_memory: str = "3g"
     spark_shuffle_partitions: int = 8
@@ -44,6 +47,10 @@ class Settings(BaseSettings):
 
     seed: int = 20261122
     scale: int = 5000
+
+    # A second `govlake run` (or Airflow step) on a lake another one holds waits this long for the
+    # run lock (<lake_root>/_govlake.lock), then stops with an error naming the holder; 0: at once.
+    run_lock_wait_seconds: float = 0
 
     @property
     def landing_dir(self) -> Path:

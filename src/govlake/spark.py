@@ -6,7 +6,35 @@ import os
 
 from pyspark.sql import SparkSession
 
+from govlake import jars
 from govlake.settings import Settings, get_settings
+
+
+def lineage_conf(s: Settings) -> dict[str, str]:
+    """openlineage-spark's settings: Spark's own dataset and column lineage, to the same place
+    as the project's events (the file's sibling `spark-events.jsonl`, or the HTTP endpoint), under
+    the Airflow task's run when one is given (OPENLINEAGE_PARENT_ID = namespace/job/runId)."""
+    conf = {
+        "spark.extraListeners": "io.openlineage.spark.agent.OpenLineageSparkListener",
+        "spark.openlineage.namespace": s.lineage_namespace,
+        # its dataSource facet names a local lake "file", which the spec's uri format refuses;
+        # the dataset's namespace and name already say where it lives
+        "spark.openlineage.facets.dataSource.disabled": "true",
+        "spark.openlineage.columnLineage.datasetLineageEnabled": "true",
+    }
+    if s.lineage_transport == "http" and s.lineage_url:
+        conf |= {"spark.openlineage.transport.type": "http", "spark.openlineage.transport.url": s.lineage_url}
+    else:
+        path = s.lineage_path.parent / "spark-events.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conf |= {"spark.openlineage.transport.type": "file", "spark.openlineage.transport.location": str(path)}
+    for var, prefix in (("OPENLINEAGE_PARENT_ID", "parent"), ("OPENLINEAGE_ROOT_PARENT_ID", "rootParent")):
+        value = os.environ.get(var, "")
+        if value.count("/") >= 2:
+            ns, job, run = value.rsplit("/", 2)
+            conf |= {f"spark.openlineage.{prefix}JobNamespace": ns, f"spark.openlineage.{prefix}JobName": job,
+                     f"spark.openlineage.{prefix}RunId": run}
+    return conf
 
 
 def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> SparkSession:
@@ -36,8 +64,24 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         # capped at maxRecordsPerBatch (10,000 rows, ~120 MB of profile rows).
         .config("spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1))
         .config("spark.sql.debug.maxToStringFields", "2000")
-        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(s.lake_root / "derby"))
+        # java.security opened for openlineage-spark's extension loader (else a warning per session)
+        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(s.lake_root / "derby")
+                + " --add-opens=java.base/java.security=ALL-UNNAMED")
+        # Delta through delta-spark (jvm/pom.xml): format("delta"), MERGE, OPTIMIZE, VACUUM.
+        .config("spark.jars", ",".join(str(p) for p in jars.ensure(s)))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        # Delta rebuilds a snapshot from its log in this many tasks (default 50: 50 tiny tasks per
+        # table read on 2 cores).
+        .config("spark.databricks.delta.snapshotPartitions", "2")
     )
+    for k, v in lineage_conf(s).items():
+        builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    # openlineage-spark logs an ERROR for each internal execution it has no plan for (Delta's
+    # log reads, MERGE's sub-queries): those are not lineage, and not errors of ours.
+    jvm = spark.sparkContext._jvm
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "io.openlineage.spark.agent.lifecycle.ContextFactory", jvm.org.apache.logging.log4j.Level.OFF)
     return spark

@@ -22,6 +22,11 @@ def test_daily_dag_runs_and_is_idempotent(tmp_path):
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        # the provider's own task events (the parents of the steps' and Spark's runs)
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "govlake",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(tmp_path / "lake" / "lineage" / "airflow-events.jsonl"),
+             "append": True}),
         "GOVLAKE_TEST_DS": "2026-11-21",
         "GOVLAKE_TEST_OUT": str(tmp_path / "result.json"),
     }
@@ -45,6 +50,19 @@ def test_daily_dag_runs_and_is_idempotent(tmp_path):
     attempts = first.pop("ops.ingest_runs"), second.pop("ops.ingest_runs")
     assert attempts[1][0] > attempts[0][0]
     assert second == first, "second run of the same date changed tables"
+    # every table as both readers (delta-spark, delta-rs) see it, at every version; MERGE with
+    # deletion vectors, OPTIMIZE and VACUUM: tests/test_lakehouse.py
+    assert out["readers_disagree"] == []
     events = (tmp_path / "lake" / "lineage" / "events.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = {json.loads(e)["eventType"] for e in events}
     assert {"START", "COMPLETE"} <= kinds and "FAIL" not in kinds
+    # every lineage event of the run, the project's and Spark's own, passes the spec's schemas
+    from govlake.lineage.spec import find_spec_dir, validate_file
+
+    if find_spec_dir() is not None:
+        for name in ("events.jsonl", "spark-events.jsonl"):
+            rep = validate_file(tmp_path / "lake" / "lineage" / name)
+            assert rep.events > 0 and rep.failed == 0, (name, rep.by_message())
+        spark_events = [json.loads(e) for e in (tmp_path / "lake" / "lineage" / "spark-events.jsonl").open(encoding="utf-8")]
+        parents = {e["run"]["facets"].get("parent", {}).get("job", {}).get("name") for e in spark_events}
+        assert any(p and p.startswith("govlake_daily.") for p in parents), parents  # under an Airflow task

@@ -143,7 +143,6 @@ def test_incremental_needs_the_catalog_of_the_published_profile(spark, lake):
 def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch, full_profile):
     from pyspark.sql import functions as F
 
-    from govlake.lakehouse import overlay
     from govlake.profile.build import build_profile
     from govlake.profile.direct import profile_views
     from govlake.profile.synthetic import write_bronze
@@ -159,9 +158,6 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch, ful
     for t in ("gold.enterprise_profile", "gold.enterprise_tags"):
         assert len(list(lake.path(t).rglob("*.parquet"))) == len(DeltaTable(str(lake.path(t))).file_uris())
     write_bronze(spark, lake, 60, AS_OF, AS_OF, seed=11, id_offset=0, id_count=5, mode="append")
-    # 5 of 60 enterprises would pass the compaction share: keep the overlay, read through it
-    # (compaction: tests/test_lakehouse.py).
-    monkeypatch.setattr(overlay, "COMPACT_SHARE", 100.0)
     # The published tags dated a day earlier: a recomputed enterprise's tag that still holds
     # keeps that date (the incremental's since lookup), a tag it gains starts on AS_OF.
     day_before = AS_OF - dt.timedelta(days=1)
@@ -170,9 +166,10 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch, ful
     files = {t: set(DeltaTable(str(lake.path(t))).file_uris()) for t in ("gold.enterprise_profile", "gold.enterprise_tags")}
     res = build_profile(spark, lake, AS_OF, incremental=True, engine="direct")
     assert res["profile_rows_written"] >= 5
-    for t, before_files in files.items():  # merged on read: the base files stay
-        assert set(DeltaTable(str(lake.path(t))).file_uris()) == before_files
-        assert overlay.pointer(lake.path(t)) is not None
+    for t, before_files in files.items():  # one MERGE; old rows go by deletion vectors, files stay
+        merge = lake.history(t)[0]
+        assert merge["operation"] == "MERGE" and int(merge["operationMetrics"]["numTargetDeletionVectorsAdded"]) >= 1
+        assert before_files & set(DeltaTable(str(lake.path(t))).file_uris())
     from govlake.profile.direct import register_staging
 
     register_staging(spark, lake, AS_OF)
@@ -189,8 +186,11 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch, ful
     got = lake.read("gold.enterprise_tags").select("uscc", "tag_id", "evidence")
     assert got.count() == want.count() == lake.row_count("gold.enterprise_tags")
     assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0
-    recomputed = set(DeltaTable(str(overlay.companion(lake.path("gold.enterprise_tags")))).to_pyarrow_table(
-        columns=["uscc"])["uscc"].to_pylist())
+    # the recomputed enterprises, as a downstream consumer sees them: the tags' change data feed
+    feed = spark.read.format("delta").option("readChangeFeed", "true") \
+        .option("startingVersion", res["tags_version"]).load(str(lake.path("gold.enterprise_tags")))
+    recomputed = {r.uscc for r in feed.where("_change_type = 'insert'").select("uscc").distinct().collect()}
+    assert recomputed
     rows = lake.read("gold.enterprise_tags").select("uscc", "tag_id", "since").collect()
     assert [r for r in rows if r.uscc in recomputed and (r.uscc, r.tag_id) in dated]  # some kept
     assert all(r.since == (day_before if (r.uscc, r.tag_id) in dated else AS_OF) for r in rows)

@@ -14,7 +14,6 @@ import math
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
 
 from govlake.lakehouse import Lakehouse
@@ -68,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema = lake.arrow_schema(p.name, version)
         except Exception:
             raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
-        expr = None
+        where = {}
         for col, raw in filters.items():
             if col not in schema.names:
                 raise HTTPException(400, f"{p.name} has no column {col!r} to filter on")
@@ -77,10 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 value = pc.cast(pa.scalar(raw), typ) if not pa.types.is_string(typ) else pa.scalar(raw)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise HTTPException(400, f"{col}={raw!r} is not a valid {typ}")
-            e = pads.field(col) == value
-            expr = e if expr is None else expr & e
-        # Through the lakehouse: a merge-on-read table's rows are its base plus its overlay.
-        table = lake.to_arrow(p.name, version, filter=expr)
+            where[col] = value.as_py()
+        table = lake.to_arrow(p.name, version, where=where)
         total = table.num_rows
         table = table.slice(offset, limit)
         masked = [c for c in p.masked_for(consumer) if c in table.schema.names]

@@ -151,21 +151,17 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
                                    f"profile rows; {commit.rows_written} key rows written of {with_keys}")
 
         t2 = time.perf_counter()
-        # The outcome rows: a full run's alone; a partial run's replace those of its policy ids.
+        # The outcome rows: a full run's alone; a partial run's replace those of its policy ids
+        # (MERGE: the other policies' rows stay as they are, a run policy without rows loses its own).
         ids = {p.policy_id for p in run_set}
-        kept_rows = []
-        if not full and lake.exists(OUTCOMES):
-            old = lake.to_arrow(OUTCOMES)
-            kept_rows = [tuple(dict(r[c]) if c == "clause_results" else r[c] for c, _, _ in OUTCOME_COLUMNS[:-1])
-                         for r in old.to_pylist() if r["policy_id"] not in ids]
         kv = lake.version(KEYS)
-        out_rows = [(*r, kv) for r in kept_rows + new_rows]
-        odf = spark.createDataFrame(out_rows, OUTCOME_SCHEMA)
+        odf = spark.createDataFrame([(*r, kv) for r in new_rows], OUTCOME_SCHEMA)
         odf = odf.select(*[F.col(n).alias(n, metadata={"comment": c}) for n, _, c in OUTCOME_COLUMNS])
         counts = {"enterprises": enterprises, "pairs_evaluated": enterprises * len(compiled), "pairs_kept": kept,
                   "pairs_eligible": eligible, "key_rows": commit.rows_written} if commit.committed else {}
-        oc = lake.write(odf, OUTCOMES, mode="overwrite", app_id=app_id + "#outcomes",
-                        metadata={**meta, "keys_version": kv, **counts})
+        oc = lake.write(odf, OUTCOMES, mode="overwrite" if full else "replace_keys", keys=["policy_id"],
+                        extra_keys=None if full else spark.createDataFrame([(i,) for i in sorted(ids)], "policy_id string"),
+                        app_id=app_id + "#outcomes", metadata={**meta, "keys_version": kv, **counts})
         t3 = time.perf_counter()
         used = fields_read(compiled)
         src = [(PROFILE, f) for f in used] + ([(TAGS, "tag_id")] if tags is not None and any(cp.tags_read for cp in compiled) else [])
@@ -175,7 +171,7 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
             transformations={"keys": "outcome key of each policy eligible or one clause short (catalog/policies)"},
             assertions=[{"assertion": "enterprises evaluated = profile rows", "success": True}] if commit.committed else None,
         ))
-        run.add_output(DatasetRef(OUTCOMES, schema=schema_of(odf), rows=len(out_rows), version=oc.version,
+        run.add_output(DatasetRef(OUTCOMES, schema=schema_of(odf), rows=lake.row_count(OUTCOMES, oc.version), version=oc.version,
                                   transformations={"explanation_prefix": "clause labels per outcome (catalog/policies)"}))
         view_cols = {c: [(KEYS, "keys"), (OUTCOMES, c)] for c in WIDE_COLUMNS if c not in ("uscc", "explanation_zh")}
         run.add_output(DatasetRef(

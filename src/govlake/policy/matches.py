@@ -189,15 +189,13 @@ def _interned(fields: dict[str, FieldInfo]) -> dict[str, FieldInfo]:
 # -- from the lake ----------------------------------------------------------------------------
 def lake_lookup(lake) -> ProfileLookup:
     """Profile rows (and tags) of some enterprises at a table version, through delta-rs."""
-    import pyarrow.dataset as pads
-
     def lookup(profile_version, tags_version, usccs, fields, with_tags):
-        flt = pads.field("uscc").isin(pa.array(usccs, pa.string()))
-        prof = lake.to_arrow(PROFILE, profile_version, columns=["uscc", *fields], filter=flt)
+        flt = {"uscc": pa.array(usccs, pa.string())}
+        prof = lake.to_arrow(PROFILE, profile_version, columns=["uscc", *fields], where=flt)
         rows = {r["uscc"]: r for r in prof.to_pylist()}
         tags: dict[str, set] = {}
         if with_tags and tags_version is not None:
-            for r in lake.to_arrow(TAGS, tags_version, columns=["uscc", "tag_id"], filter=flt).to_pylist():
+            for r in lake.to_arrow(TAGS, tags_version, columns=["uscc", "tag_id"], where=flt).to_pylist():
                 tags.setdefault(r["uscc"], set()).add(r["tag_id"])
         return {u: (r, frozenset(tags.get(u, ()))) for u, r in rows.items()}
     return lookup

@@ -273,7 +273,8 @@ def publish_outbox(lake, store: OutboxStore, *, parent_run=None):
     df = lake.spark.createDataFrame(data, schema)
     digest = hashlib.sha256(json.dumps([d[:8] for d in data], default=str).encode()).hexdigest()[:16]
     with job_run("push_outbox_publish", lake.settings, parent=parent_run) as run:
-        commit = lake.write(df, OUTBOX, mode="overwrite", app_id=f"push_outbox@{digest}")
+        # MERGE by idempotency key: a message's new state updates its row, new messages come in.
+        commit = lake.write(df, OUTBOX, mode="merge", keys=["idempotency_key"], app_id=f"push_outbox@{digest}")
         run.add_output(DatasetRef(OUTBOX, schema=schema_of(df), rows=len(data), version=commit.version))
     return commit
 

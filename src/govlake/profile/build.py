@@ -3,9 +3,9 @@
 Full build: dbt builds the generated models (views) and the marts are written once to gold.
 Incremental: only enterprises with a source row loaded on/after `as_of` (the load date) are
 recomputed, in this process by DuckDB (`govlake.profile.changed`: the generated scope, staging and
-profile SQL, duckdb rendering, over the bronze files), and merged by uscc, merge-on-read
-(`govlake.lakehouse.overlay`: a day's change is a random 1 % that a rewrite would pay for in full);
-the policy marts, which come from the catalog alone, are left as they are.
+profile SQL, duckdb rendering, over the bronze files), and merged by uscc: one MERGE that marks
+the old rows in deletion vectors (a day's change is a random 1 % of keys that a rewrite of the
+files holding them would pay for in full); the policy marts, which come from the catalog alone, are left as they are.
 The wide profile is computed once into uncommitted Parquet files in the table's folder, and the
 tags (catalog rules as Arrow kernels) from the same rows into the tags table's folder, in one pass
 (`Lakehouse.stage_with`); the gates and the merge read those files, and each Delta commit happens
@@ -203,7 +203,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             staged_tags.discard()
             raise
         t = lap("profile_gate", t)
-        if incremental:  # a random 1 % of keys hits every file: merge-on-read, not a rewrite
+        if incremental:  # a random 1 % of keys hits every file: deletion vectors, not a rewrite
             c = lake.merge_staged(staged, ["uscc"], app_id=app)
         else:
             c = lake.commit(staged, app_id=app)

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from govlake.lakehouse import Commit, Lakehouse
-from govlake.lakehouse.delta_local import already_committed
+from govlake.lakehouse.staged import already_committed
 from govlake.lineage.emitter import DatasetRef, job_run, schema_of
 from govlake.signals import detect
 from govlake.signals.address import REVIEW_THRESHOLD

@@ -1,8 +1,11 @@
-"""Delta tables without the delta-spark jars: Spark writes Parquet, delta-rs commits.
+"""Files written outside Spark's Delta writer, committed by delta-rs (docs/adr/0001).
 
-Spark writes into a temporary folder inside the table, the driver moves the files to their
-final place (`col=value/` for partitions), reads each file's row count from its footer and
-commits add/remove actions as ONE Delta transaction. Readers only ever see committed files.
+The wide profile's rows and its tags are computed and written by pyarrow in Spark's Python
+workers (or in this process): parquet-mr takes a 1,500-column row one value at a time. Those
+files land in a `_tmp-*` folder inside the table, are moved to their final place, and are
+committed as ONE Delta transaction by delta-rs with the statistics Delta's own writers record
+(numRecords, and minValues / maxValues / nullCount of the table's indexed columns) read from
+each file's footer. Readers only ever see committed files.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -23,27 +28,20 @@ from deltalake import Schema as DeltaSchema
 from deltalake.transaction import (
     AddAction,
     CommitProperties,
-    RemoveAction,
-    Transaction,
+        Transaction,
     create_table_with_add_actions,
 )
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from govlake.lakehouse.commit import Commit
+
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-
-
-@dataclass(frozen=True)
-class Commit:
-    """What one write did. committed=False: the app transaction was already in the log."""
-
-    table: str
-    version: int
-    rows_written: int
-    files_added: int
-    files_removed: int
-    committed: bool
+# Delta's own writers keep min/max/null statistics for the first 32 columns unless the table
+# says otherwise (delta.dataSkippingNumIndexedCols); the files committed here do the same.
+INDEXED_COLUMNS = 32
+# Delta-spark truncates string statistics to 32 characters; a longer value has no exact bound here.
+STRING_PREFIX = 32
 
 
 def is_delta(path: Path) -> bool:
@@ -55,28 +53,59 @@ def snapshot_schema(dt: DeltaTable) -> StructType:
     return StructType.fromJson(json.loads(dt.schema().to_json()))
 
 
-def read(spark: SparkSession, path: Path, version: int | None = None) -> DataFrame:
-    dt = DeltaTable(str(path), version=version)
-    schema = snapshot_schema(dt)
-    files = dt.file_uris()
-    if not files:
-        return spark.createDataFrame([], schema)
-    # Never spark.read.parquet(dir): that would also return files removed by later commits.
-    return spark.read.schema(schema).option("basePath", str(path)).parquet(*files)
+def _stat(v):
+    """A footer statistic as Delta's JSON stats write it; None where no exact bound can be given."""
+    if isinstance(v, bool) or v is None:
+        return None  # Delta keeps no min/max for booleans
+    if isinstance(v, datetime):
+        v = v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+        return v.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, str):
+        return v if len(v) <= STRING_PREFIX else None
+    if isinstance(v, (int, float)):
+        return v
+    return None
 
 
-def log_rows(path: Path, version: int | None = None, partition: dict[str, str] | None = None) -> int:
-    """Rows of a snapshot (optionally one partition) from the Delta log's file stats, no scan."""
-    adds = pa.table(DeltaTable(str(path), version=version).get_add_actions(flatten=True)).to_pylist()
-    return sum(a["num_records"] for a in adds
-               if all(str(a.get(f"partition.{k}")) == v for k, v in (partition or {}).items()))
+def file_stats(path: Path, indexed: int = INDEXED_COLUMNS) -> dict:
+    """Delta statistics of one Parquet file from its footer: numRecords, and minValues,
+    maxValues and nullCount of its first `indexed` top-level primitive columns (a column whose
+    row groups lack a bound gets no min/max, only its null count)."""
+    md = pq.read_metadata(path)
+    stats: dict = {"numRecords": md.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
+    schema = md.schema.to_arrow_schema()
+    leaves = {md.schema.column(i).path: i for i in range(md.num_columns)}
+    for f in list(schema)[:indexed]:
+        i = leaves.get(f.name)
+        if i is None:  # nested: no statistics
+            continue
+        lo = hi = None
+        nulls, bounded = 0, True
+        for g in range(md.num_row_groups):
+            st = md.row_group(g).column(i).statistics
+            if st is None or not st.has_null_count:
+                bounded, nulls = False, None
+                break
+            nulls += st.null_count
+            if st.has_min_max:
+                a, b = _stat(st.min), _stat(st.max)
+                if a is None or b is None:
+                    bounded = False
+                else:
+                    lo = a if lo is None else min(lo, a)
+                    hi = b if hi is None else max(hi, b)
+        if nulls is None:
+            continue
+        stats["nullCount"][f.name] = nulls
+        if bounded and lo is not None:
+            stats["minValues"][f.name], stats["maxValues"][f.name] = lo, hi
+    return stats
 
 
-# Spark's Parquet writer (parquet-mr) takes rows one value at a time through a column writer
-# per column; at 1,500 columns that is most of the profile's final stage (jstack: PlainValuesWriter,
-# definition levels, per-column statistics). Wide frames go to Arrow batches instead and pyarrow
-# writes them column by column (docs/profile.md, "2026-12-02").
-ARROW_WRITE_MIN_COLUMNS = 200
 # Rows per Parquet row group of those files. Spark's Arrow batches are 10,000 rows at most; a row
 # group each made the profile gate's Arrow scan (a batch per row group and column) 40 CPU-s at
 # 900,000 against 15 with 32,768-row groups. Costs ~4 batches of memory per task.
@@ -195,8 +224,8 @@ def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
         dest = path / rel_dir / f"{tag}-{f.name}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         f.rename(dest)
-        n = pq.read_metadata(dest).num_rows
-        if n == 0:
+        stats = file_stats(dest)
+        if stats["numRecords"] == 0:
             # Spark leaves empty files for empty tasks; the schema lives in the log, drop them.
             dest.unlink()
             continue
@@ -212,34 +241,23 @@ def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
                 partition_values=parts,
                 modification_time=now_ms,
                 data_change=True,
-                stats=json.dumps({"numRecords": n}),
+                stats=json.dumps(stats, ensure_ascii=False),
             )
         )
     shutil.rmtree(tmp, ignore_errors=True)
     return actions
 
 
-def _stage_files(df: DataFrame, path: Path, partition_by: list[str]) -> list[AddAction]:
-    """Write df as Parquet inside the table folder; return add actions for the new files."""
+def _stage_files(df: DataFrame, path: Path) -> list[AddAction]:
+    """Write df as Parquet inside the table folder by the Arrow writer; add actions for the new files."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
-    if partition_by or len(df.columns) < ARROW_WRITE_MIN_COLUMNS:
-        df.write.mode("overwrite").partitionBy(*partition_by).parquet(str(tmp))
-    else:
+    try:
         _write_arrow(df, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return _adds(tmp, path, tag)
-
-
-def _removes(dt: DeltaTable, keep=lambda add: False) -> list[RemoveAction]:
-    adds = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
-    now_ms = int(time.time() * 1000)
-    out = []
-    for a in adds:
-        if keep(a):
-            continue
-        pv = {k[len("partition."):]: (None if v is None else str(v)) for k, v in a.items() if k.startswith("partition.")}
-        out.append(RemoveAction(path=a["path"], data_change=True, deletion_timestamp=now_ms, size=a["size_bytes"], partition_values=pv))
-    return out
 
 
 def _rows(actions: list[AddAction]) -> int:
@@ -259,63 +277,22 @@ def already_committed(path: Path, app_id: str | None, app_version: int) -> bool:
     return done is not None and done >= app_version
 
 
-def write(
-    df: DataFrame,
-    path: Path,
-    name: str,
-    mode: str,
-    keys: list[str] | None = None,
-    partition_by: list[str] | None = None,
-    app_id: str | None = None,
-    app_version: int = 0,
-    metadata: dict | None = None,
-) -> Commit:
-    partition_by = list(partition_by or [])
-    if already_committed(path, app_id, app_version):
-        dt = DeltaTable(str(path))
-        return Commit(name, dt.version(), 0, 0, 0, committed=False)
-    path.mkdir(parents=True, exist_ok=True)
-    props = _props(app_id, app_version, metadata)
-    schema = DeltaSchema.from_json(df.schema.json())
-
-    if not is_delta(path):
-        return _commit(path, name, schema, props, _stage_files(df, path, partition_by), partition_by=partition_by)
-
-    dt = DeltaTable(str(path))
-    if mode == "overwrite":
-        adds = _stage_files(df, path, partition_by)
-        removes = _removes(dt)
-    elif mode == "append":
-        adds = _stage_files(df, path, partition_by)
-        removes = []
-    elif mode == "replace_partitions":
-        if not partition_by:
-            raise ValueError(f"{name}: replace_partitions needs partition_by")
-        adds = _stage_files(df, path, partition_by)
-        written = {tuple(a.partition_values.get(c) for c in partition_by) for a in adds}
-        removes = _removes(dt, keep=lambda a: tuple(
-            None if a.get(f"partition.{c}") is None else str(a[f"partition.{c}"]) for c in partition_by
-        ) not in written)
-    elif mode == "merge":
-        adds, removes = _merge(df, path, dt, keys or [], partition_by)
-    else:
-        raise ValueError(f"{name}: unknown write mode {mode!r}")
-    return _commit(path, name, schema, props, adds, removes, partition_by, dt)
-
-
 def _commit(path: Path, name: str, schema: DeltaSchema, props: CommitProperties, adds: list[AddAction],
-            removes: list | None = None, partition_by: list[str] | None = None, dt: DeltaTable | None = None) -> Commit:
-    """One Delta transaction: create the table with `adds` (dt None), or add `adds` and remove
-    `removes` from the existing table dt."""
+            partition_by: list[str] | None = None, dt: DeltaTable | None = None,
+            configuration: dict[str, str] | None = None) -> Commit:
+    """One Delta transaction: create the table with `adds` (dt None) and its properties
+    (configuration), or replace every file of the existing table dt by `adds`."""
     if dt is None:
         create_table_with_add_actions(str(path), schema, adds, mode="error", partition_by=partition_by or None,
-                                      name=name, commit_properties=props)
+                                      name=name, configuration=configuration or None, commit_properties=props)
         return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
-    removes = removes or []
-    dt.create_write_transaction(actions=[*removes, *adds], mode="append", schema=schema,
+    # delta-rs writes the overwrite's remove actions itself, with each file's deletion vector
+    # (a remove without it would leave a file that has one in the snapshot).
+    before = len(dt.file_uris())
+    dt.create_write_transaction(actions=adds, mode="overwrite", schema=schema,
                                 partition_by=partition_by or None, commit_properties=props)
     dt.update_incremental()
-    return Commit(name, dt.version(), _rows(adds), len(adds), len(removes), committed=True)
+    return Commit(name, dt.version(), _rows(adds), len(adds), before, committed=True)
 
 
 @dataclass
@@ -365,7 +342,7 @@ class Staged:
 def stage(df: DataFrame, path: Path, name: str) -> Staged:
     """Write df's rows as Parquet files into the table folder without committing them."""
     path.mkdir(parents=True, exist_ok=True)
-    return Staged(name, path, _stage_files(df, path, []), df.schema)
+    return Staged(name, path, _stage_files(df, path), df.schema)
 
 
 def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn, dschema: StructType,
@@ -428,7 +405,7 @@ def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_option
 
 
 def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 0,
-                  metadata: dict | None = None) -> Commit:
+                  metadata: dict | None = None, configuration: dict[str, str] | None = None) -> Commit:
     """Commit staged files as the table's new content (overwrite), one Delta transaction."""
     path, name = staged.path, staged.table
     if already_committed(path, app_id, app_version):
@@ -438,28 +415,9 @@ def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 
     props = _props(app_id, app_version, metadata)
     schema = DeltaSchema.from_json(staged.schema.json())
     if not is_delta(path):
-        return _commit(path, name, schema, props, staged.adds)
+        return _commit(path, name, schema, props, staged.adds, configuration=configuration)
     dt = DeltaTable(str(path))
-    return _commit(path, name, schema, props, staged.adds, _removes(dt), dt=dt)
-
-
-def _merge(df: DataFrame, path: Path, dt: DeltaTable, keys: list[str], partition_by: list[str]):
-    """Upsert by keys, copy-on-write: rewrite only the files that hold a changed key."""
-    if not keys:
-        raise ValueError(f"{path.name}: merge needs keys")
-    spark = df.sparkSession
-    current = read(spark, path).withColumn("_file", F.input_file_name())
-    src_keys = df.select(*keys).distinct()
-    hit = [r["_file"] for r in current.join(src_keys, keys, "left_semi").select("_file").distinct().collect()]
-    hit_rel = {unquote(Path(unquote(u.removeprefix("file://"))).relative_to(path.resolve()).as_posix()) for u in hit}
-    kept = (
-        current.where(F.col("_file").isin(hit)).join(src_keys, keys, "left_anti").drop("_file")
-        if hit else None
-    )
-    new_rows = df if kept is None else kept.unionByName(df.select(*kept.columns))
-    adds = _stage_files(new_rows, path, partition_by)
-    removes = _removes(dt, keep=lambda a: unquote(a["path"]) not in hit_rel)
-    return adds, removes
+    return _commit(path, name, schema, props, staged.adds, dt=dt)
 
 
 def history(path: Path) -> list[dict]:

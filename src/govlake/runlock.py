@@ -1,0 +1,169 @@
+"""One run at a time per lake (运行锁): `govlake run` and each Airflow step take an exclusive,
+non-blocking flock on <lake_root>/_govlake.lock, which holds JSON naming the holder (pid, host,
+started, load date, steps). A second run waits up to `run_lock_wait_seconds`, then stops with
+RunLockBusy (a click exception: a clear message and exit code 1, no traceback).
+
+flock belongs to an open file description, so a second open in the same process would conflict
+with the first: the lock is re-entrant per process instead (run_pipeline holds it, run_step inside
+it only counts). The kernel drops the lock when the holder dies, so there is no stale lock to
+clean; the file itself stays (deleting it would let two runs lock two different inodes).
+
+With an object-store lake (s3a://...) the lock file is local (in the temp folder, named after the
+lake URI): it keeps runs on one machine apart, not runs on several.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import click
+
+from govlake.settings import Settings
+
+LOCK_NAME = "_govlake.lock"
+POLL_SECONDS = 0.2
+
+_held: dict[str, dict] = {}  # lock path -> {"fd", "count", "pid", "holder"}
+_guard = threading.Lock()
+
+
+class RunLockBusy(click.ClickException):
+    """Another process holds the lake's run lock."""
+
+    def __init__(self, holder: dict | None, path: Path, waited: float = 0.0):
+        self.holder, self.path, self.waited = holder, path, waited
+        super().__init__(_busy_message(holder, path, waited))
+
+
+def lock_path(settings: Settings) -> Path:
+    root = str(settings.lake_root)
+    if "://" in root or root.split("/", 1)[0].endswith(":"):  # s3a://bucket/lake (Path folds it to s3a:/)
+        digest = hashlib.sha256(root.encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"govlake-{digest}{LOCK_NAME}"
+    return Path(root) / LOCK_NAME
+
+
+def read_holder(path: Path) -> dict | None:
+    """The JSON the current holder wrote, or None (no file, empty, or being written)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return json.loads(text) if text.strip() else None
+    except (OSError, ValueError):
+        return None
+
+
+def held_here(settings: Settings) -> bool:
+    e = _held.get(str(lock_path(settings)))
+    return bool(e) and e["pid"] == os.getpid()
+
+
+def _describe(holder: dict | None) -> str:
+    if not holder:
+        return "holder unknown (the lock file names no one yet)"
+    steps = holder.get("steps")
+    steps = ",".join(steps) if isinstance(steps, list) else (steps or "all")
+    return (f"pid {holder.get('pid')} on {holder.get('host')} started {holder.get('started')}, "
+            f"load date {holder.get('load_date')}, steps {steps}")
+
+
+def _busy_message(holder: dict | None, path: Path, waited: float) -> str:
+    after = f" after waiting {waited:.0f} s" if waited else ""
+    return (f"another govlake run holds the lake (另一个运行正在进行){after}: {_describe(holder)}; "
+            f"lock file {path}. Let it finish, or set GOVLAKE_RUN_LOCK_WAIT_SECONDS to wait for it.")
+
+
+def _try_lock(path: Path) -> int | None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # close-on-exec: children do not inherit it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _busy_holder(path: Path) -> dict | None:
+    # The holder writes its JSON right after it locks: give it a moment if the file is empty.
+    for _ in range(10):
+        h = read_holder(path)
+        if h:
+            return h
+        time.sleep(0.05)
+    return None
+
+
+@contextmanager
+def run_lock(settings: Settings, load_date: dt.date | str | None = None, steps: list[str] | None = None,
+             wait_seconds: float | None = None, echo: Callable[[str], None] | None = None) -> Iterator[dict]:
+    """Hold the lake's run lock for the block; yields the holder record (this process's, or the
+    outer one's when the lock is already held here). Raises RunLockBusy."""
+    path = lock_path(settings)
+    key = str(path)
+    with _guard:
+        e = _held.get(key)
+        if e and e["pid"] == os.getpid():
+            e["count"] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield e["holder"]
+        finally:
+            with _guard:
+                e["count"] -= 1
+        return
+
+    wait = settings.run_lock_wait_seconds if wait_seconds is None else wait_seconds
+    t0 = time.monotonic()
+    told = False
+    while (fd := _try_lock(path)) is None:
+        waited = time.monotonic() - t0
+        if waited >= wait:
+            raise RunLockBusy(_busy_holder(path), path, waited if wait else 0.0)
+        if echo and not told:
+            echo(f"waiting up to {wait:.0f} s for the lake's run lock (等待运行锁): {_describe(_busy_holder(path))}")
+            told = True
+        time.sleep(min(POLL_SECONDS, max(0.0, wait - waited)))
+
+    holder = {
+        "pid": os.getpid(), "host": socket.gethostname(),
+        "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "load_date": load_date.isoformat() if isinstance(load_date, dt.date) else load_date,
+        "steps": list(steps) if steps else None, "argv": sys.argv[:8],
+    }
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder, ensure_ascii=False).encode("utf-8"), 0)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    entry = {"fd": fd, "count": 1, "pid": os.getpid(), "holder": holder}
+    with _guard:
+        _held[key] = entry
+    try:
+        yield holder
+    finally:
+        with _guard:
+            _held.pop(key, None)
+        try:
+            os.ftruncate(fd, 0)  # nobody named while nobody holds it
+        finally:
+            os.close(fd)  # releases the flock
