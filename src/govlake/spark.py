@@ -28,12 +28,12 @@ def lineage_conf(s: Settings) -> dict[str, str]:
         path = s.lineage_path.parent / "spark-events.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         conf |= {"spark.openlineage.transport.type": "file", "spark.openlineage.transport.location": str(path)}
-    for var, prefix in (("OPENLINEAGE_PARENT_ID", "parent"), ("OPENLINEAGE_ROOT_PARENT_ID", "rootParent")):
-        value = os.environ.get(var, "")
-        if value.count("/") >= 2:
-            ns, job, run = value.rsplit("/", 2)
-            conf |= {f"spark.openlineage.{prefix}JobNamespace": ns, f"spark.openlineage.{prefix}JobName": job,
-                     f"spark.openlineage.{prefix}RunId": run}
+    from govlake.lineage.emitter import parent_from_env
+
+    for ref, prefix in zip(parent_from_env(), ("parent", "rootParent")):
+        if ref is not None:
+            conf |= {f"spark.openlineage.{prefix}JobNamespace": ref.namespace,
+                     f"spark.openlineage.{prefix}JobName": ref.job, f"spark.openlineage.{prefix}RunId": ref.run_id}
     return conf
 
 

@@ -126,11 +126,10 @@ class Lakehouse:
 
         extra = None
         if replace is not None and replace.num_rows:
-            extra = self.spark.createDataFrame(replace.select(keys).to_pylist(),
-                                               StructType([files.schema[k] for k in keys]))
+            extra = self.spark.createDataFrame(replace.select(keys), StructType([files.schema[k] for k in keys]))
         return spark_tables.write(files.frame(self.spark), self.path(files.table), files.table, "replace_keys",
                                   keys=keys, extra_keys=extra, app_id=app_id, app_version=app_version,
-                                  metadata=metadata)
+                                  metadata=metadata, properties=self.properties(files.table))
 
     # -- delta-rs reads ---------------------------------------------------------------------
     def to_arrow(self, table: str, version: int | None = None, columns: list[str] | None = None, where=None):

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import MapType
 
 from govlake.lakehouse.commit import Commit
 from govlake.lakehouse.staged import already_committed, is_delta
@@ -31,21 +32,31 @@ def _quoted(path: str) -> str:
     return "delta.`" + path.replace("`", "``") + "`"
 
 
-def _last(spark: SparkSession, path: str) -> dict:
-    """The newest commit's version and metrics, from the log by delta-rs (no Spark job)."""
+def _last(path: str) -> dict:
+    """The newest commit's version, operation and metrics, from the log by delta-rs (no Spark job)."""
     from deltalake import DeltaTable
 
     h = DeltaTable(path).history(1)[0]
-    return {"version": h["version"], "metrics": dict(h.get("operationMetrics") or {})}
+    return {"version": h["version"], "operation": h.get("operation"), "metrics": dict(h.get("operationMetrics") or {})}
 
 
-def _commit(spark: SparkSession, path: str, name: str) -> Commit:
-    last = _last(spark, path)
+def _files(path: Path) -> set[str]:
+    from deltalake import DeltaTable
+
+    return set(DeltaTable(str(path)).file_uris()) if is_delta(path) else set()
+
+
+def _commit(path: Path, name: str, before_version: int, before_files: set[str]) -> Commit:
+    """What the write did, from the log: its version (committed only if the table moved on),
+    the files it added and removed, the rows it wrote (MERGE: inserted + updated, not copied)."""
+    last = _last(str(path))
+    if last["version"] == before_version:
+        return Commit(name, before_version, 0, 0, 0, committed=False)
     m = {k: int(v) for k, v in last["metrics"].items() if str(v).lstrip("-").isdigit()}
-    rows = m.get("numOutputRows", m.get("numTargetRowsInserted", 0) + m.get("numTargetRowsUpdated", 0))
-    added = m.get("numFiles", m.get("numTargetFilesAdded", m.get("numAddedFiles", 0)))
-    removed = m.get("numRemovedFiles", m.get("numTargetFilesRemoved", 0))
-    return Commit(name, last["version"], rows, added, removed, committed=True)
+    rows = (m.get("numTargetRowsInserted", 0) + m.get("numTargetRowsUpdated", 0) if last["operation"] == "MERGE"
+            else m.get("numOutputRows", 0))
+    after = _files(path)
+    return Commit(name, last["version"], rows, len(after - before_files), len(before_files - after), committed=True)
 
 
 @contextlib.contextmanager
@@ -73,17 +84,17 @@ def write(df: DataFrame, path: Path, name: str, mode: str, *, keys=None, partiti
     descriptive ones (owner, classification) by `set_properties`, in the daily maintenance.
     extra_keys (replace_keys): keys whose rows go although df has none for them."""
     spark = df.sparkSession
-    if already_committed(path, app_id, app_version):
-        from deltalake import DeltaTable
-
-        return Commit(name, DeltaTable(str(path)).version(), 0, 0, 0, committed=False)
     exists = is_delta(path)
+    before = _last(str(path))["version"] if exists else -1
+    if already_committed(path, app_id, app_version):
+        return Commit(name, before, 0, 0, 0, committed=False)
+    files = _files(path)
     if mode in ("merge", "replace_keys") and exists:
         if not keys:
             raise ValueError(f"{name}: {mode} needs keys")
         with _session_txn(spark, app_id, app_version, metadata):
             _merge(df, str(path), keys, replace=mode == "replace_keys", extra_keys=extra_keys)
-        return _commit(spark, str(path), name)
+        return _commit(path, name, before, files)
     w = df.write.format("delta")
     if partition_by:
         w = w.partitionBy(*partition_by)
@@ -107,7 +118,7 @@ def write(df: DataFrame, path: Path, name: str, mode: str, *, keys=None, partiti
     elif mode not in ("merge", "replace_keys"):
         raise ValueError(f"{name}: unknown write mode {mode!r}")
     w.save(str(path))
-    return _commit(spark, str(path), name)
+    return _commit(path, name, before, files)
 
 
 def _merge(df: DataFrame, path: str, keys: list[str], replace: bool, extra_keys: DataFrame | None = None) -> None:
@@ -137,8 +148,12 @@ def _merge(df: DataFrame, path: str, keys: list[str], replace: bool, extra_keys:
     else:
         df.createOrReplaceTempView(view)
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        # a matched row is rewritten only if a value changed (a snapshot merged again is a no-op)
+        values = [f.name for f in df.schema.fields if f.name not in keys]
+        comparable = not any(isinstance(df.schema[c].dataType, MapType) for c in values)  # maps have no =
+        same = " AND ".join(f"t.`{c}` <=> s.`{c}`" for c in values) if comparable and values else "false"
         sql = (f"MERGE INTO {_quoted(path)} t USING {view} s ON {cond} "
-               f"WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+               f"WHEN MATCHED AND NOT ({same}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
     try:
         spark.sql(sql)
     finally:
@@ -193,11 +208,11 @@ def maintain(spark: SparkSession, path: Path, retain_hours: int, zorder: list[st
     out = {"files_added": 0, "files_removed": 0, "files_vacuumed": 0}
     if _small_files(path) >= OPTIMIZE_MIN_SMALL_FILES:
         spark.sql(f"OPTIMIZE {q}" + (f" ZORDER BY ({', '.join(zorder)})" if zorder else "")).collect()
-        m = _last(spark, str(path))["metrics"]
+        m = _last(str(path))["metrics"]
         out |= {"files_added": int(m.get("numAddedFiles", 0)), "files_removed": int(m.get("numRemovedFiles", 0))}
     # delta-rs lists what a vacuum would delete; Delta's own VACUUM (which knows every file a
     # snapshot uses, deletion vectors included) deletes it
     if DeltaTable(str(path)).vacuum(retention_hours=retain_hours, dry_run=True, enforce_retention_duration=False):
         spark.sql(f"VACUUM {q} RETAIN {retain_hours} HOURS").collect()
-        out["files_vacuumed"] = int(_last(spark, str(path))["metrics"].get("numDeletedFiles", 0))
+        out["files_vacuumed"] = int(_last(str(path))["metrics"].get("numDeletedFiles", 0))
     return out

@@ -1,16 +1,18 @@
-"""Files written outside Spark's Delta writer, committed by delta-rs (docs/adr/0001).
+"""Files written outside Spark's Delta writer (docs/adr/0001).
 
 The wide profile's rows and its tags are computed and written by pyarrow in Spark's Python
 workers (or in this process): parquet-mr takes a 1,500-column row one value at a time. Those
-files land in a `_tmp-*` folder inside the table, are moved to their final place, and are
-committed as ONE Delta transaction by delta-rs with the statistics Delta's own writers record
-(numRecords, and minValues / maxValues / nullCount of the table's indexed columns) read from
-each file's footer. Readers only ever see committed files.
+files land in a `_tmp-*` folder inside the table and are moved to their final place. A full
+build commits them as ONE Delta transaction by delta-rs, with the statistics Delta's own writers
+record (numRecords, and minValues / maxValues / nullCount of the first 32 columns) read from
+each file's footer; an incremental's are the source of a delta-spark MERGE, then discarded.
+Readers only ever see committed files.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -28,7 +30,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.transaction import (
     AddAction,
     CommitProperties,
-        Transaction,
+    Transaction,
     create_table_with_add_actions,
 )
 from pyspark.sql import DataFrame, SparkSession
@@ -37,8 +39,8 @@ from pyspark.sql.types import StructType
 from govlake.lakehouse.commit import Commit
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-# Delta's own writers keep min/max/null statistics for the first 32 columns unless the table
-# says otherwise (delta.dataSkippingNumIndexedCols); the files committed here do the same.
+# Delta's own writers keep min/max/null statistics for the first 32 columns (Delta's default
+# delta.dataSkippingNumIndexedCols, which no table of ours changes); the files committed here too.
 INDEXED_COLUMNS = 32
 # Delta-spark truncates string statistics to 32 characters; a longer value has no exact bound here.
 STRING_PREFIX = 32
@@ -58,16 +60,20 @@ def _stat(v):
     if isinstance(v, bool) or v is None:
         return None  # Delta keeps no min/max for booleans
     if isinstance(v, datetime):
-        v = v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+        if v.tzinfo is None:  # timestamp without time zone: no bound rather than a wrong one
+            return None
+        # milliseconds, as delta-spark writes them (its readers widen the max by 1 ms)
         return v.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(v, date):
         return v.isoformat()
-    if isinstance(v, Decimal):
-        return float(v)
+    if isinstance(v, Decimal):  # exact in a JSON number only up to a double's precision
+        return float(v) if len(v.as_tuple().digits) <= 15 else None
     if isinstance(v, str):
         return v if len(v) <= STRING_PREFIX else None
-    if isinstance(v, (int, float)):
+    if isinstance(v, int):
         return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
     return None
 
 
@@ -91,7 +97,9 @@ def file_stats(path: Path, indexed: int = INDEXED_COLUMNS) -> dict:
                 bounded, nulls = False, None
                 break
             nulls += st.null_count
-            if st.has_min_max:
+            if not st.has_min_max and st.null_count < md.row_group(g).num_rows:
+                bounded = False  # values without bounds (the writer dropped them)
+            elif st.has_min_max:
                 a, b = _stat(st.min), _stat(st.max)
                 if a is None or b is None:
                     bounded = False
@@ -106,9 +114,9 @@ def file_stats(path: Path, indexed: int = INDEXED_COLUMNS) -> dict:
     return stats
 
 
-# Rows per Parquet row group of those files. Spark's Arrow batches are 10,000 rows at most; a row
-# group each made the profile gate's Arrow scan (a batch per row group and column) 40 CPU-s at
-# 900,000 against 15 with 32,768-row groups. Costs ~4 batches of memory per task.
+# Rows per Parquet row group of the staged files. Spark's Arrow batches are 10,000 rows at most;
+# a row group each made the profile gate's Arrow scan (a batch per row group and column) ~2.7x
+# the CPU of 32,768-row groups. Costs ~4 batches of memory per task.
 ARROW_ROW_GROUP_ROWS = 32_768
 
 
@@ -207,7 +215,7 @@ def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> dic
     write = _batch_writer(folder, derived, project)
     dtarget = derived[0] if derived else None
     out = df.mapInArrow(write, "file string, phase string, seconds double").toArrow()
-    # Row counts come from the footers, in _stage_files, as for Spark's files.
+    # Row counts come from the footers, in _adds.
     written = set(out.column("file").drop_null().to_pylist())
     for f in [*folder.glob("*.parquet"), *(Path(dtarget).glob("*.parquet") if dtarget else [])]:
         if str(f) not in written:  # only the files of the attempts Spark took the result of
@@ -241,7 +249,7 @@ def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
                 partition_values=parts,
                 modification_time=now_ms,
                 data_change=True,
-                stats=json.dumps(stats, ensure_ascii=False),
+                stats=json.dumps(stats, ensure_ascii=False, allow_nan=False),
             )
         )
     shutil.rmtree(tmp, ignore_errors=True)

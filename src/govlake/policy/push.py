@@ -245,7 +245,8 @@ def enqueue_matches(lake, store: OutboxStore, as_of: dt.date, channels: list[str
 
 
 def publish_outbox(lake, store: OutboxStore, *, parent_run=None):
-    """Snapshot the outbox into the Delta table ops.push_outbox (overwrite) and return the Commit."""
+    """Merge a snapshot of the outbox into the Delta table ops.push_outbox (a message's changed
+    state updates its row, new messages come in) and return the Commit."""
     from pyspark.sql import types as T
 
     from govlake.lineage import DatasetRef, job_run
