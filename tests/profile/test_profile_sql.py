@@ -140,7 +140,7 @@ def test_incremental_needs_the_catalog_of_the_published_profile(spark, lake):
             _published_schema(lake, NS(fields=changed))
 
 
-def test_incremental_equals_full_rebuild(spark, lake, settings, monkeypatch, full_profile):
+def test_incremental_equals_full_rebuild(spark, lake, settings, full_profile):
     from pyspark.sql import functions as F
 
     from govlake.profile.build import build_profile

@@ -98,17 +98,16 @@ def to_batches(path: Path, columns: list[str], where_in: tuple[str, pa.Array] | 
     read as dictionaries and the test runs on each row group's dictionary (the tags' files carry
     them), and the kept rows are decoded."""
     dt = open_table(path)
-    types = pa.schema([schema(dt).field(c) for c in columns])
+    full = schema(dt)
+    types = pa.schema([full.field(c) for c in columns])
+    cols = list(dict.fromkeys([*columns, *([where_in[0]] if where_in else [])]))
     if has_deletion_vectors(dt):
-        cols = list(dict.fromkeys([*columns, *([where_in[0]] if where_in else [])]))
         for b in _query(dt, cols, None if where_in is None else {where_in[0]: where_in[1]}):
             yield pa.RecordBatch.from_arrays([b.column(c).cast(types.field(c).type) for c in columns], schema=types)
         return
-    cols = list(dict.fromkeys([*columns, *([where_in[0]] if where_in else [])]))
-    base = dt.to_pyarrow_dataset()
-    if where_in is not None:
-        text = {c for c in cols if pa.types.is_string(base.schema.field(c).type) or pa.types.is_large_string(base.schema.field(c).type)}
-        base = dt.to_pyarrow_dataset(parquet_read_options=pads.ParquetReadOptions(dictionary_columns=text))
+    text = {c for c in cols if pa.types.is_string(full.field(c).type) or pa.types.is_large_string(full.field(c).type)} \
+        if where_in is not None else set()
+    base = dt.to_pyarrow_dataset(parquet_read_options=pads.ParquetReadOptions(dictionary_columns=text))
     for b in base.to_batches(columns=cols):
         if where_in is not None:
             col = b.column(where_in[0])

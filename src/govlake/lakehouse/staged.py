@@ -224,29 +224,23 @@ def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> dic
 
 
 def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
-    """Move the Parquet files written under tmp into the table folder (path); their add actions."""
+    """Move the Parquet files written into tmp (flat: staged tables are unpartitioned) into the
+    table folder (path); their add actions."""
     actions: list[AddAction] = []
     now_ms = int(time.time() * 1000)
-    for f in sorted(tmp.rglob("*.parquet")):
-        rel_dir = f.parent.relative_to(tmp)
-        dest = path / rel_dir / f"{tag}-{f.name}"
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    for f in sorted(tmp.glob("*.parquet")):
+        dest = path / f"{tag}-{f.name}"
         f.rename(dest)
         stats = file_stats(dest)
         if stats["numRecords"] == 0:
             # Spark leaves empty files for empty tasks; the schema lives in the log, drop them.
             dest.unlink()
             continue
-        parts = {}
-        for seg in rel_dir.parts:
-            k, _, v = seg.partition("=")
-            v = unquote(v)
-            parts[k] = None if v == HIVE_NULL else v
         actions.append(
             AddAction(
                 path=quote(dest.relative_to(path).as_posix(), safe="/="),
                 size=dest.stat().st_size,
-                partition_values=parts,
+                partition_values={},
                 modification_time=now_ms,
                 data_change=True,
                 stats=json.dumps(stats, ensure_ascii=False, allow_nan=False),
@@ -286,19 +280,19 @@ def already_committed(path: Path, app_id: str | None, app_version: int) -> bool:
 
 
 def _commit(path: Path, name: str, schema: DeltaSchema, props: CommitProperties, adds: list[AddAction],
-            partition_by: list[str] | None = None, dt: DeltaTable | None = None,
+            dt: DeltaTable | None = None,
             configuration: dict[str, str] | None = None) -> Commit:
     """One Delta transaction: create the table with `adds` (dt None) and its properties
     (configuration), or replace every file of the existing table dt by `adds`."""
     if dt is None:
-        create_table_with_add_actions(str(path), schema, adds, mode="error", partition_by=partition_by or None,
+        create_table_with_add_actions(str(path), schema, adds, mode="error",
                                       name=name, configuration=configuration or None, commit_properties=props)
         return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
     # delta-rs writes the overwrite's remove actions itself, with each file's deletion vector
     # (a remove without it would leave a file that has one in the snapshot).
     before = len(dt.file_uris())
     dt.create_write_transaction(actions=adds, mode="overwrite", schema=schema,
-                                partition_by=partition_by or None, commit_properties=props)
+                                commit_properties=props)
     dt.update_incremental()
     return Commit(name, dt.version(), _rows(adds), len(adds), before, committed=True)
 
