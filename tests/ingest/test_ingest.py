@@ -10,7 +10,7 @@ from deltalake import DeltaTable
 
 from govlake.catalog import load_sources
 from govlake.generate import generate_all, generate_changes
-from govlake.ingest import ReconciliationError, ingest_all, ingest_departments, ingest_source
+from govlake.ingest import ingest_all, ingest_departments, ingest_source
 from govlake.lakehouse import Lakehouse
 from govlake.lineage.emitter import read_events
 from govlake.settings import Settings
@@ -134,18 +134,21 @@ def test_clean_extract_quarantines_nothing(spark, tmp_path):
         assert r.rows_quarantined == 0, (src, r.quarantined_by_rule)
 
 
-def test_landing_changed_after_load_fails_loudly(spark, tmp_path):
+def test_landing_changed_after_load_is_restated(spark, tmp_path):
+    """Landing files changed after their load are a restatement (issue 25), never ignored."""
     s = Settings(lake_root=tmp_path / "lake", spark_shuffle_partitions=4)
     generate_all(s, 200, 4, D1)
     lake = Lakehouse(spark, s)
-    ingest_source(spark, lake, "financing", D1)
+    first = ingest_source(spark, lake, "financing", D1)
     f = s.landing_dir / "financing" / D1.isoformat() / "part-00000.csv"
     lines = f.read_bytes().split(b"\n")
     f.write_bytes(b"\n".join(lines[:-3]) + b"\n")  # two rows fewer than committed
-    with pytest.raises(ReconciliationError, match="financing"):
-        ingest_source(spark, lake, "financing", D1)
-    runs = lake.to_arrow("ops.ingest_runs").to_pandas()
-    assert list(runs.sort_values("recorded_at")["reconciled"]) == [True, False]
+    rec = ingest_source(spark, lake, "financing", D1)
+    assert rec.status == "restated" and rec.rows_read == first.rows_read - 2 and rec.ok
+    runs = lake.to_arrow("ops.ingest_runs").to_pandas().sort_values("recorded_at")
+    assert list(runs["reconciled"]) == [True, True] and list(runs["status"]) == ["loaded", "restated"]
+    r = lake.to_arrow("ops.restatements").to_pylist()[0]
+    assert r["rows_removed"] + r["quarantined_before"] - r["quarantined_after"] == 2
 
 
 def test_header_mismatch_is_a_clear_error(spark, tmp_path):

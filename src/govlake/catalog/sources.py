@@ -17,6 +17,11 @@ NUMERIC = ("int", "long", "double")
 TEMPORAL = ("date", "timestamp")
 # Rule order: the first failing rule names a quarantined row (docs/ingestion.md).
 RULES = ("bad_encoding", "required", "type", "enum", "range", "pattern", "uscc", "after", "duplicate_key")
+# Declared file encodings (Python codec -> Spark charset).
+ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"}
+# Whole-file limits of a source unless `defaults:` or the source says otherwise.
+DEFAULT_LIMITS = {"encoding": "utf-8", "max_quarantine_share": 0.2, "min_quarantined_to_fail": 10,
+                  "max_field_chars": 1_000_000}
 
 
 class CatalogError(ValueError):
@@ -63,6 +68,19 @@ class Source:
     system: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    # Whole-file sanity (docs/ingestion.md): the declared encoding; a file fails when more than
+    # max_quarantine_share of its records, and at least min_quarantined_to_fail of them, are
+    # quarantined or undecodable; a field longer than max_field_chars is quarantined.
+    encoding: str = "utf-8"
+    max_quarantine_share: float = 0.2
+    min_quarantined_to_fail: int = 10
+    max_field_chars: int = 1_000_000
+
+    @property
+    def code_columns(self) -> list[str]:
+        """Columns holding codes (a uscc check or a pattern): full-width digits and letters are
+        folded to half-width before they are checked and stored."""
+        return [c.name for c in self.columns if c.check == "uscc" or c.pattern]
 
     @property
     def column_names(self) -> list[str]:
@@ -142,9 +160,25 @@ def _column(src: str, raw: dict) -> Column:
     )
 
 
+def _limits(where: str, raw: dict, base: dict) -> dict:
+    out = dict(base)
+    for k in DEFAULT_LIMITS:
+        if k in raw:
+            out[k] = raw[k]
+    if out["encoding"] not in ENCODINGS:
+        raise CatalogError(f"{where}: unknown encoding {out['encoding']!r} (文件编码未知); allowed: {', '.join(ENCODINGS)}")
+    if not isinstance(out["max_quarantine_share"], (int, float)) or not 0 <= out["max_quarantine_share"] <= 1:
+        raise CatalogError(f"{where}: max_quarantine_share must be a share between 0 and 1, got {out['max_quarantine_share']!r}")
+    for k in ("min_quarantined_to_fail", "max_field_chars"):
+        if not isinstance(out[k], int) or out[k] < 0:
+            raise CatalogError(f"{where}: {k} must be a whole number >= 0, got {out[k]!r}")
+    return out
+
+
 def parse_sources(doc: dict) -> SourcesCatalog:
     if not isinstance(doc, dict) or "sources" not in doc:
         raise CatalogError("sources.yaml: top-level 'sources' mapping is missing")
+    defaults = _limits("sources.yaml: defaults", doc.get("defaults") or {}, DEFAULT_LIMITS)
     formats = {"date": "yyyy-MM-dd", "timestamp": "yyyy-MM-dd HH:mm:ss", **(doc.get("formats") or {})}
     out: dict[str, Source] = {}
     for name, s in doc["sources"].items():
@@ -172,7 +206,8 @@ def parse_sources(doc: dict) -> SourcesCatalog:
         for k in key:
             if k not in by_name:
                 raise CatalogError(f"sources.yaml: {name} key column {k!r} is not among its columns")
-        out[name] = Source(name=name, label=s.get("label", name), system=s.get("system", ""), key=key, columns=tuple(cols))
+        out[name] = Source(name=name, label=s.get("label", name), system=s.get("system", ""), key=key, columns=tuple(cols),
+                           **_limits(f"sources.yaml: {name}", s, defaults))
     return SourcesCatalog(formats=formats, sources=out)
 
 

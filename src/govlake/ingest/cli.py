@@ -13,11 +13,18 @@ from govlake.settings import get_settings
 @click.option("--group", type=click.Choice(["enterprises", "certificates", "petitions"]), default=None,
               help="a source group instead of --source")
 def ingest(load_date, sources, group):
-    """Ingest and reconcile; exits non-zero when rows read != written + quarantined."""
-    from govlake.ingest import run_group_or_sources
+    """Ingest and reconcile. Exits non-zero when a file is rejected (header, encoding, too many
+    quarantined records) or when records in the files != rows written + quarantined."""
+    from govlake.ingest import LoadRejected, ReconciliationError, run_group_or_sources
 
-    recs = run_group_or_sources(get_settings(), load_date.date(), list(sources) or None, group)
+    try:
+        recs = run_group_or_sources(get_settings(), load_date.date(), list(sources) or None, group)
+    except (LoadRejected, ReconciliationError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e
     for r in recs:
         rules = ", ".join(f"{k}={v}" for k, v in r.quarantined_by_rule.items())
-        click.echo(f"{r.source:22s} read {r.rows_read:>9,d}  written {r.rows_written:>9,d}  quarantined "
-                   f"{r.rows_quarantined:>6,d}  {'committed' if r.committed else 'already loaded'}  {r.seconds:.1f}s  {rules}")
+        state = {"loaded": "committed", "unchanged": "already loaded", "restated": "restated"}.get(r.status, r.status)
+        if r.status == "loaded" and not r.committed:
+            state = "already loaded"
+        click.echo(f"{r.source:22s} records {r.rows_read:>9,d}  written {r.rows_written:>9,d}  quarantined "
+                   f"{r.rows_quarantined:>6,d}  {state}  {r.seconds:.1f}s  {rules}")

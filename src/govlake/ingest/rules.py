@@ -3,8 +3,11 @@
 SQL text rather than DataFrame-API calls: every API call is a round trip to the JVM, and a
 source's checks are a few hundred expressions (DESIGN.md: generate SQL for wide work).
 
-derived(source): typed value `_v_<col>` of each raw text column (null when empty or
-unparseable) and `_x_<col>`, the expected USCC check character. reason(source): a struct
+normalised(source): `_n_<col>`, the text every rule checks and bronze stores: trimmed (also
+full-width and no-break spaces), null when empty; in code columns (a uscc check or a pattern)
+full-width digits and letters folded to half-width, a uscc upper-cased. So what passes a check
+is exactly what is stored. derived(source): typed value `_v_<col>` of each normalised column
+(null when empty or unparseable) and `_x_<col>`, the expected USCC check character. reason(source): a struct
 (rule, column, detail) of the first failing check in rule order, or null. duplicate_key is
 decided afterwards among the rows that pass everything else (first by file + line order wins).
 """
@@ -31,14 +34,38 @@ def q(c: str) -> str:
     return f"`{c}`"
 
 
+FULL_WIDTH = "".join(chr(0xFF10 + i) for i in range(10)) + "".join(chr(0xFF21 + i) for i in range(26)) \
+    + "".join(chr(0xFF41 + i) for i in range(26))
+HALF_WIDTH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+EDGE_SPACE = r"^[\s\u3000\u00a0\ufeff]+|[\s\u3000\u00a0\ufeff]+$"
+
+
+def n(c: str) -> str:
+    """The normalised text column of raw column c."""
+    return f"`_n_{c}`"
+
+
 def missing(c: str) -> str:
-    return f"({q(c)} IS NULL OR trim({q(c)}) = '')"
+    return f"({n(c)} IS NULL)"
+
+
+def normalised(source: Source) -> list[str]:
+    codes = set(source.code_columns)
+    out = []
+    for c in source.columns:
+        e = f"nullif(regexp_replace({q(c.name)}, {lit(EDGE_SPACE)}, ''), '')"
+        if c.name in codes:
+            e = f"translate({e}, {lit(FULL_WIDTH)}, {lit(HALF_WIDTH)})"
+        if c.check == "uscc":
+            e = f"upper({e})"
+        out.append(f"{e} AS `_n_{c.name}`")
+    return out
 
 
 def parsed(col: Column, formats: dict[str, str]) -> str:
-    t = f"trim({q(col.name)})"
+    t = n(col.name)
     if col.type == "string":
-        return f"CASE WHEN {t} <> '' THEN {q(col.name)} END"
+        return t
     if col.type in ("int", "long", "double"):
         rx = INT_RE if col.type != "double" else DOUBLE_RE
         return f"CASE WHEN {t} RLIKE {lit(rx)} THEN CAST({t} AS {SPARK_TYPES[col.type]}) END"
@@ -54,7 +81,7 @@ def parsed(col: Column, formats: dict[str, str]) -> str:
 
 def uscc_expected(c: str) -> str:
     """GB 32100-2015 check character of the first 17 characters."""
-    terms = " + ".join(f"(instr('{ALPHABET}', substr(trim({q(c)}), {i + 1}, 1)) - 1) * {w}" for i, w in enumerate(WEIGHTS))
+    terms = " + ".join(f"(instr('{ALPHABET}', substr({n(c)}, {i + 1}, 1)) - 1) * {w}" for i, w in enumerate(WEIGHTS))
     return f"substr('{ALPHABET}', ((31 - (({terms}) % 31)) % 31) + 1, 1)"
 
 
@@ -69,7 +96,7 @@ def _name(col: Column) -> str:
 
 
 def checks(source: Source, catalog: SourcesCatalog) -> list[tuple[str, str, str, str]]:
-    """(rule, column, failing condition, detail) in rule order; needs the derived columns."""
+    """(rule, column, failing condition, detail) in rule order; needs the normalised and derived columns."""
     fmts = catalog.formats
     by_name = {c.name: c for c in source.columns}
     out = []
@@ -86,18 +113,18 @@ def checks(source: Source, catalog: SourcesCatalog) -> list[tuple[str, str, str,
         if c.enum:
             shown = ", ".join(c.enum[:8]) + (" ..." if len(c.enum) > 8 else "")
             allowed = ", ".join(lit(e) for e in c.enum)
-            out.append(("enum", c.name, f"NOT {missing(c.name)} AND trim({r}) NOT IN ({allowed})",
+            out.append(("enum", c.name, f"NOT {missing(c.name)} AND {n(c.name)} NOT IN ({allowed})",
                         f"concat({lit(f'{nm} value ')}, {r}, {lit(f' is not one of [{shown}]')})"))
         if c.min is not None or c.max is not None:
             parts = ([f"{v} < {c.min}"] if c.min is not None else []) + ([f"{v} > {c.max}"] if c.max is not None else [])
             out.append(("range", c.name, f"{v} IS NOT NULL AND ({' OR '.join(parts)})",
                         f"concat({lit(f'{nm} value ')}, {r}, {lit(f' is outside [{c.min}, {c.max}]')})"))
         if c.pattern:
-            out.append(("pattern", c.name, f"NOT {missing(c.name)} AND NOT ({r} RLIKE {lit(c.pattern)})",
+            out.append(("pattern", c.name, f"NOT {missing(c.name)} AND NOT ({n(c.name)} RLIKE {lit(c.pattern)})",
                         f"concat({lit(f'{nm} value ')}, {r}, {lit(f' does not match {c.pattern}')})"))
         if c.check == "uscc":
             x = f"`_x_{c.name}`"
-            ok = f"(trim({r}) RLIKE '^[{ALPHABET}]{{18}}$' AND substr(trim({r}), 18, 1) = {x})"
+            ok = f"({n(c.name)} RLIKE '^[{ALPHABET}]{{18}}$' AND substr({n(c.name)}, 18, 1) = {x})"
             out.append(("uscc", c.name, f"NOT {missing(c.name)} AND NOT {ok}",
                         f"concat({lit(f'{nm} ')}, {r}, {lit(' fails the GB 32100-2015 check (expected check character ')}, "
                         f"coalesce({x}, '?'), {lit(' or an 18-character code)')})"))
