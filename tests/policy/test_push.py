@@ -206,3 +206,62 @@ def test_publish_outbox_to_delta(tmp_path, lake, settings):
     rows = lake.read("ops.push_outbox").collect()
     assert {r.status for r in rows} == {"sent"} and all(r.idempotency_key for r in rows)
     assert not publish_outbox(lake, store).committed  # same content: nothing new
+
+
+# -- what the platform guarantees (docs/policy.md, "Delivery guarantees") ----------------------
+_KILLED_SENDER = """
+import os, signal, sys
+from govlake.policy.channels import InSiteChannel, SmsChannel, WebhookChannel
+from govlake.policy.push import OutboxStore, run_push
+
+store, portal, url, now = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+hook = WebhookChannel(url)
+
+class DiesAfterPost:
+    name = "webhook"
+
+    def send(self, n):
+        res = hook.send(n)  # the receiver has the POST (200) ...
+        os.kill(os.getpid(), signal.SIGKILL)  # ... and the sender dies before marking the row sent
+
+run_push(OutboxStore(store), {"inbox": InSiteChannel(portal), "sms": SmsChannel(portal), "webhook": DiesAfterPost()},
+         now=now)
+"""
+
+
+def test_guarantees_across_a_killed_sender(tmp_path, receiver):
+    """A sender process killed (SIGKILL) right after a webhook POST succeeded, before the outbox
+    row is marked sent; a new sender after the lease: the inbox and the SMS ledger hold each
+    notification once, and the webhook received the in-flight key twice, no key more often."""
+    import collections
+    import sqlite3
+    import subprocess
+    import sys
+
+    store_path, portal = tmp_path / "outbox.sqlite", tmp_path / "portal.sqlite"
+    store = OutboxStore(store_path)
+    # webhook rows first in the queue (enqueued earlier), then inbox and SMS for the same enterprises
+    store.enqueue(_rows(3, "webhook"), now=DAY_10AM - 60)
+    store.enqueue(_rows(3, "inbox") + _rows(3, "sms"), now=DAY_10AM - 30)
+    child = subprocess.run([sys.executable, "-c", _KILLED_SENDER, str(store_path), str(portal), receiver.url,
+                            str(DAY_10AM)], capture_output=True, text=True, timeout=120)
+    assert child.returncode == -9, child.stderr
+    assert store.counts() == {"sending": 1, "pending": 8} and len(receiver.posts) == 1
+
+    chans = {"inbox": InSiteChannel(portal), "sms": SmsChannel(portal), "webhook": WebhookChannel(receiver.url)}
+    early = run_push(store, chans, now=DAY_10AM + 10)  # within the lease: the in-flight row waits
+    assert early.recovered == 0 and store.counts() == {"sending": 1, "sent": 8}
+    # a second crash, in-process this time, after an inbox write and before its mark
+    store.enqueue(_rows(1, "inbox", policies=2)[1:], now=DAY_10AM + 20)
+    with pytest.raises(Crash):
+        run_push(store, {**chans, "inbox": CrashAfter(chans["inbox"], 0)}, now=DAY_10AM + 30)
+    late = run_push(store, chans, now=DAY_10AM + 30 + PushRules().lease_s)
+    assert late.recovered == 2 and store.counts() == {"sent": 10}
+
+    with sqlite3.connect(portal) as c:  # exactly once into the inbox and the SMS ledger
+        assert c.execute("SELECT count(*), count(DISTINCT key) FROM inbox").fetchone() == (4, 4)
+        assert c.execute("SELECT count(*), count(DISTINCT key) FROM sms_spool").fetchone() == (3, 3)
+    posts = collections.Counter(receiver.posts)  # at least once, same Idempotency-Key, at most twice
+    assert len(posts) == 3 and sorted(posts.values()) == [1, 1, 2]
+    assert len(receiver.delivered) == 3  # a receiver that keys on it takes each notification once
+    assert run_push(store, chans, now=DAY_10AM + 3600).sent == 0 and len(receiver.posts) == 4

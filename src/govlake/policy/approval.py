@@ -50,10 +50,6 @@ class Decision:
     as_of: dt.date
     decided_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
-    def same_answer(self, other: "Decision") -> bool:
-        return (self.outcome, self.reasons_zh, self.path, self.amount_approved_wan) == \
-               (other.outcome, other.reasons_zh, other.path, other.amount_approved_wan)
-
 
 # -- rules ------------------------------------------------------------------------------------
 def load_trees(catalog_dir: Path) -> dict[str, dict]:
@@ -100,12 +96,15 @@ def _load_ruleset(settings, version: str) -> tuple[Policy, dict]:
 
 # -- data at fixed versions ---------------------------------------------------------------------
 class VersionedReader:
-    """Reads tables at pinned Delta versions through the lakehouse (delta-rs), cached per version."""
+    """Reads tables at pinned Delta versions through the lakehouse (delta-rs), cached per version.
+    Default: the current release's versions (govlake.release; a table in no release, bronze.subsidies,
+    at its latest), so a decision never reads a profile whose build was not released."""
 
     def __init__(self, lake, versions: dict[str, int | None] | None = None):
+        from govlake import release
+
         self.lake = lake
-        self.versions = dict(versions) if versions else {
-            t: (lake.version(t) if lake.exists(t) else None) for t in (PROFILE, SUBSIDIES)}
+        self.versions = dict(versions) if versions else {t: release.version_of(lake, t) for t in (PROFILE, SUBSIDIES)}
         self._cache: dict = {}
 
     def table(self, name: str):

@@ -17,7 +17,8 @@ def _share(key: str) -> float:
 
 def applications_from_matches(lake, as_of: dt.date, *, share: float = 0.3,
                               amount_wan: float = 50.0) -> list[dict]:
-    """Deterministic: the same matches and date give the same applications (ids included)."""
+    """Deterministic: the same matches and date give the same applications (ids included).
+    The matches are the current release's (read_matches: govlake.release), never a half-published run."""
     trees = load_trees(lake.settings.catalog_dir)
     rows = read_matches(lake, eligible=True, policy_ids=list(trees))["rows"]
     apps = []

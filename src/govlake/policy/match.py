@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from govlake import release
 from govlake.catalog.policies import Policy, load_policies
 from govlake.lakehouse import Commit, Lakehouse
 from govlake.lineage import DatasetRef, job_run
@@ -95,8 +96,6 @@ def outcomes_suite() -> dict:
 def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, policies: list[Policy] | None = None,
                    parent_run=None, fields: dict[str, FieldInfo] | None = None) -> MatchCommit:
     """Match policies against every enterprise in gold.enterprise_profile (see the module doc)."""
-    import pyarrow as pa
-
     from govlake.quality import gate
 
     settings = lake.settings
@@ -114,11 +113,13 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
     width = outcome_width(compiled)
 
     with job_run(JOB, settings, nominal_time=f"{as_of.isoformat()}T00:00:00+08:00", parent=parent_run) as run:
-        pv = lake.version(PROFILE)
+        # The released profile and tags (govlake.release): never a profile whose tags were not
+        # committed with it.
+        pv = release.version_of(lake, PROFILE)
         run.add_input(DatasetRef(PROFILE, version=pv))
         tags, tv = None, None
         if lake.exists(TAGS):
-            tv = lake.version(TAGS)
+            tv = release.version_of(lake, TAGS)
             tags = lake.read(TAGS, version=tv)
             run.add_input(DatasetRef(TAGS, version=tv))
 

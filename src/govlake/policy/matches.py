@@ -10,7 +10,8 @@ the enterprise's values, formatted in Python by `CompiledPolicy.unmet_detail` (t
 evaluator uses) from the profile at the version the match run read (Delta time travel).
 
 Consistency: the outcomes table is committed after the keys table and names the keys version it
-belongs to, so a reader sees either the old run or the new one. Keys of an older segment whose
+belongs to, so a reader sees either the old run or the new one; readers take the outcomes version
+of the current release (govlake.release), so a run is served once its release is recorded. Keys of an older segment whose
 outcome rows were replaced by a later partial run (a changed policy) have no outcome row and are
 not visible.
 """
@@ -205,13 +206,18 @@ _OUTCOMES_CACHE: dict[tuple, pa.Table] = {}
 
 
 def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> MatchView | None:
-    """The matches view at an outcomes table version (default latest); None before the first run.
+    """The matches view at an outcomes table version (default: the current release's, see
+    govlake.release; latest before the first release); None before the first run.
     uscc: read only that enterprise's keys (filter pushed into the Parquet scan)."""
     from deltalake import DeltaTable
     import pyarrow.dataset as pads
 
+    from govlake import release
+
     if not lake.exists(OUTCOMES) or not lake.exists(KEYS):
         return None
+    if version is None:
+        version = release.version_of(lake, OUTCOMES)
     odt = DeltaTable(str(lake.path(OUTCOMES)), version=version)
     ckey = (str(lake.path(OUTCOMES)), odt.version())
     outcomes = _OUTCOMES_CACHE.get(ckey)

@@ -13,10 +13,14 @@ State machine (one row per (policy_id, policy_version, uscc, channel) — the co
                         |----attempts >= max or permanent--> dead
   pending --rules--> suppressed (reason: opt_out | frequency_cap | window_closed)
   pending (SMS in quiet hours 22:00-08:00 Asia/Shanghai) stays pending, deferred to 08:00.
-Exactly once: the claim commits BEFORE the send; the idempotency key is the row key and never
-changes between attempts. If the sender dies after sending but before marking, the row is left
-'sending'; after the lease expires it is sent again with the SAME key, and the receiving side
-(inbox / SMS gateway / webhook) drops the duplicate. So each notification takes effect once.
+What the platform guarantees (docs/policy.md, "Delivery guarantees"; tests/policy/test_push.py):
+- inbox (站内信) and SMS ledger: exactly once. Their writes are keyed by the idempotency key
+  (INSERT OR IGNORE), so a re-send after a crash writes nothing.
+- webhook: at least once, every attempt with the same Idempotency-Key header. The claim commits
+  BEFORE the send and the key never changes between attempts; if the sender dies after a POST
+  succeeded and before marking the row, the row stays 'sending' and, after the lease, is POSTed
+  again with the same key. The receiver must drop a key it already has: one crash, one repeat.
+Enqueued from gold.policy_matches as the current release serves it (govlake.release).
 """
 
 from __future__ import annotations
@@ -258,7 +262,7 @@ def publish_outbox(lake, store: OutboxStore, *, parent_run=None):
         T.StructField("uscc", T.StringType(), metadata={"comment": "统一社会信用代码"}),
         T.StructField("channel", T.StringType(), metadata={"comment": "推送渠道（inbox站内信/sms短信/webhook）"}),
         T.StructField("idempotency_key", T.StringType(), metadata={"comment": "幂等键"}),
-        T.StructField("status", T.StringType(), metadata={"comment": "状态 pending/sending/sent/failed/dead/suppressed"}),
+        T.StructField("status", T.StringType(), metadata={"comment": "状态 " + "/".join(STATUSES)}),
         T.StructField("reason", T.StringType(), metadata={"comment": "原因（opt_out/frequency_cap/quiet_hours/...）"}),
         T.StructField("attempts", T.IntegerType(), metadata={"comment": "发送次数"}),
         T.StructField("last_error", T.StringType(), metadata={"comment": "最近错误"}),
