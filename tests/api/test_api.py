@@ -94,8 +94,76 @@ def test_product_page_filters_and_consumer_lineage(client, settings):
     assert {e.job for e in g.readers("gold.enterprise_profile")} == {"api.kcj_policy_portal"}
 
 
-def test_dispatch_without_model_is_503(client):
-    r = client.post("/petitions/dispatch", json={"title": "小区噪音扰民", "content": "晚上施工噪音很大"},
-                    headers=H("mysb_platform"))
+# A real hotline message (欠薪 in a factory of 固戍社区): the district's most common matter.
+HOTLINE = {"title": "工厂拖欠工资", "content": "我在宝安区西乡街道固戍社区的一家电子厂上班，公司已经拖欠我们三个月工资了，"
+           "老板现在联系不上，社保也没有给我们交，请劳动部门帮帮我们。"}
+
+
+@pytest.fixture(scope="module")
+def trained_dispatch_model(tmp_path_factory):
+    """A small model trained the way `govlake petitions train` does (model.train + save_model),
+    on generated petitions labelled with their handling department."""
+    from govlake.generate import labelled_sample
+    from govlake.petitions.model import save_model, train
+    from govlake.settings import get_settings
+
+    df = labelled_sample(get_settings(), n=1500)
+    d = tmp_path_factory.mktemp("dispatch_model")
+    save_model(train(df["text"].tolist(), df["handling_dept_code"].tolist()), d,
+               training_data={"path": "generated", "rows": len(df)})
+    return d
+
+
+@pytest.fixture
+def dispatch_client(settings):
+    return TestClient(create_app(settings))
+
+
+def test_dispatch_returns_top3_departments_with_reasons(dispatch_client, settings, trained_dispatch_model):
+    from govlake.petitions.job import publish_model
+    from govlake.petitions.scoring import default_model_dir
+
+    publish_model(trained_dispatch_model, default_model_dir(settings))
+    r = dispatch_client.post("/petitions/dispatch", json={**HOTLINE, "ticket_id": "BA1"}, headers=H("mysb_platform"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    deps = body["departments"]
+    assert body["ticket_id"] == "BA1" and body["model_version"]
+    assert [d["rank"] for d in deps] == [1, 2, 3]
+    assert [d["probability"] for d in deps] == sorted((d["probability"] for d in deps), reverse=True)
+    top = deps[0]
+    assert (top["dept_code"], top["dept_name"]) == ("RLJ", "区人力资源局")  # a name, not the code
+    assert "模型概率" in top["reason"] and "权责清单: 拖欠工资, 工资, 社保" in top["reason"] and "历史占比" in top["reason"]
+    by = {d["dept_code"]: d for d in deps}
+    # 属地 by the standard address: 固戍社区 is in 西乡街道, whose office is ST018
+    assert by["ST018"]["dept_name"] == "西乡街道办事处"
+    assert "属地: 西乡街道（标准地址 西乡街道固戍社区" in by["ST018"]["reason"]
+    # the same ticket without a place has no 属地 candidate
+    r = dispatch_client.post("/petitions/dispatch", json={"content": "公司拖欠工资三个月，请帮忙追讨"},
+                             headers=H("mysb_platform"))
+    assert r.status_code == 200 and not any("属地" in d["reason"] for d in r.json()["departments"])
+    assert dispatch_client.post("/petitions/dispatch", json={"title": ""}, headers=H("mysb_platform")).status_code == 422
+    form = body["form"]  # 智能填单 comes with the dispatch
+    assert (form["category_l3"], form["request_type"], form["community_name"]) == ("拖欠工资", "投诉", "固戍社区")
+
+
+def test_petition_form_needs_no_model(dispatch_client, settings):
+    r = dispatch_client.post("/petitions/form", json={**HOTLINE, "requester_id": "U1"}, headers=H("street_grid"))
+    assert r.status_code == 200, r.text
+    f = r.json()["form"]
+    assert (f["category_l1"], f["category_l2"], f["category_l3"]) == ("劳动和社会保障", "工资福利", "拖欠工资")
+    assert f["address_standard"] == "宝安区西乡街道固戍社区" and f["address_confidence"] >= 0.9
+    assert f["street_code"] == "440306018" and f["requester"] == "员工" and f["subject"] == "电子厂" and f["keywords"]
+    assert dispatch_client.post("/petitions/form", json={}, headers=H("street_grid")).status_code == 422
+    assert dispatch_client.post("/petitions/form", json=HOTLINE, headers=H("zsj_data_portal")).status_code == 403
+
+
+def test_dispatch_without_model_is_503(dispatch_client, settings):
+    from govlake.petitions.scoring import default_model_dir
+
+    assert not (default_model_dir(settings) / "model.json").exists()  # really no model
+    r = dispatch_client.post("/petitions/dispatch", json=HOTLINE, headers=H("mysb_platform"))
     assert r.status_code == 503, r.text
-    assert client.post("/petitions/dispatch", json={"title": "x"}, headers=H("zsj_data_portal")).status_code == 403
+    assert "尚未训练" in r.json()["detail"]
+    assert dispatch_client.post("/petitions/dispatch", json={"title": "x"},
+                                headers=H("zsj_data_portal")).status_code == 403

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from govlake.petitions.dispatch import BlendWeights, Department, blend, recommend
+from govlake.petitions.dispatch import BlendWeights, Department, blend
+from govlake.petitions.scoring import recommend
 from govlake.petitions.scoring import score_one
 
 TEXT = "宝安区西乡街道某公司拖欠工资三个月，社保也没有缴纳，请尽快处理"

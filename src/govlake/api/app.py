@@ -9,13 +9,13 @@ unless the consumer is a sensitive reader, and each read emits an OpenLineage ru
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
 
+from govlake import release
 from govlake.lakehouse import Lakehouse
 from govlake.lineage.emitter import DatasetRef, JobRun
 from govlake.products import Product, load_catalog
@@ -63,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not lake.exists(p.name):
             raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
         try:
-            version = lake.version(p.name) if version is None else version
+            # the current release's version (发布版本), never "latest of each table": a build that
+            # crashed between two commits is not served half-published (govlake.release)
+            version = release.version_of(lake, p.name) if version is None else version
             schema = lake.arrow_schema(p.name, version)
         except Exception:
             raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
@@ -121,14 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def list_products(x_consumer: str | None = Header(default=None)):
         consumer_or_401(x_consumer)
         out = []
+        current = release.current(lake)
         for p in catalog().products:
-            # built on read: the version of the table committed last
+            # built on read: the version of the table committed last; each as the release serves it
             stored = p.stored_in[-1] if p.view and p.stored_in else p.name
-            version = lake.version(stored) if lake.exists(stored) else None
+            version = release.version_of(lake, stored, current)
             out.append({"name": p.name, "label": p.label, "owner": p.owner, "classification": p.classification,
                         "description": p.description, "key": p.contract.key, "refresh": p.refresh.model_dump(),
                         "version": version, "readable": p.may_read(x_consumer)})
-        return {"products": out}
+        return {"products": out, "release": current.release_id if current else None}
 
     @app.get("/products/{name}")
     def read_product(name: str, request: Request, limit: int = Query(100, ge=1, le=MAX_LIMIT),
@@ -164,25 +167,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         page = read(product_or_404("gold.policy_matches"), consumer, {"uscc": uscc}, limit=MAX_LIMIT)
         return {"uscc": uscc, "version": page["version"], "matches": page["rows"]}
 
+    def _petition_request(petition: dict, x_consumer: str | None, product: str, denied_zh: str):
+        """The consumer (granted `product`) and the petition's text (title。content)."""
+        consumer = consumer_or_401(x_consumer)
+        p = product_or_404(product)
+        if not p.may_read(consumer):
+            raise HTTPException(403, f"{consumer} may not use {product} ({denied_zh})")
+        text = "。".join(str(petition.get(f) or "").strip() for f in ("title", "content") if petition.get(f))
+        if not text:
+            raise HTTPException(422, "a petition needs a title or content (诉求标题或内容不能为空)")
+        return consumer, p, text
+
     @app.post("/petitions/dispatch")
     def dispatch(petition: dict = Body(...), x_consumer: str | None = Header(default=None)):
-        """Online 智能分拨 for one petition: top departments from the trained model."""
-        consumer = consumer_or_401(x_consumer)
-        p = product_or_404("gold.petition_dispatch")
-        if not p.may_read(consumer):
-            raise HTTPException(403, f"{consumer} may not use petition dispatch (无分拨权限)")
-        if not (petition.get("content") or petition.get("title")):
-            raise HTTPException(422, "a petition needs a title or content (诉求标题或内容不能为空)")
+        """Online 智能分拨 for one petition: top-3 departments with reasons (文本模型, 权责清单,
+        属地 by the standard address, history), scored by the same function as the batch step."""
+        from dataclasses import asdict
+
+        from govlake.petitions.blend_inputs import blend_inputs, load_dispatch_config
+        from govlake.petitions.scoring import default_model_dir, get_model, score_one
+
+        consumer, p, text = _petition_request(petition, x_consumer, "gold.petition_dispatch", "无分拨权限")
         try:
-            from govlake.petitions.dispatch import score_one
-        except ImportError:
-            raise HTTPException(503, "petition dispatch is not installed (智能分拨模块不可用)")
-        kwargs = {"settings": settings} if "settings" in inspect.signature(score_one).parameters else {}
-        try:
-            result = score_one(petition, **kwargs)
-        except FileNotFoundError as e:  # no trained model in state_dir
+            model = get_model(default_model_dir(settings))
+        except FileNotFoundError as e:  # the only 503: nothing trained yet
             raise HTTPException(503, f"no dispatch model trained yet (分拨模型尚未训练): {e}")
+        cfg = load_dispatch_config(settings.catalog_dir)
+        recs = score_one(text, model=model, k=cfg.k, address=petition.get("address_text"),
+                         **blend_inputs(settings.catalog_dir, model))
         _emit_read(consumer, p.name, None, 1)
-        return {"ticket_id": petition.get("ticket_id"), "result": result}
+        return {"ticket_id": petition.get("ticket_id"), "model_version": model.meta.get("version"),
+                "departments": [asdict(r) for r in recs], "form": _petition_form(petition, text)}
+
+    def _petition_form(petition: dict, text: str) -> dict:
+        from govlake.petitions.form import fill_form, online_category_model
+
+        return fill_form(text, title=petition.get("title"), address=petition.get("address_text"),
+                         requester_id=petition.get("requester_id"),
+                         category_model=online_category_model(settings)).as_dict()
+
+    @app.post("/petitions/form")
+    def petition_form(petition: dict = Body(...), x_consumer: str | None = Header(default=None)):
+        """智能填单 for one petition text: category (三级), request type, standard address with its
+        confidence, keywords, requester and subject. Needs no trained model."""
+        consumer, p, text = _petition_request(petition, x_consumer, "gold.petition_forms", "无智能填单权限")
+        _emit_read(consumer, p.name, None, 1)
+        return {"ticket_id": petition.get("ticket_id"), "form": _petition_form(petition, text)}
 
     return app

@@ -144,3 +144,16 @@ def generate_changes(settings: Settings, seed: int, base_date: dt.date, load_dat
     return _write(settings, frames, seed, load_date, bad_share,
                   {"kind": "changes", "base_date": base_date.isoformat(), "scale": scale, "fraction": fraction,
                    "changed_enterprises": k}, min_per_rule=0)
+
+
+def labelled_sample(settings, n: int = 3000, *, seed: int = 21, scale: int = 2000,
+                    as_of: dt.datetime = dt.datetime(2026, 11, 1)) -> pd.DataFrame:
+    """A year of generated petitions with their handling department (text = title。content,
+    handling_dept_code non-empty): training data for tests and docs that must run without the
+    shared hotline data."""
+    pop = _population(settings, scale, seed, as_of.date())
+    df = generate_petitions(_rng(seed, 5), pop, load_departments(settings.catalog_dir), n,
+                            as_of - dt.timedelta(days=365), 365, as_of)
+    df = df[df["handling_dept_code"] != ""].reset_index(drop=True)
+    df.insert(0, "text", df["title"] + "。" + df["content"])
+    return df

@@ -28,7 +28,6 @@ class CategoryPrediction:
     level1: str
     level2: str
     level3: str
-    score2: float
     score3: float
     reason: str
 
@@ -87,4 +86,4 @@ class CategoryMatcher:
         l3 = self.paths[best3][2]
         basis = "一级来自模型" if level1 in self.level1 else "一级来自名称匹配"
         reason = f"{basis}；名称匹配 {l2} ({s2[i2]:.2f}) / {l3} ({s3[best3]:.2f})"
-        return CategoryPrediction(l1, l2, l3, round(float(s2[i2]), 4), round(float(s3[best3]), 4), reason)
+        return CategoryPrediction(l1, l2, l3, round(float(s3[best3]), 4), reason)

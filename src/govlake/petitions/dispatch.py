@@ -70,8 +70,9 @@ def blend(model_top: Sequence[tuple[str, float, list[str]]], text: str, *, k: in
           responsibility: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
           address: str | None = None, jurisdiction: Mapping[str, str] | None = None,
           history_prior: Mapping[str, float] | None = None,
-          weights: BlendWeights = BlendWeights()) -> list[Recommendation]:
+          weights: BlendWeights = BlendWeights(), place: str | None = None) -> list[Recommendation]:
     """model_top: (label, probability, key terms) for the model's labels (all or its top-n).
+    place: the standard address behind `address`, shown in the 属地 reason.
 
     Model labels are matched to departments by code, then by name; unmatched labels stand for
     themselves (code = name = label), which is what a model trained on department names gives.
@@ -110,7 +111,7 @@ def blend(model_top: Sequence[tuple[str, float, list[str]]], text: str, *, k: in
         if found:
             signals["jurisdiction"] = {c: 1 / len(found) for c in found}
             for c, street in found.items():
-                why.setdefault(c, []).append(f"属地: {street}")
+                why.setdefault(c, []).append(f"属地: {street}" + (f"（标准地址 {place}）" if place else ""))
 
     if history_prior:
         tot = sum(v for v in history_prior.values() if v > 0)
@@ -140,19 +141,3 @@ def blend(model_top: Sequence[tuple[str, float, list[str]]], text: str, *, k: in
         out.append(Recommendation(r, d.code, d.name, float(p), "；".join(clauses) or "无明显依据",
                                   share.get(code, {})))
     return out
-
-
-def recommend(texts: Sequence[str], k: int = 3, *, model=None, model_dir=None,
-              addresses: Sequence[str | None] | None = None, **signals) -> list[list[Recommendation]]:
-    """Top-k departments per text. model or model_dir (default: settings.state_dir model).
-
-    Extra keyword arguments go to blend(): departments, responsibility, jurisdiction,
-    history_prior, weights.
-    """
-    from govlake.petitions.scoring import get_model
-
-    m = model or get_model(model_dir)
-    # Ask the model for all its labels so blended signals can reorder beyond its own top k.
-    tops = m.top_k(texts, k=len(m.classes), with_terms=3, terms_for=k + 2)
-    addresses = addresses or [None] * len(texts)
-    return [blend(top, t, k=k, address=a, **signals) for top, t, a in zip(tops, texts, addresses)]

@@ -82,10 +82,6 @@ class PetitionModel:
         X = self.vectorize(docs)
         return _top_k(self, X, self.predict_proba_X(X), k, with_terms, terms_for)
 
-    def key_terms(self, x_row, class_idx: int, n: int = 3) -> list[str]:
-        """Words of this message that pushed hardest towards the class (tf-idf x weight)."""
-        x_row = x_row.tocsr()
-        return self._terms(x_row.indices, x_row.data, class_idx, n)
 
     def _terms(self, indices, data, class_idx: int, n: int) -> list[str]:
         # word features come first in the stacked matrix and indices are sorted
@@ -233,6 +229,8 @@ def train(texts: Sequence[str], labels: Sequence[str], *, extra_segmented: Seque
         m = fit_docs(docs + ex_d, labels + ex_l, C=C, feature_params=feature_params, text_params=tp)
     m.meta = {
         "labels": m.classes,
+        # tickets per label in the training data: the history prior of the dispatch blend
+        "label_counts": {lab: labels.count(lab) for lab in m.classes},
         "dropped_labels": rare,
         "rows_train": len(docs),
         "extra_rows_used": len(ex_d),

@@ -9,7 +9,7 @@ by version) and scores Arrow batches with mapInPandas, vectorised per batch.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import pandas as pd
 
@@ -18,34 +18,78 @@ from govlake.petitions.model import MODEL_FILE, PetitionModel, load_model, load_
 from govlake.petitions.text import gc_paused
 
 
-def default_model_dir() -> Path:
-    from govlake.settings import get_settings
+def default_model_dir(settings=None) -> Path:
+    """Where the online route looks for the model (the pipeline publishes its latest here)."""
+    if settings is None:
+        from govlake.settings import get_settings
 
-    return get_settings().state_dir / "models" / "petitions_dispatch"
+        settings = get_settings()
+    return settings.state_dir / "models" / "petitions_dispatch"
 
 
 def get_model(model_dir: str | Path | None = None) -> PetitionModel:
     return load_model(model_dir or default_model_dir())
 
 
-def score_one(text: str, *, k: int = 3, model_dir: str | Path | None = None,
+def score_texts(model: PetitionModel, texts: Sequence[str], *, addresses: Sequence[str | None] | None = None,
+                k: int = 3, signals: dict | None = None) -> list[list[Recommendation]]:
+    """The one scoring function of 智能分拨 (online route and batch step alike): the model's
+    distribution blended with the signals (dispatch.blend). 属地 uses the standard address
+    (signals.address.standardise of the ticket's address, else of its text): the street office
+    of the matched street, never a bare substring of the text."""
+    signals = dict(signals or {})
+    jurisdiction = signals.pop("jurisdiction", None)
+    tops = model.top_k(texts, k=len(model.classes), with_terms=3, terms_for=k + 2)
+    addresses = addresses if addresses is not None else [None] * len(texts)
+    out = []
+    for top, text, addr in zip(tops, texts, addresses):
+        kw = dict(signals)
+        if jurisdiction:
+            where = standard_address(addr, text)
+            if where is not None and where.street_name:
+                kw.update(jurisdiction=jurisdiction, address=where.street_name, place=_place(where))
+        out.append(blend(top, text, k=k, **kw))
+    return out
+
+
+def standard_address(address: str | None, text: str):
+    """The ticket's standard address (AddressMatch): from its address field when that names a
+    place, else from the text."""
+    from govlake.signals.address import standardise
+
+    m = standardise(address) if address else None
+    if m is None or m.level in ("none", "district"):
+        m2 = standardise(text)
+        if m is None or m2.confidence > m.confidence:
+            m = m2
+    return m
+
+
+def _place(m) -> str:
+    name = (m.street_name or "") + (m.community_name or "")
+    return f"{name}, 置信度 {m.confidence:.2f}"
+
+
+def score_one(text: str, *, k: int = 3, model_dir: str | Path | None = None, model: PetitionModel | None = None,
               address: str | None = None, **signals) -> list[Recommendation]:
-    """What the API calls. signals: departments, responsibility, jurisdiction, history_prior,
-    weights (see dispatch.blend)."""
-    m = get_model(model_dir)
-    top = m.top_k([text], k=len(m.classes), with_terms=3, terms_for=k + 2)[0]
-    return blend(top, text, k=k, address=address, **signals)
+    """One ticket (the API's path). signals: departments, responsibility, jurisdiction,
+    history_prior, weights (see dispatch.blend; blend_inputs() builds them from the catalog)."""
+    m = model or get_model(model_dir)
+    return score_texts(m, [text], addresses=[address], k=k, signals=signals)[0]
 
 
 def score_frame(pdf: pd.DataFrame, model: PetitionModel, *, text_col: str = "text",
-                id_col: str = "ticket_id", k: int = 3, signals: dict | None = None) -> pd.DataFrame:
+                id_col: str = "ticket_id", k: int = 3, signals: dict | None = None,
+                address_col: str | None = None) -> pd.DataFrame:
     """pandas in, one row per (ticket, rank) out. Pure Python batch path (also used by Spark)."""
     texts = pdf[text_col].fillna("").astype(str).tolist()
     signals = signals or {}
     with gc_paused():
         if signals:
-            tops = model.top_k(texts, k=len(model.classes), with_terms=3, terms_for=k + 2)
-            rows = _blended_rows(pdf[id_col].tolist(), texts, tops, k, signals)
+            addrs = (pdf[address_col].where(pdf[address_col].notna(), None).tolist()
+                     if address_col else None)
+            recs = score_texts(model, texts, addresses=addrs, k=k, signals=signals)
+            rows = _blended_rows(pdf[id_col].tolist(), recs)
         else:  # model only: blend would return the model's top k unchanged; skip the work
             rows = _model_rows(pdf[id_col].tolist(), model.top_k(texts, k=k, with_terms=3, terms_for=k))
         out = pd.DataFrame(rows)
@@ -55,11 +99,11 @@ def score_frame(pdf: pd.DataFrame, model: PetitionModel, *, text_col: str = "tex
     return out
 
 
-def _blended_rows(ids: list, texts: list[str], tops: list, k: int, signals: dict) -> dict:
+def _blended_rows(ids: list, recs: list[list[Recommendation]]) -> dict:
     rows = {"ticket_id": [], "rank": [], "dept_code": [], "dept_name": [], "probability": [],
             "reason": []}
-    for tid, text, top in zip(ids, texts, tops):
-        for rec in blend(top, text, k=k, **signals):
+    for tid, ticket_recs in zip(ids, recs):
+        for rec in ticket_recs:
             rows["ticket_id"].append(tid)
             rows["rank"].append(rec.rank)
             rows["dept_code"].append(rec.dept_code)
@@ -105,13 +149,14 @@ def broadcast_model(spark, model_dir: str | Path | None = None):
 
 
 def score_dataframe(df, model_dir: str | Path | None = None, *, text_col: str = "text",
-                    id_col: str = "ticket_id", k: int = 3, signals: dict | None = None):
+                    id_col: str = "ticket_id", k: int = 3, signals: dict | None = None,
+                    address_col: str | None = None):
     """Spark DataFrame with id_col and text_col -> ticket_id, rank (1..k), dept_code, dept_name,
     probability, reason, model_version. Tickets with empty text still get k rows (low
     confidence) so that nothing is dropped silently."""
     from pyspark.sql import types as T
 
-    for c in (id_col, text_col):
+    for c in (id_col, text_col) + ((address_col,) if address_col else ()):
         if c not in df.columns:
             raise ValueError(f"column {c!r} not found; available columns: {', '.join(df.columns)}")
     bc, meta = broadcast_model(df.sparkSession, model_dir)
@@ -127,14 +172,19 @@ def score_dataframe(df, model_dir: str | Path | None = None, *, text_col: str = 
         m = worker_model(bc, meta)
         for pdf in batches:
             if len(pdf):
-                yield score_frame(pdf, m, text_col=text_col, id_col=id_col, k=k, signals=signals)
+                yield score_frame(pdf, m, text_col=text_col, id_col=id_col, k=k, signals=signals,
+                                  address_col=address_col)
 
-    return df.select(id_col, text_col).mapInPandas(_score, schema)
+    cols = [id_col, text_col] + ([address_col] if address_col else [])
+    return df.select(*cols).mapInPandas(_score, schema)
 
 
-def score_petitions(spark, lake, table_in: str = "silver.petitions", *,
-                    model_dir: str | Path | None = None, text_col: str = "text",
-                    id_col: str = "ticket_id", k: int = 3, signals: dict | None = None):
-    """Read a lakehouse table and score it (writing is the caller's job)."""
-    return score_dataframe(lake.read(table_in), model_dir, text_col=text_col, id_col=id_col, k=k,
-                           signals=signals)
+def recommend(texts: Sequence[str], k: int = 3, *, model=None, model_dir=None,
+              addresses: Sequence[str | None] | None = None, **signals) -> list[list[Recommendation]]:
+    """Top-k departments per text. model or model_dir (default: settings.state_dir model).
+
+    Extra keyword arguments go to blend(): departments, responsibility, jurisdiction,
+    history_prior, weights.
+    """
+    m = model or get_model(model_dir)
+    return score_texts(m, texts, addresses=addresses, k=k, signals=signals)

@@ -30,6 +30,25 @@ _MUL = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial hash
 _CHUNK_CHARS = 1_500_000  # bounds memory: ~25 arrays of this many elements at most
 
 
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def get_jieba():
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import logging
+
+                import jieba
+
+                jieba.setLogLevel(logging.ERROR)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
 def _hash_rows(codes: np.ndarray) -> np.ndarray:
     """(n, L) code points -> (n,) uint64, the same recurrence as the sliding hash below."""
     h = np.zeros(codes.shape[0], dtype=np.uint64)
@@ -155,9 +174,7 @@ class BatchHMM:
 
 class BatchSegmenter:
     def __init__(self, tokenizer=None):
-        from govlake.petitions.text import _get_jieba
-
-        jb = _get_jieba()
+        jb = get_jieba()
         tk = tokenizer or jb.dt
         tk.check_initialized()
         self._hmm = BatchHMM()

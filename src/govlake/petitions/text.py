@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gc
 import re
-import threading
 import unicodedata
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Iterable, Sequence
+
+from govlake.petitions.segment import get_jieba, get_segmenter
 
 # Generic function words (pronouns, particles, conjunctions, prepositions, adverbs).
 # Deliberately domain-free: the model is also trained on hotline data with other labels.
@@ -38,25 +39,6 @@ HEAD_TOKENS = 12  # "title" proxy: the first tokens get their own feature block
 # jieba's HMM guesses unseen words; off is ~1.3x faster and the char n-grams cover unseen words.
 HMM = True
 
-_jieba_lock = threading.Lock()
-_jieba = None
-
-
-def _get_jieba():
-    global _jieba
-    if _jieba is None:
-        with _jieba_lock:
-            if _jieba is None:
-                import logging
-
-                import jieba
-
-                jieba.setLogLevel(logging.ERROR)
-                jieba.initialize()
-                _jieba = jieba
-    return _jieba
-
-
 def normalize(text: str) -> str:
     """NFKC (full-width -> ASCII), lower case, every number -> 0 (phone numbers, dates, ids)."""
     text = unicodedata.normalize("NFKC", text or "").lower()
@@ -70,7 +52,7 @@ def _keep(tok: str) -> bool:
 def tokenize(text: str, max_chars: int | None = MAX_CHARS, hmm: bool = HMM) -> list[str]:
     """Raw Chinese text -> jieba words without stop words and punctuation.
     max_chars=None: the whole text (used for the training-time overlap check)."""
-    jb = _get_jieba()
+    jb = get_jieba()
     # cut before normalising: NFKC over a 3,000-character message we then drop costs ~0.1 ms
     return [t for t in jb.lcut(normalize((text or "")[:max_chars]), HMM=hmm) if _keep(t)]
 
@@ -116,8 +98,6 @@ def tokenize_many(texts: Sequence[str], max_chars: int | None = MAX_CHARS, hmm: 
     """[tokenize(t, max_chars, hmm) for t in texts], batch-wise when it pays."""
     if not hmm or len(texts) < BATCH_MIN:  # the batch segmenter implements jieba's HMM mode
         return [tokenize(t, max_chars, hmm) for t in texts]
-    from govlake.petitions.segment import get_segmenter
-
     with gc_paused():
         cut = get_segmenter().lcut_many([normalize((t or "")[:max_chars]) for t in texts])
         return [_keep_all(toks) for toks in cut]
