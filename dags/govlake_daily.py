@@ -1,8 +1,11 @@
 """Airflow DAG: the govlake daily chain (每日全链路). Wiring only; the steps live in govlake.pipeline.
 
-generate -> ingest -> validate_bronze -> transform -> match -> push -> approve -> maintain
-                                     \\-> dispatch ---------------------------------/
-                                     \\-> signals ----------------------------------/
+ingest -> validate_bronze -> transform -> match -> push -> approve -> maintain
+                          \\-> dispatch ---------------------------/
+                          \\-> signals ----------------------------/
+
+Each task calls one function, govlake.pipeline.run_airflow_task(step, ds). On a cluster the same
+task runs the Spark driver and GOVLAKE_SPARK_MASTER points its executors at the cluster.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import dag, task
 
-from govlake.pipeline import STEPS
+from govlake.pipeline import UPSTREAM
 
 
 def _run(step: str, ds: str) -> dict:
@@ -32,13 +35,10 @@ def _run(step: str, ds: str) -> dict:
     doc_md=__doc__,
 )
 def govlake_daily():
-    tasks = {}
-    for name in STEPS:
-        tasks[name] = task(task_id=name)(_run)(name, ds="{{ ds }}")
-    tasks["generate"] >> tasks["ingest"] >> tasks["validate_bronze"] >> tasks["transform"]
-    tasks["transform"] >> tasks["match"] >> tasks["push"] >> tasks["approve"]
-    tasks["validate_bronze"] >> [tasks["dispatch"], tasks["signals"]]
-    [tasks["approve"], tasks["dispatch"], tasks["signals"]] >> tasks["maintain"]
+    tasks = {name: task(task_id=name)(_run)(name, ds="{{ ds }}") for name in UPSTREAM}
+    for name, upstream in UPSTREAM.items():
+        for up in upstream:
+            tasks[up] >> tasks[name]
 
 
 govlake_daily_dag = govlake_daily()

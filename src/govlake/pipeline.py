@@ -44,6 +44,14 @@ class StepContext:
         return self._lake
 
 
+def _release(ctx: StepContext, step: str, versions: dict[str, int]) -> str:
+    """Make a step's tables visible together (发布版本), once every one is committed: readers
+    serve the release's versions, so a crash before this line leaves them on the previous one."""
+    from govlake import release
+
+    return release.publish(ctx.lake, ctx.run.run_id, versions, step=step).release_id
+
+
 def step_generate(ctx: StepContext):
     from govlake.generate import generate_all
 
@@ -86,6 +94,7 @@ def step_transform(ctx: StepContext):
     from govlake.transform import publish_models, run_dbt
 
     profile = build_profile(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run, engine="dbt")
+    profile["release"] = _release(ctx, "transform", profile["versions"])
     day = ctx.load_date.isoformat()
     selectors = ["+path:models/marts/core", "+path:models/marts/petitions"]
     run_dbt(ctx.spark, ctx.settings, ["build", "--select", *selectors], parent_run=ctx.run, load_date=day)
@@ -97,32 +106,12 @@ def step_transform(ctx: StepContext):
 
 
 def step_dispatch(ctx: StepContext):
-    """Train the dispatch model on handled petitions (once per load date), score the day's tickets."""
-    from pyspark.sql import functions as F
+    """智能分拨 of the day's new tickets (petitions.job.dispatch_day, the one batch path): a model
+    trained only on tickets submitted before the day, blended with the catalog's 权责清单 / 属地 /
+    history, written to gold.petition_dispatch and published for the online route."""
+    from govlake.petitions.job import dispatch_day
 
-    from govlake.petitions.model import save_model, train
-    from govlake.petitions.scoring import score_dataframe
-
-    day = ctx.load_date.isoformat()
-    model_dir = ctx.settings.state_dir / "models" / "dispatch" / day
-    petitions = ctx.lake.read("bronze.petitions").withColumn(
-        "text", F.concat_ws("。", F.col("title"), F.col("content")))
-    if not (model_dir / "model.json").exists():
-        hist = (petitions.where(F.col("handling_dept_code").isNotNull())
-                .select("text", "handling_dept_code").toPandas())
-        model = train(hist["text"].tolist(), hist["handling_dept_code"].tolist())
-        save_model(model, model_dir, training_data={"table": "bronze.petitions",
-                                                    "version": ctx.lake.version("bronze.petitions"),
-                                                    "rows": len(hist)})
-    today = petitions.where(F.col("_load_date") == F.lit(ctx.load_date)).select("ticket_id", "text")
-    scored = score_dataframe(today, model_dir).cache()
-    n_in, n_out = today.count(), scored.count()
-    if n_out != 3 * n_in:
-        raise RuntimeError(f"dispatch reconciliation failed: {n_in} tickets in, {n_out} rows out (expected {3 * n_in})")
-    commit = ctx.lake.write(scored, "gold.petition_dispatch", mode="overwrite",
-                            app_id=f"dispatch_petitions@{day}")
-    scored.unpersist()
-    return {"tickets": n_in, "version": commit.version, "model": str(model_dir)}
+    return dispatch_day(ctx.spark, ctx.lake, ctx.settings, ctx.load_date, parent_run=ctx.run)
 
 
 def step_signals(ctx: StepContext):
@@ -135,7 +124,11 @@ def step_signals(ctx: StepContext):
 def step_match(ctx: StepContext):
     from govlake.policy.match import match_policies
 
-    return match_policies(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run).version
+    from govlake.policy.matches import KEYS, OUTCOMES
+
+    c = match_policies(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
+    return {"version": c.version, "release": _release(ctx, "match", {KEYS: ctx.lake.version(KEYS),
+                                                                     OUTCOMES: c.outcomes_version})}
 
 
 def step_push(ctx: StepContext):
@@ -170,6 +163,21 @@ STEPS: dict[str, Callable[[StepContext], object]] = {
     "push": step_push,
     "approve": step_approve,
     "maintain": step_maintain,
+}
+
+
+# The daily DAG's wiring: each step and the steps it waits for. `generate` is not a daily step:
+# the extracts come from the source systems; the demo DAG puts it before `ingest`.
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "ingest": (),
+    "validate_bronze": ("ingest",),
+    "transform": ("validate_bronze",),
+    "dispatch": ("validate_bronze",),
+    "signals": ("validate_bronze",),
+    "match": ("transform",),
+    "push": ("match",),
+    "approve": ("push",),
+    "maintain": ("approve", "dispatch", "signals"),
 }
 
 

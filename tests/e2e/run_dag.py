@@ -1,4 +1,4 @@
-"""Run the govlake_daily DAG with dag.test() twice for one logical date, in a fresh Airflow home.
+"""Run the govlake_demo DAG (generate + the daily chain) with dag.test() twice for one logical date, in a fresh Airflow home.
 
 Runs as its own process (Airflow reads its config at import time): the test passes the lake
 and Airflow home through GOVLAKE_* / AIRFLOW_* variables and reads the JSON written to
@@ -45,7 +45,7 @@ def main() -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dags"))
-    from govlake_daily import govlake_daily_dag
+    from govlake_demo import govlake_demo_dag
 
     from govlake.lakehouse import Lakehouse
     from govlake.pipeline import table_summary
@@ -55,7 +55,7 @@ def main() -> None:
     states = []
     snapshots = []
     for _ in range(2):
-        run = govlake_daily_dag.test(logical_date=logical)
+        run = govlake_demo_dag.test(logical_date=logical)
         states.append(str(run.state))
         snapshots.append(table_summary(Lakehouse(None, get_settings())))
     from govlake.spark import get_spark

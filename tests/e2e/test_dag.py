@@ -1,4 +1,4 @@
-"""End to end: the Airflow DAG runs the whole chain with dag.test(), twice for one date.
+"""End to end: the demo DAG (generate + the daily chain) runs with dag.test(), twice for one date.
 The second run must commit nothing: every table keeps its version, no second notification."""
 
 from __future__ import annotations
@@ -65,4 +65,32 @@ def test_daily_dag_runs_and_is_idempotent(tmp_path):
             assert rep.events > 0 and rep.failed == 0, (name, rep.by_message())
         spark_events = [json.loads(e) for e in (tmp_path / "lake" / "lineage" / "spark-events.jsonl").open(encoding="utf-8")]
         parents = {e["run"]["facets"].get("parent", {}).get("job", {}).get("name") for e in spark_events}
-        assert any(p and p.startswith("govlake_daily.") for p in parents), parents  # under an Airflow task
+        assert any(p and p.startswith("govlake_demo.") for p in parents), parents  # under an Airflow task
+
+
+_CHECK_WIRING = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(sys.argv[1])
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
+                  "dags": {d: {t: sorted(task.upstream_task_ids) for t, task in dag.task_dict.items()}
+                           for d, dag in bag.dags.items()}}))
+"""
+
+
+def test_daily_dag_is_the_chain_without_generated_data(tmp_path):
+    """The production DAG starts at ingest; only the demo DAG generates extracts. Both wire
+    govlake.pipeline.UPSTREAM, one function per task."""
+    from govlake.pipeline import STEPS, UPSTREAM
+
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    proc = subprocess.run([sys.executable, "-c", _CHECK_WIRING, str(REPO / "dags")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["errors"] == {}
+    daily, demo = out["dags"]["govlake_daily"], out["dags"]["govlake_demo"]
+    assert set(daily) == set(UPSTREAM) == set(STEPS) - {"generate"}
+    assert set(demo) == set(STEPS) and demo["ingest"] == ["generate"]
+    for name, upstream in UPSTREAM.items():
+        assert daily[name] == sorted(upstream), name
