@@ -164,30 +164,3 @@ def table_properties(name: str, settings: Settings | None = None) -> dict[str, s
     """A table's Delta properties from the catalog ({} for a table that is no product)."""
     p = load_products(settings).get(name)
     return p.table_properties() if p else {}
-
-
-def product_suite(product: Product, settings: Settings | None = None) -> dict:
-    """The suite that gates a product: its suite file if one was generated, else its contract."""
-    from govlake.quality.suites import suite_for_product, suite_path
-    import json
-
-    p = suite_path(product.name, settings)
-    if p.exists():
-        return json.loads(p.read_text(encoding="utf-8"))
-    return suite_for_product(product)
-
-
-def publish(df, product: str, lake, *, app_id: str, parent_run=None, metadata: dict | None = None):
-    """Gate `df` against the product's suite, then write it as one Delta commit.
-
-    Raises QualityGateFailed (nothing written, previous version still served) when the gate fails.
-    Returns the lakehouse Commit. app_id makes a re-run of the same logical date commit nothing.
-    """
-    from govlake.quality import gate
-
-    p = get_product(product, lake.settings)
-    result = gate(df, p.name, suite=product_suite(p, lake.settings), parent_run=parent_run, lake=lake)
-    meta = {"product": p.name, "owner": p.owner, "classification": p.classification,
-            "quality_run_id": result.run_id, **(metadata or {})}
-    return lake.write(df, p.name, mode=p.write.mode, keys=p.contract.key, partition_by=p.write.partition_by,
-                      app_id=app_id, metadata=meta)

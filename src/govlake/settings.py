@@ -41,9 +41,6 @@ class Settings(BaseSettings):
     lineage_namespace: str = "govlake"
 
     dbt_method: str = "session"
-    dbt_host: str | None = None
-
-    airflow_home: Path = REPO_ROOT / "airflow_home"
 
     seed: int = 20261122
     scale: int = 5000

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 
 from govlake.catalog.policies import parse_policy
 from govlake.policy.bench import synthetic_policies

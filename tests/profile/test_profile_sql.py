@@ -9,7 +9,6 @@ import pytest
 
 from govlake.catalog.profile import load_enterprise_fields, load_enterprise_tags
 from govlake.profile import rules, sqlgen
-from govlake.settings import REPO_ROOT
 
 AS_OF = dt.date(2025, 6, 30)
 

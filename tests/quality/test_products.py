@@ -6,7 +6,9 @@ import shutil
 import pytest
 
 from govlake.lineage.emitter import read_events
-from govlake.products import get_product, load_catalog, load_products, product_suite, publish
+from govlake.products import get_product, load_catalog, load_products
+from govlake.quality.gate import publish
+from govlake.quality.suites import product_suite
 from govlake.quality import QualityGateFailed
 
 TAGS = "uscc string, tag_id string, tag_name string, since date, evidence string"

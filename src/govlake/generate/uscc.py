@@ -63,4 +63,4 @@ def make_usccs(rng: np.random.Generator, n: int, region_codes: np.ndarray, new_s
     check = (31 - (idx17 * np.array(WEIGHTS)).sum(axis=1) % 31) % 31
     idx18 = np.concatenate([idx17, check[:, None]], axis=1)
     chars = _ALPHA_ARR[idx18]
-    return np.array(["".join(r) for r in chars]) if n < 1000 else chars.view(f"<U18").ravel()
+    return np.array(["".join(r) for r in chars]) if n < 1000 else chars.view("<U18").ravel()

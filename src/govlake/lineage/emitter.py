@@ -63,7 +63,6 @@ from openlineage.client.naming.dataset import LocalFileSystem
 from govlake.settings import Settings, get_settings
 
 PRODUCER = "https://github.com/govlake/govlake"  # the one producer URI of every event and facet
-SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 PARENT_ENV = "OPENLINEAGE_PARENT_ID"
 ROOT_PARENT_ENV = "OPENLINEAGE_ROOT_PARENT_ID"
 # object stores: namespace scheme://bucket, name = the key without a leading slash

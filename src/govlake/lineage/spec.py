@@ -80,7 +80,6 @@ class Spec:
     registry: object  # referencing.Registry
     facets_by_uri: dict[str, FacetSchema] = field(default_factory=dict)
     facets_by_key: dict[tuple[str, str], FacetSchema] = field(default_factory=dict)  # (place, key)
-    documents: dict[str, dict] = field(default_factory=dict)  # $id -> schema
 
     def validator(self, schema: dict):
         return _validator_class()(schema, registry=self.registry, format_checker=_format_checker())
@@ -125,7 +124,7 @@ def load_spec(spec_dir: Path | str | None = None) -> Spec:
     core = json.loads((root / CORE_FILE).read_text(encoding="utf-8"))
     registry = Registry().with_resources(
         (uri, Resource.from_contents(doc, default_specification=DRAFT202012)) for uri, doc in docs.items())
-    spec = Spec(root=root, core_id=core["$id"], registry=registry, documents=docs)
+    spec = Spec(root=root, core_id=core["$id"], registry=registry)
     core_defs = f"{core['$id']}#/$defs/"
     for uri, doc in docs.items():
         if uri == core["$id"]:

@@ -21,13 +21,7 @@ from govlake.policy.fields import FieldInfo, is_ratio
 
 NEG = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "==": "≠", "!=": "="}
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
-
-
 _NAMES = {True: PASS, False: FAIL, None: UNKNOWN}
-
-
-def status_name(v: bool | None) -> str:
-    return _NAMES[v]
 
 
 # -- value formatting (the online evaluator and the matches view share it) ---------------------------------

@@ -405,7 +405,6 @@ def to_sql(n: Node) -> str:
 
 
 # -- Python back end (one enterprise) --------------------------------------------------------
-Env = tuple  # (row: dict, tags: set)
 Fn = Callable[[dict, "set[str]"], Any]
 
 

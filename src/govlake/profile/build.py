@@ -35,7 +35,6 @@ from govlake.profile import changed, direct, sqlgen, tag_kernels, tag_since, wid
 
 PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS = (
     "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_profile", "gold.policy_tags")
-MODELS = ["enterprise_profile", "enterprise_tags", "policy_profile", "policy_tags"]
 
 
 def _date(d) -> dt.date:
@@ -247,6 +246,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             staged.discard()
         if incremental or not tc.committed:
             staged_tags.discard()
+        # The versions this build leaves for readers, all committed: the caller releases them as
+        # one set (govlake.release; the pipeline's transform step), so none is served alone.
+        out["versions"] = {t: lake.version(t) for t in (PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS) if lake.exists(t)}
         out["seconds_total"] = round(time.perf_counter() - t0, 2)
     return out
 

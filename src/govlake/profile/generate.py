@@ -11,14 +11,8 @@ import yaml
 from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, load_enterprise_fields, load_enterprise_tags
 from govlake.catalog.sources import load_sources
 from govlake.profile import sqlgen
-
-YAML_HEADER = "# GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.\n"
-TAG_COLUMNS = [
-    ("uscc", "string", "统一社会信用代码"), ("tag_id", "string", "标签编码"), ("tag_name", "string", "标签名称"),
-    ("tag_group", "string", "标签分组"), ("since", "date", "标签生效日期（首次命中的画像日期）"),
-    ("evidence", "string", "命中依据（字段=取值及阈值）"),
-]
-
+from govlake.profile.policy import policy_files
+from govlake.profile.sqlgen import TAG_COLUMNS, YAML_HEADER
 
 def _stg(col: str) -> str:
     src, _, c = col.partition(".")
@@ -130,8 +124,6 @@ def generate(dbt_dir: Path, catalog_dir: Path, *, policies: bool = True) -> list
     catalog = load_enterprise_fields(catalog_dir)
     files = enterprise_files(catalog, catalog_dir)
     if policies:
-        from govlake.profile.policy import policy_files
-
         files.update(policy_files(catalog_dir))
     changed = []
     for rel, text in files.items():

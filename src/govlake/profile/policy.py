@@ -18,6 +18,7 @@ from govlake.catalog.profile import (
     CatalogError, PolicyField, load_enterprise_fields, load_policy_fields, load_policy_tags,
 )
 from govlake.profile import rules, sqlgen
+from govlake.profile.sqlgen import TAG_COLUMNS, YAML_HEADER
 
 INDUSTRY_PREFIX_PARAMS = re.compile(r"starts_with\(\s*industry_code\s*,\s*([a-z_0-9]+)\s*\)")
 
@@ -204,8 +205,6 @@ def policy_tags_sql(catalog_dir: Path, d: sqlgen.Dialect) -> str:
 
 
 def policy_files(catalog_dir: Path) -> dict[str, str]:
-    from govlake.profile.generate import TAG_COLUMNS, YAML_HEADER
-
     d = sqlgen.Dialect("dbt")
     fields = load_policy_fields(catalog_dir)
     tags = load_policy_tags(catalog_dir, fields)

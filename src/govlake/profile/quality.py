@@ -4,7 +4,6 @@ money never negative where the catalog says so. Gates the publish in govlake.pro
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from govlake.catalog.profile import load_enterprise_fields
@@ -28,10 +27,3 @@ def profile_columns(catalog_dir: Path) -> list[ColumnSpec]:
 
 def profile_suite(catalog_dir: Path) -> dict:
     return suite_from_columns("gold.enterprise_profile", profile_columns(catalog_dir), key=["uscc"])
-
-
-def write_profile_suite(catalog_dir: Path, expectations_dir: Path) -> Path:
-    """Commit the generated suite for review (expectations/gold/enterprise_profile.json)."""
-    out = expectations_dir / "gold" / "enterprise_profile.json"
-    out.write_text(json.dumps(profile_suite(catalog_dir), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    return out

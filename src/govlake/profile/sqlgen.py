@@ -21,6 +21,14 @@ from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, Field, Tag
 
 SQL_TYPE = {"string": "STRING", "int": "INT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
 HEADER = "-- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand."
+YAML_HEADER = "# GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.\n"
+TAG_COLUMNS = [
+    ("uscc", "string", "统一社会信用代码"), ("tag_id", "string", "标签编码"), ("tag_name", "string", "标签名称"),
+    ("tag_group", "string", "标签分组"), ("since", "date", "标签生效日期（首次命中的画像日期）"),
+    ("evidence", "string", "命中依据（字段=取值及阈值）"),
+]
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str                      # dbt | spark | duckdb

@@ -10,7 +10,12 @@ column types come from the Spark schema of the same rows, so the type check is t
 
 from __future__ import annotations
 
-from govlake.quality.engine import METRIC_TYPES, _columns_of, outcome
+from typing import TYPE_CHECKING
+
+from govlake.quality.outcome import METRIC_TYPES, Outcome, columns_of, outcome
+
+if TYPE_CHECKING:
+    import numpy as np
 
 COLUMNS_PER_SCAN = 300
 
@@ -173,7 +178,7 @@ def run_arrow(dataset, spark_types: dict[str, str], expectations: list[dict],
     for i, e in enumerate(expectations):
         if e["type"] not in METRIC_TYPES:
             raise ValueError(f"arrow engine cannot evaluate {e['type']}")
-        cols = tuple(_columns_of(e))
+        cols = tuple(columns_of(e))
         if e["type"] == "expect_column_values_to_not_be_null" and cols[0] in footer:
             from_footer[i] = footer[cols[0]]
         elif cols and all(c in spark_types for c in cols) and e["type"] not in (

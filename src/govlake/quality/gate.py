@@ -9,8 +9,9 @@ import time
 from dataclasses import dataclass, field
 
 from govlake.lineage.emitter import DatasetRef, JobRun, schema_of
-from govlake.quality.engine import Outcome, evaluate
-from govlake.quality.suites import load_suite
+from govlake.quality.engine import evaluate
+from govlake.quality.outcome import Outcome
+from govlake.quality.suites import load_suite, product_suite
 
 RESULTS_TABLE = "ops.quality_results"
 
@@ -136,3 +137,21 @@ class _QualityRun(JobRun):
                 ds.inputFacets = {**(ds.inputFacets or {}), "dataQualityMetrics": dqm.DataQualityMetricsInputDatasetFacet(
                     rowCount=rows, columnMetrics={c: dqm.ColumnMetrics(nullCount=n) for c, n in nulls.items()})}
         return ev
+
+
+def publish(df, product: str, lake, *, app_id: str, parent_run=None, metadata: dict | None = None):
+    """Gate `df` against the product's suite, then write it as one Delta commit.
+
+    Raises QualityGateFailed (nothing written, previous version still served) when the gate fails.
+    Returns the lakehouse Commit. app_id makes a re-run of the same logical date commit nothing.
+    """
+    from govlake.products import get_product
+
+    p = get_product(product, lake.settings)
+    # the results row is keyed like the write: a re-run that commits nothing records nothing
+    result = gate(df, p.name, suite=product_suite(p, lake.settings), parent_run=parent_run, lake=lake,
+                  record_key=app_id)
+    meta = {"product": p.name, "owner": p.owner, "classification": p.classification,
+            "quality_run_id": result.run_id, **(metadata or {})}
+    return lake.write(df, p.name, mode=p.write.mode, keys=p.contract.key, partition_by=p.write.partition_by,
+                      app_id=app_id, metadata=meta)

@@ -191,3 +191,11 @@ def generate_suites(settings: Settings | None = None, out_dir: Path | None = Non
         layer, _, name = product.name.partition(".")
         written.append(write_suite(suite_for_product(product), out / layer / f"{name}.json"))
     return written
+
+
+def product_suite(product, settings: Settings | None = None) -> dict:
+    """The suite that gates a product: its suite file if one was generated, else its contract."""
+    p = suite_path(product.name, settings)
+    if p.exists():
+        return json.loads(p.read_text(encoding="utf-8"))
+    return suite_for_product(product)

@@ -15,8 +15,6 @@ from importlib import resources
 from pathlib import Path
 
 BAOAN_COMMUNITIES = "baoan_communities_2021.csv"
-SHENZHEN_STREETS = "shenzhen_streets.csv"
-SHENZHEN_DISTRICTS = "shenzhen_districts.csv"
 
 _extracted = ExitStack()  # only used when the package is imported from a zip
 atexit.register(_extracted.close)

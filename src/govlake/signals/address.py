@@ -25,7 +25,7 @@ from govlake import yamlio
 from govlake.reference import divisions_csv as _reference_divisions_csv
 from govlake.settings import get_settings
 
-DISTRICT_CODE, DISTRICT_NAME = "440306", "宝安区"
+DISTRICT_NAME = "宝安区"
 REVIEW_THRESHOLD = 0.5
 
 _COMMUNITY_SUFFIX = re.compile(r"(社区居委会|社区居委|虚拟社区|居委会|社区|村委会)$")
