@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15 tests
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow tests
+	$(BIN)/python -m pytest -q -m slow --durations=15 tests
 
 bench: $(STAMP)
 	$(BIN)/python -m govlake.bench

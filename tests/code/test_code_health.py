@@ -94,3 +94,13 @@ def test_no_dead_code():
 @pytest.mark.parametrize("tool", ["ruff", "vulture"])
 def test_tools_are_installed(tool):
     assert (BIN / tool).exists(), f"{tool} is in constraints.txt: run make venv"
+
+
+def test_no_module_is_named_like_a_package():
+    """profile/policy.py beside policy/ made readers open the wrong file: a module's name is not
+    the name of one of govlake's packages."""
+    pkg = REPO_ROOT / "src" / "govlake"
+    packages = {p.name for p in pkg.iterdir() if (p / "__init__.py").exists()}
+    clashes = [str(m.relative_to(pkg)) for m in pkg.rglob("*.py")
+               if m.stem in packages and m.parent != pkg / m.stem]
+    assert clashes == [], clashes

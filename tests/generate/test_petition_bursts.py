@@ -10,7 +10,7 @@ import pytest
 
 from govlake.catalog import load_departments
 from govlake.generate import _population, _rng
-from govlake.generate.petitions import burst_count, generate_petitions
+from govlake.generate.tickets import burst_count, generate_petitions
 from govlake.signals import detect
 from govlake.signals.job import LOOKBACK_DAYS
 

@@ -98,7 +98,7 @@ def _step_events(settings):
 
 
 def _dbt_events(settings, parent=None):
-    from govlake.transform.lineage import emit_dbt_lineage
+    from govlake.transform.dbt_lineage import emit_dbt_lineage
     from govlake.transform.runner import NodeResult
 
     class NoCatalog:  # the relations are not built here: the schema comes from the YAML columns

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from govlake.catalog.departments import load_certificate_types
-from govlake.catalog.profile import (
+from govlake.catalog.enterprise import (
     CatalogError, LEVELS, load_enterprise_fields, load_enterprise_tags, load_policy_fields, load_policy_tags,
 )
 from govlake.catalog.sources import load_sources
@@ -154,7 +154,7 @@ def test_tags_reference_known_fields_only(fields):
 
 def test_generated_models_are_up_to_date():
     """The committed dbt models are what the catalog generates (run `govlake profile generate`)."""
-    from govlake.profile.generate import enterprise_files
+    from govlake.profile.dbt_models import enterprise_files
 
     files = enterprise_files(load_enterprise_fields(CATALOG), CATALOG)
     stale = [rel for rel, text in files.items()
@@ -180,7 +180,7 @@ def test_profile_suite_covers_every_field_and_the_key():
     """The publish gate's suite is generated from the catalog: all 1,500 fields, key unique."""
     import json
 
-    from govlake.profile.quality import profile_suite
+    from govlake.profile.suite import profile_suite
     from govlake.settings import get_settings
 
     settings = get_settings()

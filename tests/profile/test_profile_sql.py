@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from govlake.catalog.profile import load_enterprise_fields, load_enterprise_tags
+from govlake.catalog.enterprise import load_enterprise_fields, load_enterprise_tags
 from govlake.profile import rules, sqlgen
 
 AS_OF = dt.date(2025, 6, 30)
@@ -30,7 +30,7 @@ def test_derived_fields_are_one_projection_of_base(settings):
     derived = sqlgen.derived_sql(catalog.fields, catalog, d)
     assert set(derived) == {f.id for f in catalog.fields if f.kind == "expr"}
     base = {f.id for f in catalog.fields if f.kind != "expr"}
-    from govlake.catalog.profile import _idents
+    from govlake.catalog.enterprise import _idents
 
     for fid, text in derived.items():  # only base columns are read
         names, _ = _idents(text)
@@ -69,7 +69,7 @@ def test_source_aggregates_shuffle_no_partial_buffers(spark, bronze, settings):
     """Staging leaves each source hash-partitioned by enterprise (distribution_column), so no
     per-enterprise aggregate shuffles its wide partial buffers: between its final and partial
     aggregate there is no Exchange, for a uscc-keyed source and a record-keyed one alike."""
-    from govlake.catalog.profile import distribution_column
+    from govlake.catalog.enterprise import distribution_column
     from govlake.catalog.sources import load_sources
     from govlake.profile.direct import profile_views, register_staging
 

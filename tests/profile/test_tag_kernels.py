@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from govlake.catalog.profile import Tag, load_enterprise_fields, load_enterprise_tags
+from govlake.catalog.enterprise import Tag, load_enterprise_fields, load_enterprise_tags
 from govlake.profile import rules, sqlgen, tag_kernels
 
 AS_OF = dt.date(2025, 6, 30)

@@ -46,7 +46,7 @@ def test_no_published_tags_and_bad_input():
 
 def test_tagger_gives_published_tags_their_date(tmp_path):
     """The write pass's tagger with a saved index: the tags that were published keep their date."""
-    from govlake.catalog.profile import load_enterprise_fields
+    from govlake.catalog.enterprise import load_enterprise_fields
     from govlake.profile.tag_kernels import enterprise_program, tagger
     from govlake.settings import Settings
 

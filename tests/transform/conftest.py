@@ -11,7 +11,7 @@ import types
 import pytest
 
 from govlake.settings import Settings
-from govlake.transform.catalog import SPARK_TYPES, load_sources
+from govlake.transform.bronze_tables import SPARK_TYPES, load_sources
 
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 

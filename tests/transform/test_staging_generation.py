@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from govlake.settings import get_settings
-from govlake.transform.catalog import load_sources
+from govlake.transform.bronze_tables import load_sources
 from govlake.transform.staging import generate_staging
 
 

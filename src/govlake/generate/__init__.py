@@ -21,7 +21,7 @@ from govlake.catalog import load_certificate_types, load_departments, load_sourc
 from govlake.generate.divisions import load_divisions
 from govlake.generate.enterprises import build_population, certificates, events, registry, yearly
 from govlake.generate.extract import format_frame, inject_defects, write_parts
-from govlake.generate.petitions import generate_petitions
+from govlake.generate.tickets import generate_petitions
 from govlake.settings import Settings
 
 __all__ = ["generate_all", "generate_changes", "manifest_path", "read_manifest", "petition_count"]

@@ -1,7 +1,7 @@
 """Which profile fields a rule may read: id -> (type, 中文 label).
 
 The full catalog (catalog/enterprise_fields, ~1,500 fields) is loaded through
-`govlake.catalog.profile` when that module exists; otherwise the core fields of
+`govlake.catalog.enterprise` when that module exists; otherwise the core fields of
 docs/contracts.md (which every profile build must provide) are the vocabulary.
 Validation takes the resulting mapping as a parameter, so both work the same way.
 """
@@ -63,7 +63,7 @@ def core_fields(catalog_dir: Path) -> dict[str, FieldInfo]:
 def _catalog_fields(catalog_dir: Path) -> dict[str, FieldInfo] | None:
     """The full enterprise field catalog, if its loader is available; None otherwise."""
     try:
-        from govlake.catalog import profile as prof  # written by the profile engineer
+        from govlake.catalog import enterprise as prof  # written by the profile engineer
     except ImportError:
         return None
     loader = getattr(prof, "load_enterprise_fields", None) or getattr(prof, "load_fields", None)
@@ -95,7 +95,7 @@ def tag_ids(catalog_dir: Path) -> set[str] | None:
     from govlake import yamlio
 
     try:
-        from govlake.catalog.profile import load_enterprise_tags
+        from govlake.catalog.enterprise import load_enterprise_tags
 
         ids = {t.id for t in load_enterprise_tags(catalog_dir)}
         if ids:

@@ -67,7 +67,7 @@ def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
     and the write, rows)."""
     import duckdb
 
-    from govlake.catalog.profile import load_enterprise_fields
+    from govlake.catalog.enterprise import load_enterprise_fields
     from govlake.catalog.sources import load_sources
     from govlake.profile import sqlgen
 

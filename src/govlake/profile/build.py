@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
-from govlake.catalog.profile import load_enterprise_fields
+from govlake.catalog.enterprise import load_enterprise_fields
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
@@ -60,7 +60,7 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, parent) ->
 
 
 def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date) -> dict[str, DataFrame]:
-    from govlake.profile.policy import policy_profile_sql, policy_tags_sql
+    from govlake.profile.policy_models import policy_profile_sql, policy_tags_sql
 
     direct.register_staging(spark, lake, as_of)
     prof = direct.profile_views(spark, lake.settings, as_of)
@@ -121,7 +121,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
     with job_run("profile.build", settings, nominal_time=f"{as_of.isoformat()}T00:00:00Z", parent=parent_run) as run:
         frames = {}  # none for an incremental: computed in this process (govlake.profile.changed)
         if not incremental and engine == "dbt":
-            from govlake.profile.generate import generate
+            from govlake.profile.dbt_models import generate
 
             generate(settings.dbt_dir, settings.catalog_dir)  # policy models follow catalog/policies
             frames = _dbt_frames(spark, lake, as_of, run)
@@ -134,7 +134,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         for src in {s.split(".")[0] for f in catalog.fields for s in f.lineage}:
             run.add_input(f"bronze.{src}")
 
-        from govlake.profile.quality import profile_suite
+        from govlake.profile.suite import profile_suite
         from govlake.quality import gate
 
         def checked(df, table, suite=None, engine="auto", arrow=None):

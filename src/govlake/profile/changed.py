@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from govlake.catalog.profile import USCC_COLUMN
+from govlake.catalog.enterprise import USCC_COLUMN
 from govlake.catalog.sources import Source, load_sources
 from govlake.lakehouse import Lakehouse
 from govlake.profile import sqlgen, wide

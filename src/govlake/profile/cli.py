@@ -16,7 +16,7 @@ def profile():
 @profile.command()
 def generate():
     """Regenerate dbt/models/{intermediate,marts/enterprise,marts/policy} from catalog/."""
-    from govlake.profile.generate import generate as gen
+    from govlake.profile.dbt_models import generate as gen
     from govlake.settings import get_settings
 
     s = get_settings()

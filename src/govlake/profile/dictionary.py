@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govlake.catalog.profile import (
+from govlake.catalog.enterprise import (
     TYPE_LABEL, load_enterprise_fields, load_enterprise_tags, load_policy_fields, load_policy_tags,
 )
 

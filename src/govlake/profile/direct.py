@@ -7,7 +7,7 @@ import datetime as dt
 
 from pyspark.sql import DataFrame, SparkSession
 
-from govlake.catalog.profile import distribution_column, load_enterprise_fields
+from govlake.catalog.enterprise import distribution_column, load_enterprise_fields
 from govlake.catalog.sources import load_sources
 from govlake.lakehouse import Lakehouse
 from govlake.profile import sqlgen

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, Field, Tag
+from govlake.catalog.enterprise import USCC_COLUMN, EnterpriseCatalog, Field, Tag
 
 SQL_TYPE = {"string": "STRING", "int": "INT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
 HEADER = "-- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand."

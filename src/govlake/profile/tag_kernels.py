@@ -330,7 +330,7 @@ def plain(rb):
 @functools.lru_cache(maxsize=4)
 def enterprise_program(catalog_dir: str, as_of: dt.date) -> TagProgram:
     """The enterprise tag program for a catalog (cached per worker process)."""
-    from govlake.catalog.profile import load_enterprise_fields, load_enterprise_tags
+    from govlake.catalog.enterprise import load_enterprise_fields, load_enterprise_tags
 
     catalog = load_enterprise_fields(Path(catalog_dir))
     return TagProgram(load_enterprise_tags(Path(catalog_dir), catalog), {f.id: f.type for f in catalog.fields}, as_of)

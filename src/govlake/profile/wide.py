@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from govlake.catalog.profile import USCC_COLUMN, load_enterprise_fields
+from govlake.catalog.enterprise import USCC_COLUMN, load_enterprise_fields
 from govlake.catalog.sources import load_sources
 from govlake.profile import sqlgen
 

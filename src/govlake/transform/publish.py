@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from govlake.lakehouse import Commit, Lakehouse
 from govlake.lineage.emitter import DatasetRef, schema_of
-from govlake.transform.lineage import DbtJobRun, _meta, model_dataset
+from govlake.transform.dbt_lineage import DbtJobRun, _meta, model_dataset
 from govlake.transform.runner import load_manifest, model_statuses, target_dir
 
 

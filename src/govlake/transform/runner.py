@@ -18,7 +18,7 @@ from pyspark.sql import types as T
 
 from govlake.lakehouse import Lakehouse
 from govlake.settings import Settings
-from govlake.transform.catalog import SPARK_TYPES, load_sources
+from govlake.transform.bronze_tables import SPARK_TYPES, load_sources
 
 FAILED = {"error", "fail", "runtime error"}
 
@@ -189,7 +189,7 @@ def run_dbt(
         result.error = f"{type(res.exception).__name__}: {res.exception}"
     _record_statuses(settings, result.nodes)
     if emit_lineage and result.nodes:
-        from govlake.transform.lineage import emit_dbt_lineage
+        from govlake.transform.dbt_lineage import emit_dbt_lineage
 
         emit_dbt_lineage(spark, settings, result.manifest(), result.nodes,
                          parent_run=parent_run, nominal_time=load_date)

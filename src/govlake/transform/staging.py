@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from govlake.catalog.profile import distribution_column
+from govlake.catalog.enterprise import distribution_column
 from govlake.settings import Settings, get_settings
-from govlake.transform.catalog import SPARK_TYPES, Source, load_sources
+from govlake.transform.bronze_tables import SPARK_TYPES, Source, load_sources
 
 HEADER = "GENERATED from catalog/ by `govlake dbt generate-staging`; do not edit by hand."
 

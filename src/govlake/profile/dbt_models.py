@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from govlake.catalog.profile import USCC_COLUMN, EnterpriseCatalog, load_enterprise_fields, load_enterprise_tags
+from govlake.catalog.enterprise import USCC_COLUMN, EnterpriseCatalog, load_enterprise_fields, load_enterprise_tags
 from govlake.catalog.sources import load_sources
 from govlake.profile import sqlgen
-from govlake.profile.policy import policy_files
+from govlake.profile.policy_models import policy_files
 from govlake.profile.sqlgen import TAG_COLUMNS, YAML_HEADER
 
 def _stg(col: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govlake.catalog.profile import load_enterprise_fields
+from govlake.catalog.enterprise import load_enterprise_fields
 from govlake.quality import ColumnSpec, suite_from_columns
 
 # Counts can never be negative. Amounts, days and years can (profits, added value, days to a

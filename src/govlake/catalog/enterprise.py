@@ -417,7 +417,7 @@ class PolicyField:
     id: str
     label: str
     type: str
-    extract: dict | None   # how the value is read from a policy YAML (govlake.profile.policy)
+    extract: dict | None   # how the value is read from a policy YAML (govlake.profile.policy_models)
     expr: str | None       # or: SQL over other policy fields (@as_of, @days allowed)
     refs: list[str] = field(default_factory=list)
 

@@ -14,7 +14,7 @@ import yaml
 
 from govlake import yamlio
 from govlake.catalog.departments import load_departments
-from govlake.catalog.profile import (
+from govlake.catalog.enterprise import (
     CatalogError, PolicyField, load_enterprise_fields, load_policy_fields, load_policy_tags,
 )
 from govlake.profile import rules, sqlgen
