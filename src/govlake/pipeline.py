@@ -44,14 +44,6 @@ class StepContext:
         return self._lake
 
 
-def _release(ctx: StepContext, step: str, versions: dict[str, int]) -> str:
-    """Make a step's tables visible together (发布版本), once every one is committed: readers
-    serve the release's versions, so a crash before this line leaves them on the previous one."""
-    from govlake import release
-
-    return release.publish(ctx.lake, ctx.run.run_id, versions, step=step).release_id
-
-
 def step_generate(ctx: StepContext):
     from govlake.generate import generate_all
 
@@ -94,7 +86,6 @@ def step_transform(ctx: StepContext):
     from govlake.transform import publish_models, run_dbt
 
     profile = build_profile(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run, engine="dbt")
-    profile["release"] = _release(ctx, "transform", profile["versions"])
     day = ctx.load_date.isoformat()
     selectors = ["+path:models/marts/core", "+path:models/marts/petitions"]
     run_dbt(ctx.spark, ctx.settings, ["build", "--select", *selectors], parent_run=ctx.run, load_date=day)
@@ -124,11 +115,8 @@ def step_signals(ctx: StepContext):
 def step_match(ctx: StepContext):
     from govlake.policy.match import match_policies
 
-    from govlake.policy.matches import KEYS, OUTCOMES
-
     c = match_policies(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
-    return {"version": c.version, "release": _release(ctx, "match", {KEYS: ctx.lake.version(KEYS),
-                                                                     OUTCOMES: c.outcomes_version})}
+    return {"version": c.version, "release": c.release}
 
 
 def step_push(ctx: StepContext):

@@ -21,3 +21,4 @@ _.category_score  # PetitionForm fields: asdict() into the API answer and gold.p
 _.request_type_confidence
 _.suppressed  # PushReport field: push_run returns vars(report)
 _.govlake_daily_dag  # Airflow's DagBag collects the DAG objects of dags/*.py
+_.outcomes_version  # MatchCommit field: govlake policy match prints the commit

@@ -49,6 +49,7 @@ class MatchCommit(Commit):
     """The keys table commit, plus what the run evaluated and kept (reconciled)."""
 
     outcomes_version: int = -1
+    release: str | None = None  # the release that made keys and outcomes visible together
     segment: str = ""
     enterprises: int = 0
     pairs_evaluated: int = 0
@@ -183,8 +184,10 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
                                                            (OUTCOMES, "profile_version"), *[(PROFILE, f) for f in used]]},
             transformations={"explanation_zh": "outcome prefix + the unmet clause's values from the profile version matched, on read"},
         ))
+        # keys and outcomes become visible together, whoever matched (pipeline, CLI)
+        rel = release.publish(lake, run.run_id, {KEYS: lake.version(KEYS), OUTCOMES: oc.version}, step="match")
     return MatchCommit(commit.table, commit.version, commit.rows_written, commit.files_added, commit.files_removed,
-                       commit.committed, outcomes_version=oc.version, segment=segment, enterprises=enterprises,
+                       commit.committed, outcomes_version=oc.version, release=rel.release_id, segment=segment, enterprises=enterprises,
                        pairs_evaluated=enterprises * len(compiled), pairs_kept=kept, eligible=eligible,
                        seconds={"gate": round(t1 - t0, 2), "keys": round(t2 - t1, 2), "outcomes": round(t3 - t2, 2)})
 

@@ -28,6 +28,8 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from govlake.catalog.enterprise import load_enterprise_fields
+from govlake.catalog.sources import load_sources
+from govlake import release
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
@@ -85,6 +87,16 @@ def _published_schema(lake: Lakehouse, catalog) -> StructType:
     return schema
 
 
+def _bronze_state(lake: Lakehouse) -> int:
+    """The build's transaction version (txnVersion of its app id): one more with each commit to a
+    bronze table it reads, also a table's first. A build is idempotent per as_of *and* bronze:
+    a re-run over the same bronze commits nothing, but a load date restated after the day's build
+    (a corrected extract re-landed, govlake.ingest.restatements) reaches the next build of that
+    day instead of being skipped as already committed."""
+    tables = (f"bronze.{s.name}" for s in load_sources(lake.settings.catalog_dir))
+    return sum(lake.version(t) + 1 for t in tables if lake.exists(t))
+
+
 _SINCE_COLUMNS = ["uscc", "tag_id", "since"]
 
 
@@ -112,7 +124,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
     mode = "incremental" if incremental else "full"
     if incremental and not lake.exists(PROFILE):
         raise RuntimeError(f"incremental profile build needs a published {PROFILE}; run a full build first")
-    app = f"profile.{mode}@{as_of.isoformat()}"
+    app, app_version = f"profile.{mode}@{as_of.isoformat()}", _bronze_state(lake)
     out: dict = {"as_of": as_of.isoformat(), "mode": mode, "engine": engine}
     t0 = time.perf_counter()
     direct.wide_join_settings(spark)  # also for the dbt views, which run on this session
@@ -203,9 +215,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             raise
         t = lap("profile_gate", t)
         if incremental:  # a random 1 % of keys hits every file: deletion vectors, not a rewrite
-            c = lake.merge_staged(staged, ["uscc"], app_id=app)
+            c = lake.merge_staged(staged, ["uscc"], app_id=app, app_version=app_version)
         else:
-            c = lake.commit(staged, app_id=app)
+            c = lake.commit(staged, app_id=app, app_version=app_version)
         t = lap("profile_write", t)
         out["profile_rows_written"], out["profile_version"] = c.rows_written, lake.version(PROFILE)
         run.add_output(DatasetRef(PROFILE, schema=schema_of(prof), rows=c.rows_written, version=c.version,
@@ -225,9 +237,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             raise
         t = lap("tags_gate", t)
         if incremental:  # every recomputed enterprise's tags are replaced, also by none
-            tc = lake.merge_staged(staged_tags, ["uscc"], replace=scope, app_id=app)
+            tc = lake.merge_staged(staged_tags, ["uscc"], replace=scope, app_id=app, app_version=app_version)
         else:
-            tc = lake.commit(staged_tags, app_id=app)
+            tc = lake.commit(staged_tags, app_id=app, app_version=app_version)
         t = lap("tags_write", t)
         out["tag_rows_written"], out["tags_version"] = tc.rows_written, lake.version(TAGS)
         run.add_output(DatasetRef(TAGS, schema=schema_of(tags), rows=tc.rows_written, version=tc.version,
@@ -246,9 +258,10 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             staged.discard()
         if incremental or not tc.committed:
             staged_tags.discard()
-        # The versions this build leaves for readers, all committed: the caller releases them as
-        # one set (govlake.release; the pipeline's transform step), so none is served alone.
+        # The versions this build leaves for readers, all committed, released as one set
+        # (govlake.release) so none is served alone: whoever builds (pipeline, CLI, bench).
         out["versions"] = {t: lake.version(t) for t in (PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS) if lake.exists(t)}
+        out["release"] = release.publish(lake, run.run_id, out["versions"], step="profile").release_id
         out["seconds_total"] = round(time.perf_counter() - t0, 2)
     return out
 
