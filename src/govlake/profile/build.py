@@ -168,7 +168,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # SQL: tests/profile/test_tag_kernels.py) are computed from the same Arrow batches by the
         # workers that write the profile's files, into staged files of the tags table: the 146 M
         # tag rows at 900,000 enterprises never pass through Spark's rows and writer, and the
-        # rule columns are not read back (docs/profile.md, "2026-12-02 (2)").
+        # rule columns are not read back (docs/profile.md, "Tags and `since`").
         # Over published tags, a tag that still holds keeps its since date, looked up by whoever
         # computes the tags (tag_since: the workers of a full build, this process in an
         # incremental, which packs only its enterprises' published tags), so the tag rows are
