@@ -122,7 +122,7 @@ def test_kill_between_publishes_serves_the_previous_release(lake, settings, cras
     assert {p["name"]: p["version"] for p in listing["products"]}[PROFILE] == second[PROFILE]
 
 
-def test_a_release_keeps_its_versions_after_a_later_commit(spark, lake, settings):
+def test_a_release_keeps_its_versions_after_a_later_commit(spark, lake, settings, monkeypatch):
     a, b = "silver.release_a", "silver.release_b"
     lake.write(spark.createDataFrame([(1, "a0")], "id int, v string"), a)
     lake.write(spark.createDataFrame([(1, "b0")], "id int, v string"), b)
@@ -142,6 +142,23 @@ def test_a_release_keeps_its_versions_after_a_later_commit(spark, lake, settings
     assert [r.release_id for r in release.history(lake)] == [r2.release_id, r1.release_id]
     with pytest.raises(ValueError, match="version 7"):
         release.publish(lake, "run-3", {a: 7}, step="test")
+
+    # an auditor lists them: `govlake releases`
+    from click.testing import CliRunner
+
+    from govlake.cli import main
+    from govlake.settings import get_settings
+
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(settings.lake_root))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(main, ["releases"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith(f"{r2.release_id} ") and "run run-2" in lines[0] and f"previous {r1.release_id}" in lines[0]
+    assert lines[1].strip() == f"{a} @ v1" and lines[2].startswith(f"{r1.release_id} ")
 
 
 def test_before_any_release_readers_take_each_tables_latest(spark, lake):

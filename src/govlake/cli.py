@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "policy": "govlake.policy.cli:policy",
     "api": "govlake.api.cli:api",
     "tables": "govlake.pipeline:tables_command",
+    "releases": "govlake.release:releases_command",
 }
 
 

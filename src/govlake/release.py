@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import click
+
 RELEASES = "ops.releases"
 
 _SCHEMA = ("release_id string COMMENT '发布版本编号', seq bigint COMMENT '发布序号', "
@@ -131,3 +133,21 @@ def history(lake) -> list[Release]:
     rows = sorted(lake.to_arrow(RELEASES).to_pylist(), key=lambda x: -x["seq"])
     return [Release(r["release_id"], r["seq"], r["run_id"], r["step"], r["created_at"], dict(r["tables"] or []),
                     tuple(r["published"] or ()), r["previous_release"]) for r in rows]
+
+
+@click.command("releases")
+@click.option("--limit", type=int, default=20, show_default=True, help="newest first")
+def releases_command(limit):
+    """List releases (发布版本): which run made which table versions visible, newest first."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.settings import get_settings
+
+    rows = history(Lakehouse(None, get_settings()))
+    if not rows:
+        click.echo("no release yet (尚无发布版本): readers serve each table's latest version")
+        return
+    for r in rows[:limit]:
+        when = r.created_at.isoformat(sep=" ") if r.created_at else "?"
+        click.echo(f"{r.release_id}  {when}  step {r.step:<8s} run {r.run_id}  previous {r.previous_release or '-'}")
+        for t in r.published:
+            click.echo(f"    {t} @ v{r.tables[t]}")
