@@ -134,9 +134,13 @@ def step_approve(ctx: StepContext):
 
 
 def step_maintain(ctx: StepContext):
+    """Table upkeep, then the day's validations added to the Data Docs a person opens (质量报告)."""
     from govlake.maintenance import maintain_tables
+    from govlake.quality.data_docs import build_data_docs
 
-    return maintain_tables(ctx.lake, ctx.run)
+    tables = maintain_tables(ctx.lake, ctx.run)
+    index, pages = build_data_docs(ctx.lake)
+    return {"tables": tables, "data_docs": {"index": str(index), "pages_added": pages}}
 
 
 # Order matters: each step reads what the ones before it wrote.

@@ -43,3 +43,17 @@ def validate_command(table, suite, version, engine):
     result = validate(lake.read(table, version), table, suite, engine=engine, lake=lake)
     click.echo(result.summary())
     sys.exit(0 if result.success else 1)
+
+
+@quality.command("docs")
+def docs_command():
+    """Build the Data Docs (质量报告) of every recorded validation; prints the page to open."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.quality.data_docs import build_data_docs
+    from govlake.settings import get_settings
+
+    try:
+        index, added = build_data_docs(Lakehouse(None, get_settings()))
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{added} validation pages added; open {index.as_uri()}")

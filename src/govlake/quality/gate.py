@@ -109,8 +109,10 @@ def _record(spark, result: ValidationResult, lake, settings, record_key: str | N
     from govlake.lakehouse import Lakehouse
 
     lake = lake or Lakehouse(spark, settings)
+    # every expectation's outcome, passed ones too: the Data Docs (quality/data_docs.py) render
+    # each validation whole from this row, whatever engine ran it
     details = {"engine": result.engine, "rows": result.row_count, "seconds": round(result.seconds, 3),
-               "failed": [o.to_dict() for o in result.failed]}
+               "outcomes": [o.to_dict() for o in result.outcomes]}
     row = [(result.table, result.suite, result.run_id, result.success, result.n_expectations,
             len(result.failed), json.dumps(details, ensure_ascii=False), result.validated_at.replace(tzinfo=None))]
     df = spark.createDataFrame(row, "table string, suite string, run_id string, success boolean, "

@@ -1,0 +1,62 @@
+"""Data Docs (质量报告): every recorded validation, whatever engine ran it, is a GX Data Docs page a
+person opens; `govlake quality docs` builds the site and adds each validation once."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from govlake.quality import validate
+from govlake.settings import get_settings
+
+SUITE = {"name": "silver.docs_demo", "expectations": [
+    {"type": "expect_column_to_exist", "kwargs": {"column": "title"}, "meta": {"label": "诉求标题"}},
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "title"},
+     "meta": {"label": "诉求标题", "rule": "required"}},
+]}
+
+
+def _text(path) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8")))
+
+
+def test_validations_become_pages_once(spark, lake, settings, monkeypatch):
+    from govlake.cli import main
+
+    bad = spark.createDataFrame([("路灯不亮",), (None,), ("噪音扰民",)], "title string")
+    good = spark.createDataFrame([("路灯不亮",)], "title string")
+    assert not validate(bad, "silver.docs_demo", SUITE, engine="metrics", lake=lake).success
+    assert validate(good, "silver.docs_demo", SUITE, engine="gx", lake=lake).success
+
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(settings.lake_root))
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(main, ["quality", "docs"])
+        again = CliRunner().invoke(main, ["quality", "docs"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("2 validation pages added; open file://"), first.output
+    assert again.output.startswith("0 validation pages added"), again.output  # each page once
+
+    site = settings.lake_root / "quality" / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    pages = sorted((site / "validations").rglob("*.html"))
+    assert len(pages) == 2 and (site / "index.html").exists()
+    texts = [_text(p) for p in pages]
+    failed = next(t for t in texts if "Failed" in t)
+    # the metrics engine's verdict, rendered by GX: one null of three rows
+    assert "1 unexpected values found" in failed and "Unsuccessful Expectations 1" in failed
+    assert any("Succeeded" in t and "Unsuccessful Expectations 0" in t for t in texts)
+
+
+def test_no_validation_yet_is_a_clear_error(settings, monkeypatch):
+    from govlake.cli import main
+
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(settings.lake_root))
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(main, ["quality", "docs"])
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 1 and "no validations recorded yet (尚无质量校验记录)" in r.output
