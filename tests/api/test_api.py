@@ -94,6 +94,69 @@ def test_product_page_filters_and_consumer_lineage(client, settings):
     assert {e.job for e in g.readers("gold.enterprise_profile")} == {"api.kcj_policy_portal"}
 
 
+LINK = '=HYPERLINK("http://example.invalid/x","点击查看")'
+
+
+def _csv(r) -> list[list[str]]:
+    import csv
+    import io
+
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/csv; charset=utf-8" and r.content.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+
+
+def test_csv_export_neutralises_formulas_and_keeps_the_lake_raw(client, spark, lake, settings):
+    lake.write(spark.createDataFrame([(U1, "T03", LINK, dt.date(2026, 1, 1), "+86 证书"),
+                                      (U1, "T04", "-1 @ 负面清单", dt.date(2026, 1, 1), "\t备注")],
+                                     "uscc string, tag_id string, tag_name string, since date, evidence string"),
+               "gold.enterprise_tags", mode="append")
+    r = client.get("/products/gold.enterprise_tags/rows.csv", params={"uscc": U1}, headers=H("zsj_data_portal"))
+    header, *rows = _csv(r)
+    assert header == ["uscc", "tag_id", "tag_name", "since", "evidence"]
+    by = {row[1]: row for row in rows}
+    assert set(by) == {"T01", "T02", "T03", "T04"} and r.headers["x-total-count"] == "4"
+    assert by["T03"][2:] == ["'" + LINK, "2026-01-01", "'+86 证书"]
+    assert by["T04"][2:] == ["'-1 @ 负面清单", "2026-01-01", "'\t备注"]
+    assert by["T01"] == [U1, "T01", "高新技术企业", "2024-01-01", "证书"]  # plain text as it is
+    # the JSON API and the lake keep the value as received
+    r = client.get("/products/gold.enterprise_tags", params={"uscc": U1, "limit": 10}, headers=H("zsj_data_portal"))
+    assert {x["tag_id"]: x["tag_name"] for x in r.json()["rows"]}["T03"] == LINK
+    stored = lake.to_arrow("gold.enterprise_tags", where={"tag_id": "T03"}).to_pylist()
+    assert [(x["tag_name"], x["evidence"]) for x in stored] == [(LINK, "+86 证书")]
+
+
+def test_csv_export_has_the_grants_masking_and_audit_of_the_json_route(client, settings):
+    url = "/products/gold.enterprise_profile/rows.csv"
+    assert client.get(url).status_code == 401
+    r = client.get(url, headers=H("zsj_data_portal"))  # 敏感 product, no grant
+    assert r.status_code == 403 and "may not read gold.enterprise_profile" in r.json()["detail"]
+    assert client.get("/products/gold.nope/rows.csv", headers=H("zsj_data_portal")).status_code == 404
+    assert client.get(url, params={"phone": "x"}, headers=H("gxj_enterprise_service")).status_code == 400
+    assert load_graph(settings.lineage_path).readers("gold.enterprise_profile") == []  # refusals are not reads
+    header, *rows = _csv(client.get(url, params={"uscc": U1}, headers=H("gxj_enterprise_service")))
+    row = dict(zip(header, rows[0]))
+    assert len(rows) == 1 and row["ent_name"] == "甲科技（更名）" and row["phone"] == "***"  # masked as in JSON
+    header, *rows = _csv(client.get(url, params={"version": 0, "uscc": U2}, headers=H("kcj_policy_portal")))
+    assert dict(zip(header, rows[0]))["innovation_score"] == ""  # NaN, null in JSON: an empty cell
+    reads = [e for e in read_events(settings.lineage_path) if e["job"]["name"].startswith("api.")]
+    # one run per export, as per JSON read: the consumer, the product (a dataset of the lake), the rows sent
+    assert [(e["job"]["name"], e["inputs"][0]["name"].endswith("gold/enterprise_profile"),
+             e["inputs"][0]["inputFacets"]["inputStatistics"]["rowCount"]) for e in reads] == [
+        ("api.gxj_enterprise_service", True, 1), ("api.kcj_policy_portal", True, 1)]
+    assert {e.job for e in load_graph(settings.lineage_path).readers("gold.enterprise_profile")} == {
+        "api.gxj_enterprise_service", "api.kcj_policy_portal"}
+
+
+@pytest.mark.parametrize("value, exported", [
+    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
+    ("a=b", "a=b"), ("甲科技", "甲科技"), ("", ""), (-1.5, -1.5), (None, None)])
+def test_neutralised(value, exported):
+    from govlake.api.csv_export import neutralised
+
+    assert neutralised(value) == exported
+
+
 # A real hotline message (欠薪 in a factory of 固戍社区): the district's most common matter.
 HOTLINE = {"title": "工厂拖欠工资", "content": "我在宝安区西乡街道固戍社区的一家电子厂上班，公司已经拖欠我们三个月工资了，"
            "老板现在联系不上，社保也没有给我们交，请劳动部门帮帮我们。"}

@@ -165,6 +165,10 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, full_profile):
     files = {t: set(DeltaTable(str(lake.path(t))).file_uris()) for t in ("gold.enterprise_profile", "gold.enterprise_tags")}
     res = build_profile(spark, lake, AS_OF, incremental=True, engine="direct")
     assert res["profile_rows_written"] >= 5
+    # a quiet day (nothing loaded since): the incremental commits nothing and does not fail
+    quiet = build_profile(spark, lake, AS_OF + dt.timedelta(days=1), incremental=True, engine="direct")
+    assert quiet["profile_rows_written"] == 0 and quiet["profile_version"] == res["profile_version"]
+    assert quiet["tags_version"] == res["tags_version"]
     for t, before_files in files.items():  # one MERGE; old rows go by deletion vectors, files stay
         merge = lake.history(t)[0]
         assert merge["operation"] == "MERGE" and int(merge["operationMetrics"]["numTargetDeletionVectorsAdded"]) >= 1

@@ -13,9 +13,10 @@ import math
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Body, FastAPI, Header, HTTPException, Query, Request, Response
 
 from govlake import release
+from govlake.api.csv_export import csv_document
 from govlake.lakehouse import Lakehouse
 from govlake.lineage.emitter import DatasetRef, JobRun
 from govlake.products import Product, load_catalog
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for r in table.to_pylist()]
         _emit_read(consumer, p.name, version, len(rows))
         return {"product": p.name, "label": p.label, "version": version, "total": total,
-                "offset": offset, "count": len(rows), "masked_columns": masked, "rows": rows}
+                "offset": offset, "count": len(rows), "masked_columns": masked, "columns": table.schema.names,
+                "rows": rows}
 
     def read_view(p: Product, consumer: str, filters: dict[str, str], *, limit: int, offset: int,
                   version: int | None) -> dict:
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _emit_read(consumer, p.name, page["version"], len(rows))
         return {"product": p.name, "label": p.label, "version": page["version"], "total": page["total"],
                 "offset": offset, "count": len(rows), "masked_columns": [c for c in masked if rows and c in rows[0]],
-                "rows": rows}
+                "columns": list(rows[0]) if rows else [], "rows": rows}
 
     def _emit_read(consumer: str, product: str, version: int | None, rows: int) -> None:
         run = JobRun(f"api.{consumer}", settings, job_type="STREAMING", integration="API")
@@ -133,11 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         "version": version, "readable": p.may_read(x_consumer)})
         return {"products": out, "release": current.release_id if current else None}
 
-    @app.get("/products/{name}")
-    def read_product(name: str, request: Request, limit: int = Query(100, ge=1, le=MAX_LIMIT),
-                     offset: int = Query(0, ge=0), version: int | None = Query(None, ge=0),
-                     x_consumer: str | None = Header(default=None)):
-        """Rows of a product. Any key column is a filter: /products/gold.enterprise_tags?uscc=..."""
+    def product_page(name: str, request: Request, limit: int, offset: int, version: int | None,
+                     x_consumer: str | None) -> dict:
+        """A page of a product's rows for a request (consumer, grant, key filters, masking, audit)."""
         consumer = consumer_or_401(x_consumer)
         p = product_or_404(name)
         filters = {k: v for k, v in request.query_params.items() if k not in CONTROL_PARAMS}
@@ -145,6 +145,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if bad:
             raise HTTPException(400, f"filters must be key columns of {p.name} ({p.contract.key}), got {bad}")
         return read(p, consumer, filters, limit=limit, offset=offset, version=version)
+
+    @app.get("/products/{name}")
+    def read_product(name: str, request: Request, limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                     offset: int = Query(0, ge=0), version: int | None = Query(None, ge=0),
+                     x_consumer: str | None = Header(default=None)):
+        """Rows of a product. Any key column is a filter: /products/gold.enterprise_tags?uscc=..."""
+        return product_page(name, request, limit, offset, version, x_consumer)
+
+    @app.get("/products/{name}/rows.csv")
+    def export_product(name: str, request: Request, limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                       offset: int = Query(0, ge=0), version: int | None = Query(None, ge=0),
+                       x_consumer: str | None = Header(default=None)):
+        """The same page as CSV for spreadsheets (导出): UTF-8 with BOM, formula-like text
+        neutralised (govlake.api.csv_export); the stored values stay as they are."""
+        page = product_page(name, request, limit, offset, version, x_consumer)
+        return Response(csv_document(page["columns"], page["rows"]), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}-v{page["version"]}.csv"',
+                                 "X-Total-Count": str(page["total"])})  # the page's rows of how many
 
     @app.get("/enterprises/{uscc}/profile")
     def enterprise_profile(uscc: str, version: int | None = None, x_consumer: str | None = Header(default=None)):

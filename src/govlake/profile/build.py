@@ -87,14 +87,36 @@ def _published_schema(lake: Lakehouse, catalog) -> StructType:
     return schema
 
 
-def _bronze_state(lake: Lakehouse) -> int:
-    """The build's transaction version (txnVersion of its app id): one more with each commit to a
-    bronze table it reads, also a table's first. A build is idempotent per as_of *and* bronze:
-    a re-run over the same bronze commits nothing, but a load date restated after the day's build
-    (a corrected extract re-landed, govlake.ingest.restatements) reaches the next build of that
-    day instead of being skipped as already committed."""
+def _bronze_versions(lake: Lakehouse) -> dict[str, int]:
+    """The versions of the bronze tables a build reads (kept in the profile's commit metadata)."""
     tables = (f"bronze.{s.name}" for s in load_sources(lake.settings.catalog_dir))
-    return sum(lake.version(t) + 1 for t in tables if lake.exists(t))
+    return {t: lake.version(t) for t in tables if lake.exists(t)}
+
+
+def _txn_version(lake: Lakehouse, bronze: dict[str, int]) -> int:
+    """The build's transaction version (txnVersion of its app id): one more with each commit that
+    changes rows of a bronze table it reads, also a table's first. A build is idempotent per as_of
+    *and* bronze data: a re-run over the same bronze commits nothing (upkeep's OPTIMIZE, VACUUM and
+    properties commits do not count), but a load date restated after the day's build (a corrected
+    extract re-landed, govlake.ingest.restatements) reaches the next build of that day instead of
+    being skipped as already committed."""
+    return sum(1 for t in bronze for h in lake.history(t) if h.get("operation") not in release.SAME_DATA)
+
+
+def _changed_since(lake: Lakehouse, as_of: dt.date) -> dt.date:
+    """An incremental's first load date: as_of, or an earlier load date restated since the
+    published profile was built. A corrected extract of a day already loaded replaces rows that
+    are not on or after as_of, and their enterprises must be recomputed all the same. A restatement
+    came after the build when the bronze version it replaced is at least the one the build read.
+    (A profile built before the versions were kept in its commits: as_of.)"""
+    from govlake.ingest.restatements import RESTATEMENTS
+
+    built = next((json.loads(h["bronze_versions"]) for h in lake.history(PROFILE) if h.get("bronze_versions")), None)
+    if built is None or not lake.exists(RESTATEMENTS):
+        return as_of
+    rows = lake.to_arrow(RESTATEMENTS, columns=["source", "load_date", "bronze_version_before"]).to_pylist()
+    return min([as_of, *(r["load_date"] for r in rows
+                         if r["bronze_version_before"] >= built.get(f"bronze.{r['source']}", -1))])
 
 
 _SINCE_COLUMNS = ["uscc", "tag_id", "since"]
@@ -124,7 +146,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
     mode = "incremental" if incremental else "full"
     if incremental and not lake.exists(PROFILE):
         raise RuntimeError(f"incremental profile build needs a published {PROFILE}; run a full build first")
-    app, app_version = f"profile.{mode}@{as_of.isoformat()}", _bronze_state(lake)
+    bronze = _bronze_versions(lake)
+    app, app_version = f"profile.{mode}@{as_of.isoformat()}", _txn_version(lake, bronze)
+    built_on = {"bronze_versions": json.dumps(bronze)}
     out: dict = {"as_of": as_of.isoformat(), "mode": mode, "engine": engine}
     t0 = time.perf_counter()
     direct.wide_join_settings(spark)  # also for the dbt views, which run on this session
@@ -185,7 +209,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         since_index = None
         with contextlib.ExitStack() as stack:
             if incremental:
-                scoped = stack.enter_context(changed.ChangedEnterprises(lake, as_of, as_of,
+                since = _changed_since(lake, as_of)  # as_of, or a restated earlier load date
+                out["changed_since"] = since.isoformat()
+                scoped = stack.enter_context(changed.ChangedEnterprises(lake, as_of, since,
                                                                         spark.conf.get("spark.sql.session.timeZone")))
                 t = lap("scope", t)
             if lake.exists(TAGS):
@@ -199,6 +225,12 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             else:
                 staged, staged_tags = lake.stage_with(frames[wide.ROWS], PROFILE, TAGS, tagger, tag_kernels.spark_schema(),
                                                       project=(project, schema))
+        if incremental and not staged.files:  # a quiet day: no enterprise changed, nothing to merge
+            staged.discard()
+            staged_tags.discard()
+            out.update(profile_rows_written=0, tag_rows_written=0, profile_version=lake.version(PROFILE),
+                       tags_version=lake.version(TAGS) if lake.exists(TAGS) else None)
+            return _released(lake, run, out, t0)
         prof = staged.frame(spark)
         t = lap("profile_compute", t)
         # where the compute's task time went: the staging rows in and the DuckDB projection, the
@@ -215,9 +247,9 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             raise
         t = lap("profile_gate", t)
         if incremental:  # a random 1 % of keys hits every file: deletion vectors, not a rewrite
-            c = lake.merge_staged(staged, ["uscc"], app_id=app, app_version=app_version)
+            c = lake.merge_staged(staged, ["uscc"], app_id=app, app_version=app_version, metadata=built_on)
         else:
-            c = lake.commit(staged, app_id=app, app_version=app_version)
+            c = lake.commit(staged, app_id=app, app_version=app_version, metadata=built_on)
         t = lap("profile_write", t)
         out["profile_rows_written"], out["profile_version"] = c.rows_written, lake.version(PROFILE)
         run.add_output(DatasetRef(PROFILE, schema=schema_of(prof), rows=c.rows_written, version=c.version,
@@ -258,10 +290,14 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             staged.discard()
         if incremental or not tc.committed:
             staged_tags.discard()
-        # The versions this build leaves for readers, all committed, released as one set
-        # (govlake.release) so none is served alone: whoever builds (pipeline, CLI, bench).
-        out["versions"] = {t: lake.version(t) for t in (PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS) if lake.exists(t)}
-        out["release"] = release.publish(lake, run.run_id, out["versions"], step="profile").release_id
-        out["seconds_total"] = round(time.perf_counter() - t0, 2)
+        return _released(lake, run, out, t0)
+
+
+def _released(lake: Lakehouse, run, out: dict, t0: float) -> dict:
+    """The versions a build leaves for readers, all committed, released as one set
+    (govlake.release) so none is served alone: whoever builds (pipeline, CLI, bench)."""
+    out["versions"] = {t: lake.version(t) for t in (PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS) if lake.exists(t)}
+    out["release"] = release.publish(lake, run.run_id, out["versions"], step="profile").release_id
+    out["seconds_total"] = round(time.perf_counter() - t0, 2)
     return out
 
