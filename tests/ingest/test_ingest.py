@@ -78,7 +78,7 @@ def test_bronze_is_typed_labelled_and_readable_by_delta_rs(loaded):
     assert comments["uscc"] == "统一社会信用代码" and comments["reg_capital_wan"] == "注册资本（万元）"
     pet = lake.to_arrow("bronze.petitions")
     assert pet.schema.field("submit_time").type.__class__ is pa.TimestampType
-    assert pet.schema.field("satisfaction_overall").type == pa.int32()
+    assert pet.schema.field("satisfaction_feedback").type == pa.int32()
     # Multi-line quoted text and Chinese survive.
     assert any("\n" not in c and "街道" in c for c in pet.column("content").to_pylist()[:200])
     # Spark reads the same rows.

@@ -69,7 +69,7 @@ def test_suite_from_columns_wide_spec():
 def _break_petitions(rows):
     rows[0]["title"] = None                        # required
     rows[1]["channel"] = "飞鸽传书"                  # enum
-    rows[2]["satisfaction_overall"] = 9            # max 5
+    rows[2]["satisfaction_feedback"] = 9           # max 5
     rows[3]["street_code"] = "44030601"            # pattern
     rows[4]["ticket_id"] = rows[3]["ticket_id"]    # key within the load
     rows[0]["closed_time"] = rows[0]["submit_time"].replace(year=2023)  # after submit_time
@@ -93,7 +93,7 @@ def test_bad_frame_fails_with_readable_message_and_engines_agree(spark, settings
     with pytest.raises(QualityGateFailed) as e:
         gate(df, "bronze.petitions", suite=suite, lake=lake, engine="gx")
     msg = str(e.value)
-    for text in ["诉求标题", "来源渠道", "满意度·总体评价", "所属街道代码", "工单编号 + 装载日期", "办结时间",
+    for text in ["诉求标题", "来源渠道", "首次评价·反馈质量", "所属街道代码", "工单编号 + 装载日期", "办结时间",
                  "expect_column_values_to_not_be_null", "飞鸽传书", "nope", "IntegerType"]:
         assert text in msg, (text, msg)
     gx_out = e.value.result.outcomes

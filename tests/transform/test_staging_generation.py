@@ -6,7 +6,7 @@ import yaml
 
 from govlake.settings import get_settings
 from govlake.transform.bronze_tables import load_sources
-from govlake.transform.staging import generate_staging
+from govlake.transform.staging import generate_petition_macros, generate_staging
 
 
 def test_every_source_has_a_staging_model(tmp_path):
@@ -57,3 +57,24 @@ def test_stale_generated_models_are_removed(tmp_path):
     generate_staging(get_settings(), out_dir=tmp_path)
     assert not (tmp_path / "stg_gone.sql").exists()
     assert (tmp_path / "stg_hand_written.sql").exists()
+
+
+def test_committed_petition_macros_are_current(tmp_path):
+    """catalog/petition_service.yaml changed without `govlake dbt generate-staging`?"""
+    s = get_settings()
+    fresh = generate_petition_macros(s, tmp_path / "petition_service.sql").read_text(encoding="utf-8")
+    committed = (s.dbt_dir / "macros" / "petition_service.sql").read_text(encoding="utf-8")
+    assert committed == fresh, "dbt/macros/petition_service.sql is stale: run `govlake dbt generate-staging`"
+    assert "(satisfaction_effect <= 2 OR satisfaction_feedback <= 2)" in fresh  # 处置效果、反馈质量 ≤ 2
+
+
+def test_petition_rule_must_name_rating_dimensions():
+    import pytest
+
+    from govlake.catalog import CatalogError
+    from govlake.catalog.petition_service import parse_petition_service
+
+    doc = yaml.safe_load((get_settings().catalog_dir / "petition_service.yaml").read_text(encoding="utf-8"))
+    doc["return_rule"]["dimensions"] = ["effect", "overall"]
+    with pytest.raises(CatalogError, match="overall"):
+        parse_petition_service(doc)

@@ -75,12 +75,12 @@ SELECT
   petition_transport_1y_count,
   petition_transport_3y_count,
   petition_transport_5y_count,
-  petition_satisfaction_response_1y,
-  petition_satisfaction_response_3y,
-  petition_satisfaction_attitude_1y,
-  petition_satisfaction_attitude_3y,
-  petition_satisfaction_result_1y,
-  petition_satisfaction_result_3y,
-  petition_satisfaction_overall_1y,
-  petition_satisfaction_overall_3y
+  petition_satisfaction_speed_1y,
+  petition_satisfaction_speed_3y,
+  petition_satisfaction_effect_1y,
+  petition_satisfaction_effect_3y,
+  petition_satisfaction_experience_1y,
+  petition_satisfaction_experience_3y,
+  petition_satisfaction_feedback_1y,
+  petition_satisfaction_feedback_3y
 FROM {{ ref('int_enterprise_base') }}

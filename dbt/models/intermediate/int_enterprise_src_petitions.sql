@@ -5,7 +5,7 @@
 SELECT
   related_uscc AS uscc,
   count(CASE WHEN status NOT IN ('已办结', '已回访') AND submit_time <= DATE '{{ as_of }}' THEN 1 END) AS petition_open_count,
-  sum(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN reopen_count END) AS petition_reopen_1y_sum,
+  count(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') AND (satisfaction_effect <= 2 OR satisfaction_feedback <= 2) THEN 1 END) AS petition_reopen_1y_sum,
   sum(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN votes END) AS petition_votes_1y_sum,
   avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') AND closed_time IS NOT NULL THEN ((unix_timestamp(closed_time) - unix_timestamp(submit_time)) / 3600.0) END) AS petition_avg_close_hours_1y,
   max(CASE WHEN submit_time <= DATE '{{ as_of }}' THEN CAST(submit_time AS DATE) END) AS petition_last_date,
@@ -72,13 +72,13 @@ SELECT
   count(CASE WHEN category_l1 = '交通运输' AND (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN 1 END) AS petition_transport_1y_count,
   count(CASE WHEN category_l1 = '交通运输' AND (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN 1 END) AS petition_transport_3y_count,
   count(CASE WHEN category_l1 = '交通运输' AND (submit_time > DATE '{{ as_of }}' - INTERVAL 60 MONTH AND submit_time <= DATE '{{ as_of }}') THEN 1 END) AS petition_transport_5y_count,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_response END) AS petition_satisfaction_response_1y,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_response END) AS petition_satisfaction_response_3y,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_attitude END) AS petition_satisfaction_attitude_1y,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_attitude END) AS petition_satisfaction_attitude_3y,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_result END) AS petition_satisfaction_result_1y,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_result END) AS petition_satisfaction_result_3y,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_overall END) AS petition_satisfaction_overall_1y,
-  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_overall END) AS petition_satisfaction_overall_3y
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_speed END) AS petition_satisfaction_speed_1y,
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_speed END) AS petition_satisfaction_speed_3y,
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_effect END) AS petition_satisfaction_effect_1y,
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_effect END) AS petition_satisfaction_effect_3y,
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_experience END) AS petition_satisfaction_experience_1y,
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_experience END) AS petition_satisfaction_experience_3y,
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_feedback END) AS petition_satisfaction_feedback_1y,
+  avg(CASE WHEN (submit_time > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND submit_time <= DATE '{{ as_of }}') THEN satisfaction_feedback END) AS petition_satisfaction_feedback_3y
 FROM {{ ref('stg_petitions') }}
 GROUP BY related_uscc

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 
 from govlake.catalog import Department
+from govlake.catalog.petition_service import PetitionService, load_petition_service
 from govlake.generate.enterprises import _zfill
 from govlake.generate.petition_templates import STREET_TEMPLATES, TEMPLATES, VAGUE, WHO
+from govlake.settings import get_settings
 
 CHANNELS = ["12345热线", "微信公众号", "i深圳", "区长热线", "网格员上报", "网站留言"]
 CHANNEL_P = [0.45, 0.15, 0.15, 0.05, 0.12, 0.08]
@@ -43,11 +45,11 @@ def _loc(rng, a: dict) -> tuple[str, str]:
 
 def generate_petitions(rng: np.random.Generator, pop: pd.DataFrame, depts: list[Department], n: int,
                        start: dt.datetime, days: float, as_of: dt.datetime, seq_offset: int = 0,
-                       bursts: int | None = None) -> pd.DataFrame:
+                       bursts: int | None = None, svc: PetitionService | None = None) -> pd.DataFrame:
     """n tickets submitted in [start, start+days). pop: enterprise population (for places and
     related enterprises). as_of: the extract time (statuses and timestamps stop there).
     bursts: group petitions to inject (default burst_count(n)); their ticket ids are in
-    .attrs["bursts"]."""
+    .attrs["bursts"]. svc: service levels and 回退 rule (default: catalog/petition_service.yaml)."""
     n_bursts = burst_count(n) if bursts is None else bursts
     codes = [c for c in DEPT_WEIGHT]
     w = np.array([DEPT_WEIGHT[c] for c in codes], float)
@@ -125,7 +127,7 @@ def generate_petitions(rng: np.random.Generator, pop: pd.DataFrame, depts: list[
     df["ticket_id"] = np.char.add(np.char.add("BA", df["submit_time"].dt.strftime("%Y%m%d").to_numpy().astype(str)),
                                   _zfill(np.arange(seq_offset, seq_offset + n).astype(str), 7))
     ids = {int(g): sorted(t.tolist()) for g, t in df.loc[df["_group"] >= 0].groupby("_group")["ticket_id"]}
-    out = _lifecycle(rng, df, as_of)
+    out = _lifecycle(rng, df, as_of, svc or load_petition_service(get_settings().catalog_dir))
     out.attrs["bursts"] = ids if bursts else {}  # injected group petitions, for tests and audits
     return out
 
@@ -175,36 +177,61 @@ def _inject_bursts(rng, df: pd.DataFrame, vague: np.ndarray, ent_idx: np.ndarray
     return n_bursts
 
 
-def _lifecycle(rng, df: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:
-    """Statuses and timestamps with SLA behaviour: dispatch within hours, first contact within
-    about a working day, closure within days (some overdue); satisfaction follows speed."""
+def _lifecycle(rng, df: pd.DataFrame, as_of: dt.datetime, svc: PetitionService) -> pd.DataFrame:
+    """The 民意速办 life cycle of catalog/petition_service.yaml, cut at as_of: assigned within
+    hours, contacted within about a working day, simple matters closed within hours and normal ones
+    within days (some late), a pre-evaluation message before closing, a rating on four dimensions
+    that follows speed; a rating that fires the 回退 rule sends the ticket back for re-handling and
+    a second rating, and a second dissatisfaction escalates it (专项督办)."""
     n = len(df)
     now = np.datetime64(as_of, "s")
+    nat = np.datetime64("NaT")
     submit = df["submit_time"].to_numpy().astype("datetime64[s]")
     s = lambda x: x.astype("timedelta64[s]")  # noqa: E731
+    # Simple matters are answered on the first call (same-day target); others wait for a visit.
+    simple = np.isin(df["request_type"], list(svc.simple_request_types))
     dispatched = submit + s(rng.lognormal(np.log(5400), 0.9, n))
-    contact = dispatched + s(rng.lognormal(np.log(8 * 3600), 0.8, n))
+    contact = dispatched + s(rng.lognormal(np.log(np.where(simple, 1.5, 8) * 3600), 0.8, n))
     slow_dept = np.isin(df["handling_dept_code"], ["GTJ", "ZJJ", "RLJ"])
-    closed = contact + s(rng.lognormal(np.log(np.where(slow_dept, 6, 3) * 86400), 0.9, n))
-    is_closed = closed <= now
-    is_contacted = contact <= now
-    is_dispatched = dispatched <= now
-    returned = is_closed & (rng.random(n) < 0.04)
-    visited = is_closed & ~returned & (rng.random(n) < 0.6)
-    status = np.select([returned, visited, is_closed, is_contacted, is_dispatched],
-                       ["已退回", "已回访", "已办结", "处理中", "已派单"], default="已受理")
-    nat = np.datetime64("NaT")
-    df["status"] = status
-    df["dispatched_time"] = np.where(is_dispatched, dispatched, nat)
-    df["first_contact_time"] = np.where(is_contacted, contact, nat)
-    df["closed_time"] = np.where(is_closed & ~returned, closed, nat)
+    median_h = np.where(simple, 2, np.where(slow_dept, 5 * 24, 2.5 * 24))
+    closed = contact + s(rng.lognormal(np.log(median_h * 3600), 0.8, n))
+    # The pre-evaluation message goes out shortly before closing; a few departments skip it.
+    pre_eval = closed - s(rng.uniform(600, 4 * 3600, n))
+    pre_eval = np.where(rng.random(n) < 0.95, np.maximum(pre_eval, contact), nat)
+    returned_dispatch = rng.random(n) < 0.04            # 已退回: wrong department, back to dispatch
+    reached = lambda t: ~np.isnat(t) & (t <= now)  # noqa: E731
+
+    # First rating: about 60 % of closed tickets are rated within days of closing.
     days = (closed - submit).astype(float) / 86400
-    base = np.clip(np.round(5.2 - days / 4 + rng.normal(0, 0.8, n)), 1, 5)
-    rated = visited
-    for k, col in enumerate(["satisfaction_response", "satisfaction_attitude", "satisfaction_result", "satisfaction_overall"]):
-        v = np.clip(base + rng.integers(-1, 2, n) * (rng.random(n) < 0.35), 1, 5)
-        df[col] = np.where(rated, v, np.nan)
-    df["reopen_count"] = np.where(rated & (base <= 2), rng.poisson(1.2, n), np.where(is_closed, 0, np.nan))
+    rated_time = np.where(rng.random(n) < 0.6, closed + s(rng.lognormal(np.log(86400), 0.7, n)), nat)
+    first = _ratings(rng, svc, np.clip(np.round(5.2 - days / 4 + rng.normal(0, 0.8, n)), 1, 5))
+    rated = reached(rated_time) & ~returned_dispatch
+    sent_back = rated & _fires(svc, first)
+    # Re-handling after 回退: a second close and a second rating, better on average.
+    reclosed = np.where(sent_back, rated_time + s(rng.lognormal(np.log(2 * 86400), 0.7, n)), nat)
+    rerated_time = np.where(sent_back, reclosed + s(rng.lognormal(np.log(86400), 0.7, n)), nat)
+    second = _ratings(rng, svc, np.clip(np.round(3.6 + rng.normal(0, 1.1, n)), 1, 5))
+    rerated = sent_back & reached(rerated_time)
+    escalated = rerated & _fires(svc, second)
+
+    is_closed = reached(closed) & ~returned_dispatch
+    status = np.select(
+        [escalated, rerated, sent_back & reached(reclosed), sent_back, rated, is_closed,
+         returned_dispatch & reached(closed), reached(contact), reached(dispatched)],
+        ["专项督办", "已回访", "已办结", "已回退", "已回访", "已办结", "已退回", "处理中", "已派单"],
+        default="已受理")
+    df["status"] = status
+    df["dispatched_time"] = np.where(reached(dispatched), dispatched, nat)
+    df["first_contact_time"] = np.where(reached(contact), contact, nat)
+    df["pre_eval_time"] = np.where(reached(pre_eval) & ~returned_dispatch, pre_eval, nat)
+    df["closed_time"] = np.where(is_closed, closed, nat)
+    df["rated_time"] = np.where(rated, rated_time, nat)
+    for d in svc.dimensions:
+        df[d.column] = np.where(rated, first[d.id], np.nan)
+    df["reclosed_time"] = np.where(sent_back & reached(reclosed), reclosed, nat)
+    df["rerated_time"] = np.where(rerated, rerated_time, nat)
+    for d in svc.dimensions:
+        df[d.rerating] = np.where(rerated, second[d.id], np.nan)
     web = np.isin(df["channel"], ["微信公众号", "i深圳", "网站留言"])
     votes = np.where(web, np.floor(rng.lognormal(0.5, 1.3, n)), 0) + np.where(df["_group"] >= 0, rng.integers(20, 300, n), 0)
     df["votes"] = votes.astype(int)
@@ -218,3 +245,15 @@ def _lifecycle(rng, df: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:
     nogeo = rng.random(n) < 0.12
     df.loc[nogeo, ["street_code", "community_code"]] = ""
     return df.drop(columns=["_group"])
+
+
+def _ratings(rng, svc: PetitionService, base: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores per rating dimension around a per-ticket base (one requester's mood shows in all)."""
+    n = len(base)
+    return {d.id: np.clip(base + rng.integers(-1, 2, n) * (rng.random(n) < 0.35), svc.rating_min, svc.rating_max)
+            for d in svc.dimensions}
+
+
+def _fires(svc: PetitionService, scores: dict[str, np.ndarray]) -> np.ndarray:
+    """The catalog's 回退 rule over every ticket (the marts run it as PetitionService.dissatisfied_sql)."""
+    return np.logical_or.reduce([scores[i] <= svc.return_max_score for i in svc.return_dimensions])

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from govlake.catalog.enterprise import USCC_COLUMN, EnterpriseCatalog, Field, Tag
+from govlake.catalog.petition_service import load_petition_service
+from govlake.settings import get_settings
 
 SQL_TYPE = {"string": "STRING", "int": "INT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
 HEADER = "-- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand."
@@ -122,9 +124,19 @@ def expand(sql: str, d: Dialect) -> str:
             out.append(d.year(0))
             i = k
             continue
+        if name == "returned":
+            out.append(_returned_sql())
+            i = k
+            continue
         args, i = _split_args(sql, k)
         args = [expand(a, d) for a in args]
         out.append(_macro(name, args, d))
+
+
+@lru_cache(maxsize=1)
+def _returned_sql() -> str:
+    """@returned: the 不满意回退 rule of catalog/petition_service.yaml (plain SQL, every dialect)."""
+    return load_petition_service(get_settings().catalog_dir).dissatisfied_sql()
 
 
 def _macro(name: str, args: list[str], d: Dialect) -> str:

@@ -31,6 +31,27 @@ def run_cmd(as_of: str) -> None:
         click.echo(f"{t}: version {c.version}, {c.rows_written} rows" + ("" if c.committed else " (already committed)"))
 
 
+@signals_cli.command("sla")
+@click.option("--by", type=click.Choice(["dept", "street", "category"]), default=None,
+              help="one row per 承办部门 / 街道 / 一级分类 (default: the district as a whole)")
+@click.option("--since", default=None, help="only tickets submitted on or after yyyy-MM-dd")
+@click.option("--top", default=20, show_default=True, help="rows shown with --by")
+def sla_cmd(by: str | None, since: str | None, top: int) -> None:
+    """按时办结率、回退率、督办、平均办理天数 from gold.fct_petition_sla (build it with
+    `govlake dbt build --select +fct_petition_sla`)."""
+    import pandas as pd
+
+    from govlake.lakehouse import arrow_reads
+    from govlake.signals.sla_summary import COLUMNS, FACT, GROUPS, LABELS, sla_summary
+
+    s = get_settings()
+    layer, _, name = FACT.partition(".")
+    fact = arrow_reads.to_arrow(s.tables_dir / layer / name, columns=COLUMNS)
+    df = sla_summary(fact, by, dt.date.fromisoformat(since) if since else None).head(top)
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.precision", 3):
+        click.echo(df.rename(columns={**LABELS, **({by: GROUPS[by][1]} if by else {})}).to_string(index=False))
+
+
 @signals_cli.command("address")
 @click.argument("text")
 def address_cmd(text: str) -> None:

@@ -14,11 +14,13 @@ def dbt_cli() -> None:
 
 @dbt_cli.command("generate-staging")
 def generate_staging_cmd() -> None:
-    """Regenerate dbt/models/staging from catalog/sources.yaml (commit the result)."""
-    from govlake.transform.staging import generate_staging
+    """Regenerate dbt/models/staging from catalog/sources.yaml and dbt/macros/petition_service.sql
+    from catalog/petition_service.yaml (commit the result)."""
+    from govlake.transform.staging import generate_petition_macros, generate_staging
 
     files = generate_staging(get_settings())
     click.echo(f"wrote {len(files)} files to {files[0].parent}")
+    click.echo(f"wrote {generate_petition_macros(get_settings())}")
 
 
 @dbt_cli.command("build")

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from govlake.catalog.enterprise import distribution_column
+from govlake.catalog.petition_service import dbt_macros, load_petition_service
 from govlake.settings import Settings, get_settings
 from govlake.transform.bronze_tables import SPARK_TYPES, Source, load_sources
 
@@ -113,3 +114,12 @@ def generate_staging(settings: Settings | None = None, out_dir: Path | None = No
         if stale.name not in keep and HEADER in stale.read_text(encoding="utf-8"):
             stale.unlink()
     return written
+
+
+def generate_petition_macros(settings: Settings | None = None, out_path: Path | None = None) -> Path:
+    """Write dbt/macros/petition_service.sql from catalog/petition_service.yaml (service levels and
+    the 不满意回退 / 专项督办 rule the petition marts use)."""
+    s = settings or get_settings()
+    path = Path(out_path or s.dbt_dir / "macros" / "petition_service.sql")
+    path.write_text(dbt_macros(load_petition_service(s.catalog_dir), HEADER), encoding="utf-8")
+    return path
