@@ -8,6 +8,8 @@ the incremental's load date."""
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 import datetime as dt
 import io
@@ -59,6 +61,7 @@ def _reland_registry(settings, uscc: str, **new: str) -> None:
     path.write_text(out.getvalue(), encoding="utf-8")
 
 
+@pytest.mark.slow  # about 2 minutes: three profile builds (make test-slow, run by CI)
 def test_restated_registry_value_reaches_the_profile_on_the_next_build(spark, lake, settings, monkeypatch):
     generate_all(settings, SCALE, 25, D, bad_share=0)
     ingest_all(spark, lake, D, SOURCES)

@@ -139,6 +139,7 @@ def test_incremental_needs_the_catalog_of_the_published_profile(spark, lake):
             _published_schema(lake, NS(fields=changed))
 
 
+@pytest.mark.slow  # about 2 minutes: three profile builds (make test-slow, run by CI)
 def test_incremental_equals_full_rebuild(spark, lake, settings, full_profile):
     from pyspark.sql import functions as F
 
