@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow  # about 8 minutes on 2 cores: make test-slow (CI runs it after make test)
-def test_daily_dag_runs_and_is_idempotent(tmp_path):
+def test_demo_dag_runs_and_is_idempotent(tmp_path):
     env = {
         **os.environ,
         "GOVLAKE_LAKE_ROOT": str(tmp_path / "lake"),
