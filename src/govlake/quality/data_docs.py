@@ -73,15 +73,23 @@ def build_data_docs(lake) -> tuple[Path, int]:
     ctx = gx.get_context(mode="file", project_root_dir=str(project_dir(lake.settings)))
     store = ctx.validation_results_store
     have = {k.to_tuple() for k in store.list_keys()}
-    new = []
-    for row in lake.to_arrow(RESULTS_TABLE).to_pylist():
-        at = row["validated_at"].replace(tzinfo=dt.timezone.utc)
-        key = ValidationResultIdentifier(
+
+    def key(row: dict) -> ValidationResultIdentifier:
+        return ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=row["suite"]),
-            run_id=RunIdentifier(run_name=row["run_id"], run_time=at), batch_identifier=row["table"])
-        if key.to_tuple() not in have:
-            store.set(key, _results(row))
-            new.append(key)
+            run_id=RunIdentifier(run_name=row["run_id"], run_time=row["validated_at"].replace(tzinfo=dt.timezone.utc)),
+            batch_identifier=row["table"])
+
+    # the keys first: the details (every outcome, large for the profile) only of new validations
+    keys = lake.to_arrow(RESULTS_TABLE, columns=["table", "suite", "run_id", "validated_at"]).to_pylist()
+    todo = sorted({r["run_id"] for r in keys if key(r).to_tuple() not in have})
+    new = []
+    if todo:
+        for row in lake.to_arrow(RESULTS_TABLE, where={"run_id": todo}).to_pylist():
+            k = key(row)
+            if k.to_tuple() not in have:
+                store.set(k, _results(row))
+                new.append(k)
     index = project_dir(lake.settings) / "gx" / "uncommitted" / "data_docs" / SITE / "index.html"
     if new or not index.exists():
         ctx.build_data_docs(site_names=[SITE], resource_identifiers=new or None)
