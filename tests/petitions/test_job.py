@@ -84,6 +84,14 @@ def test_dispatch_day_scores_only_new_tickets_with_a_model_that_never_saw_them(s
     assert (got["community_code"] == t.loc[got.index, "community_code"]).mean() > 0.95
     assert (got["address_level"] == "community").all() and got["address_confidence"].mean() > 0.9
 
+    # the dispatch and its forms are released together; readers see that release
+    from govlake import release
+    rel = release.current(lake)
+    assert rel.release_id == res["release"] and rel.step == "dispatch"
+    assert {t: rel.tables[t] for t in ("gold.petition_dispatch", "gold.petition_forms")} == {
+        t: lake.version(t) for t in ("gold.petition_dispatch", "gold.petition_forms")}
+
     again = dispatch_day(spark, lake, settings, LOAD)
     assert again["committed"] is False  # same load date: no second commit
+    assert again["release"] == res["release"]  # nor a second release
     assert lake.read("gold.petition_forms").count() == len(tickets)

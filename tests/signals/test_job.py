@@ -44,8 +44,13 @@ def test_run_signals_writes_gold_tables_idempotently(spark, lake, settings, peti
     review = lake.read("gold.address_review_queue").toPandas()
     assert 0 < len(review) < 0.25 * len(petitions) and (review["confidence"] < 0.5).all()
 
+    from govlake import release
+    rel = release.current(lake)  # the five tables are released together
+    assert rel.step == "signals" and {t: rel.tables[t] for t in SCHEMAS} == {t: c.version for t, c in commits.items()}
+
     again = run_signals(spark, lake, AS_OF)  # same as_of: nothing new is committed
     assert not any(c.committed for c in again.values())
+    assert release.current(lake).release_id == rel.release_id
     assert lake.read("gold.petition_alerts").count() == len(alerts)
 
     ev = [e for e in read_events(settings.lineage_path) if e["job"]["name"] == "petition_signals"]

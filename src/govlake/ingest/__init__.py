@@ -429,15 +429,20 @@ def ingest_departments(spark: SparkSession, lake: Lakehouse, *, parent_run=None)
     return out
 
 
+DEPARTMENTS = "departments"
+
+
 def ingest_all(spark: SparkSession, lake: Lakehouse, load_date: dt.date, sources: list[str] | None = None,
                *, parent_run=None) -> list[Reconciliation]:
     """Every source of the catalog (or the given ones) for load_date; departments too when
     sources is None. Stops at the first source that fails."""
-    names = sources or load_sources(lake.settings.catalog_dir).names
+    # "departments" is no landing source: it is catalog/departments.yaml, asked for by name
+    with_departments = sources is None or DEPARTMENTS in sources
+    names = [s for s in (sources or load_sources(lake.settings.catalog_dir).names) if s != DEPARTMENTS]
     with job_run("ingest_all", lake.settings, nominal_time=f"{load_date.isoformat()}T00:00:00+08:00",
                  parent=parent_run) as run:
         out = [ingest_source(spark, lake, s, load_date, parent_run=run) for s in names]
-        if sources is None:
+        if with_departments:
             out += ingest_departments(spark, lake, parent_run=run)
     return out
 

@@ -9,7 +9,7 @@ from govlake.settings import get_settings
 
 @click.command("ingest")
 @click.option("--load-date", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--source", "sources", multiple=True, help="source name (repeatable); default: all sources + departments")
+@click.option("--source", "sources", multiple=True, help="source name (repeatable), or departments (catalog/departments.yaml); default: all sources + departments")
 @click.option("--group", type=click.Choice(["enterprises", "certificates", "petitions"]), default=None,
               help="a source group instead of --source")
 def ingest(load_date, sources, group):
@@ -21,6 +21,8 @@ def ingest(load_date, sources, group):
         recs = run_group_or_sources(get_settings(), load_date.date(), list(sources) or None, group)
     except (LoadRejected, ReconciliationError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from e
+    except KeyError as e:  # an unknown source or group name: its message lists the known ones
+        raise click.ClickException(e.args[0]) from e
     for r in recs:
         rules = ", ".join(f"{k}={v}" for k, v in r.quarantined_by_rule.items())
         state = {"loaded": "committed", "unchanged": "already loaded", "restated": "restated"}.get(r.status, r.status)

@@ -14,6 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
+from govlake import release
+
 SOURCE = "bronze.petitions"
 OUTPUT = "gold.petition_dispatch"
 LABEL_COL = "handling_dept_code"
@@ -195,5 +197,8 @@ def dispatch_day(spark, lake, settings, load_date: dt.date, *, input_table: str 
         cat_dir = None
     forms = write_forms(lake, load_date, input_table=input_table, parent_run=parent_run,
                         category_model_dir=cat_dir)
+    # the day's dispatch and its forms become visible together (govlake.release)
+    rel = release.publish(lake, parent_run.run_id if parent_run else f"dispatch_day@{load_date.isoformat()}",
+                          [output_table, forms["table"]], step="dispatch")
     return {**res, "forms": forms, "model_dir": str(model_dir), "trained_on_rows": meta.get("training_data", {}).get("rows"),
-            "trained_before": start.isoformat(), "published_online": published}
+            "trained_before": start.isoformat(), "published_online": published, "release": rel.release_id}

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from govlake import release
 from govlake.lakehouse import Commit, Lakehouse
 from govlake.lakehouse.staged import already_committed
 from govlake.lineage.emitter import DatasetRef, job_run, schema_of
@@ -185,8 +186,11 @@ def run_signals(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, petitio
         src = petitions if petitions is not None else lake.read(SOURCE)
         run.add_input(DatasetRef(SOURCE, schema=schema_of(src)))
         if all(lake.exists(t) and already_committed(lake.path(t), app_id, 0) for t in SCHEMAS):
-            # a rerun of a published date: nothing to compute, nothing commits
-            return {t: Commit(t, lake.version(t), 0, 0, 0, False) for t in SCHEMAS}
+            # a rerun of a published date: nothing to compute, nothing commits (the release too,
+            # unless a crash came between the commits and the release)
+            commits = {t: Commit(t, lake.version(t), 0, 0, 0, False) for t in SCHEMAS}
+            release.publish(lake, run.run_id, {t: c.version for t, c in commits.items()}, step="signals")
+            return commits
         out = compute_signals(spark, src, as_of, lake.settings)
         commits = {}
         lineage_cols = {
@@ -206,4 +210,6 @@ def run_signals(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, petitio
                                       transformations={k: LABELS[table] for k in lineage_cols[table]},
                                       assertions=[{"assertion": "rows_in_window", "success": True,
                                                    "column": None}] if table == "gold.petition_alerts" else None))
+        # the five signal tables become visible together (govlake.release)
+        release.publish(lake, run.run_id, {t: c.version for t, c in commits.items()}, step="signals")
         return commits
