@@ -11,6 +11,12 @@
 {# 一般事项办结时限（天） #}
 {% macro petition_close_days() %}7{% endmacro %}
 
+{# 法定节假日放假日（含调休），工作日历 work_calendar #}
+{% macro petition_holidays() %}date'2025-01-01', date'2025-01-28', date'2025-01-29', date'2025-01-30', date'2025-01-31', date'2025-02-01', date'2025-02-02', date'2025-02-03', date'2025-02-04', date'2025-04-04', date'2025-04-05', date'2025-04-06', date'2025-05-01', date'2025-05-02', date'2025-05-03', date'2025-05-04', date'2025-05-05', date'2025-05-31', date'2025-06-01', date'2025-06-02', date'2025-10-01', date'2025-10-02', date'2025-10-03', date'2025-10-04', date'2025-10-05', date'2025-10-06', date'2025-10-07', date'2025-10-08', date'2026-01-01', date'2026-01-02', date'2026-01-03', date'2026-02-15', date'2026-02-16', date'2026-02-17', date'2026-02-18', date'2026-02-19', date'2026-02-20', date'2026-02-21', date'2026-02-22', date'2026-02-23', date'2026-04-04', date'2026-04-05', date'2026-04-06', date'2026-05-01', date'2026-05-02', date'2026-05-03', date'2026-05-04', date'2026-05-05', date'2026-06-19', date'2026-06-20', date'2026-06-21', date'2026-09-25', date'2026-09-26', date'2026-09-27', date'2026-10-01', date'2026-10-02', date'2026-10-03', date'2026-10-04', date'2026-10-05', date'2026-10-06', date'2026-10-07'{% endmacro %}
+
+{# 调休上班的周末，工作日历 work_calendar #}
+{% macro petition_extra_workdays() %}date'2025-01-26', date'2025-02-08', date'2025-04-27', date'2025-09-28', date'2025-10-11', date'2026-01-04', date'2026-02-14', date'2026-02-28', date'2026-05-09', date'2026-09-20', date'2026-10-10'{% endmacro %}
+
 {# 不满意回退：首次评价触发回退 #}
 {% macro petition_dissatisfied() %}(satisfaction_effect <= 2 OR satisfaction_feedback <= 2){% endmacro %}
 

@@ -15,19 +15,19 @@ SVC = load_petition_service(get_settings().catalog_dir)
 DIMS = [d.id for d in SVC.dimensions]
 
 
-def _h(h):
-    return T0 + dt.timedelta(hours=h) if h is not None else None
+def _h(h, t0=T0):
+    return t0 + dt.timedelta(hours=h) if h is not None else None
 
 
 def _t(tid, rtype, *, dispatch_h=None, contact_h=None, pre_h=None, close_h=None, sats=None, reclose_h=None,
-       resats=None, dept="CGJ", street="440306017", req="R"):
+       resats=None, dept="CGJ", street="440306017", req="R", t0=T0):
     """sats / resats: first and second rating as {dimension id: score}; the rating times follow."""
-    row = {"ticket_id": tid, "channel": "12345热线", "submit_time": T0, "requester_id": req + tid, "title": "t",
+    row = {"ticket_id": tid, "channel": "12345热线", "submit_time": t0, "requester_id": req + tid, "title": "t",
            "content": "c", "request_type": rtype, "handling_dept_code": dept, "street_code": street,
            "category_l1": "城乡建设", "status": "已办结" if close_h is not None else "处理中",
-           "dispatched_time": _h(dispatch_h), "first_contact_time": _h(contact_h), "pre_eval_time": _h(pre_h),
-           "closed_time": _h(close_h), "rated_time": _h(close_h + 1) if sats else None,
-           "reclosed_time": _h(reclose_h), "rerated_time": _h(reclose_h + 1) if resats else None,
+           "dispatched_time": _h(dispatch_h, t0), "first_contact_time": _h(contact_h, t0), "pre_eval_time": _h(pre_h, t0),
+           "closed_time": _h(close_h, t0), "rated_time": _h(close_h + 1, t0) if sats else None,
+           "reclosed_time": _h(reclose_h, t0), "rerated_time": _h(reclose_h + 1, t0) if resats else None,
            "_load_date": D, "_source_file": "p.csv", "_run_id": "r"}
     for d in SVC.dimensions:
         row[d.column] = (sats or {}).get(d.id)
@@ -65,9 +65,12 @@ def built(spark, tmp_path_factory):
         _t("H", "投诉", contact_h=2, pre_h=20, close_h=24, sats=_all(2), reclose_h=60,
            resats={**_all(4), "speed": 1, "experience": 1}),
     ]
+    # Wed 2026-09-30 09:00 to Fri 10-09 17:00, across 国庆节 (10-01..10-07 off; 10-08 and the 调休
+    # Saturday 10-10 after it are working days): 7 of the 8 days between are off
+    holiday = [_t("I", "投诉", contact_h=2, close_h=224, dept="ST017", t0=dt.datetime(2026, 9, 30, 9, 0))]
     grid = [_t(f"R{dim}{score}", "投诉", contact_h=2, pre_h=20, close_h=24, sats={**_all(5), dim: score},
                dept="FGJ") for dim, score in GRID]
-    lake.write(bronze_df(spark, s, "petitions", rows + grid), "bronze.petitions", mode="append",
+    lake.write(bronze_df(spark, s, "petitions", rows + grid + holiday), "bronze.petitions", mode="append",
                partition_by=["_load_date"])
     lake.write(departments_df(spark, s, DEPARTMENTS), "bronze.departments")
     run_dbt(spark, s, ["build", "--select", "+rpt_petition_sla_daily", "+rpt_petition_sla_weekly",
@@ -94,6 +97,9 @@ def test_fact_flags(fact):
     # Mon 09:00 + 200 h = the next Tue 17:00: the Saturday and Sunday between do not count.
     assert f["D"].handling_workdays == pytest.approx(200 / 24 - 2)
     assert f["C"].handling_workdays == f["C"].handling_days == pytest.approx(100 / 24)  # closed Friday
+    # public holidays do not count either (catalog/petition_service.yaml work_calendar)
+    assert f["I"].handling_workdays == pytest.approx(224 / 24 - 7) and f["I"].is_on_time is False
+    assert not SVC.is_workday(dt.date(2026, 10, 1)) and SVC.is_workday(dt.date(2026, 10, 10))
 
 
 def test_return_fires_exactly_for_the_named_dimensions_at_or_below_the_threshold(fact):
@@ -116,7 +122,7 @@ def test_escalation_after_a_second_dissatisfaction(fact):
 
 def test_reports(spark, built):
     d = {r.dept_code: r for r in spark.sql("select * from global_temp.rpt_petition_sla_daily").collect()}
-    assert set(d) == {"CGJ", "FGJ"}
+    assert set(d) == {"CGJ", "FGJ", "ST017"}
     r = d["CGJ"]
     assert r.dept_name == "区城市管理和综合执法局" and r.category_l1 == "城乡建设"
     assert r.ticket_count == 8 and r.closed_count == 6  # B is back with the department; E is open
@@ -142,7 +148,7 @@ def test_summary_figures_over_the_fact(spark, built):
     from govlake.signals.sla_summary import sla_summary
 
     fact = pa.Table.from_pandas(spark.sql("select * from global_temp.fct_petition_sla").toPandas())
-    n = 8 + len(GRID)
+    n = 8 + len(GRID) + 1  # + I, late
     t = sla_summary(fact).iloc[0]
     assert t.tickets == n and t.rated == 6 + len(GRID) and t.returned == 4 + 4 and t.escalated == 1
     assert t.return_rate == pytest.approx(8 / (6 + len(GRID))) and t.on_time_rate == pytest.approx((5 + len(GRID)) / n)

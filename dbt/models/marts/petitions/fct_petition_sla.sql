@@ -45,12 +45,14 @@ select
     closed_time,
     cast((unix_timestamp(closed_time) - unix_timestamp(submit_time)) / 3600.0 as double) as close_hours,
     cast((unix_timestamp(closed_time) - unix_timestamp(submit_time)) / 86400.0 as double) as handling_days,
-    -- working days: calendar days less the Saturdays and Sundays strictly between the submit and
-    -- close dates (public holidays are not in the catalog, so they still count)
+    -- working days: calendar days less the days off strictly between the submit and close dates:
+    -- weekends unless made working days (调休上班), and public holidays (work_calendar of
+    -- catalog/petition_service.yaml)
     cast((unix_timestamp(closed_time) - unix_timestamp(submit_time)) / 86400.0
          - case when datediff(to_date(closed_time), to_date(submit_time)) >= 2 then
                size(filter(sequence(date_add(to_date(submit_time), 1), date_sub(to_date(closed_time), 1)),
-                           x -> dayofweek(x) in (1, 7)))
+                           x -> (dayofweek(x) in (1, 7) and x not in ({{ petition_extra_workdays() }}))
+                                or x in ({{ petition_holidays() }})))
            else 0 end as double)                                              as handling_workdays,
     due_time,
     closed_time is not null and (not is_returned or reclosed_time is not null) as is_closed,
