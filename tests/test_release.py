@@ -78,13 +78,16 @@ def _api(settings):
 
     from govlake.api.app import create_app
 
-    return TestClient(create_app(settings))
+    from govlake import access
+
+    key = access.issue_key(access.open_store(settings), "kcj_policy_portal", by="system")  # reads the 敏感 profile
+    return TestClient(create_app(settings), headers={"Authorization": f"Bearer {key.token}"})
 
 
 def _served(client) -> dict:
     """What the API serves for U1: (profile version, ent_name), (tags version, tag_name)."""
-    p = client.get(f"/enterprises/{U1}/profile", headers={"X-Consumer": "kcj_policy_portal"}).json()
-    t = client.get(f"/enterprises/{U1}/tags", headers={"X-Consumer": "kcj_policy_portal"}).json()
+    p = client.get(f"/enterprises/{U1}/profile").json()
+    t = client.get(f"/enterprises/{U1}/tags").json()
     return {PROFILE: (p["version"], p["profile"]["ent_name"]), TAGS: (t["version"], t["tags"][0]["tag_name"])}
 
 
@@ -117,7 +120,7 @@ def test_kill_between_publishes_serves_the_previous_release(lake, settings, cras
     r2 = release.publish(lake, "run-2", second, step="transform")
     assert (r2.seq, r2.previous_release, r2.run_id, r2.step) == (2, r1.release_id, "run-2", "transform")
     assert _served(client) == {PROFILE: (second[PROFILE], "甲科技 第2版"), TAGS: (second[TAGS], "标签 第2版")}
-    listing = client.get("/products", headers={"X-Consumer": "kcj_policy_portal"}).json()
+    listing = client.get("/products").json()
     assert listing["release"] == r2.release_id
     assert {p["name"]: p["version"] for p in listing["products"]}[PROFILE] == second[PROFILE]
 

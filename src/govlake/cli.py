@@ -22,6 +22,8 @@ SUBCOMMANDS = {
     "api": "govlake.api.cli:api",
     "tables": "govlake.pipeline:tables_command",
     "releases": "govlake.release:releases_command",
+    "access": "govlake.access.cli:access",
+    "audit": "govlake.access.cli:audit",
 }
 
 

@@ -8,12 +8,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from govlake import yamlio
 from govlake.settings import Settings, get_settings
 
+Level = Literal["公开", "内部", "敏感"]
+
+
 class ContractColumn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     type: str | None = None
     label: str | None = None
@@ -21,6 +26,7 @@ class ContractColumn(BaseModel):
     enum: list | None = None
     min: float | None = None
     max: float | None = None
+    level: Level | None = None  # 字段分级 for the API's masking (govlake.access.levels)
 
 
 class Contract(BaseModel):
@@ -56,20 +62,28 @@ class Consumer(BaseModel):
 
 
 class Product(BaseModel):
+    # a key the model does not know is an error: a stale access key would otherwise be ignored
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     label: str
     owner: str
-    classification: Literal["公开", "内部", "敏感"]
+    classification: Level
     description: str
     contract: Contract
+    # the grants the access store starts from (govlake.access.bootstrap); the store decides after
     consumers: list[str] = []
-    sensitive_columns: list[str] = []
     sensitive_readers: list[str] = []
+    row_scopes: dict[str, dict[str, list[str]]] = {}
+    # column levels: from the enterprise field catalog, contract columns' level, column_levels
+    levels_from: Literal["enterprise_fields"] | None = None
+    column_levels: dict[str, Level] = {}
     refresh: Refresh
     write: WriteSpec = WriteSpec()
     suite: str | None = None  # set when another module writes this product's suite file
     # "module:function" when the product is built on read from stored tables (no table of its
-    # own): function(settings, filters, *, limit, offset, version) -> {"version", "total", "rows"}
+    # own): function(settings, filters, *, limit, offset, version, hidden_fields) -> {"version",
+    # "total", "rows"}; hidden_fields: profile fields whose values must stay out of derived text
     view: str | None = None
     stored_in: list[str] = []  # the tables a view reads, the one committed last at the end
     # Delta table features, as delta.<name> table properties (e.g. enableChangeDataFeed for
@@ -97,13 +111,6 @@ class Product(BaseModel):
             raise ValueError(f"product name must be layer.table, got {v!r}")
         return v
 
-    def may_read(self, consumer: str) -> bool:
-        return self.classification == "公开" or consumer in self.consumers
-
-    def masked_for(self, consumer: str) -> list[str]:
-        """Columns to mask for this consumer (敏感字段脱敏)."""
-        return [] if consumer in self.sensitive_readers else list(self.sensitive_columns)
-
 
 class ProductCatalog(BaseModel):
     consumers: list[Consumer]
@@ -117,14 +124,19 @@ class ProductCatalog(BaseModel):
             if p.name in seen:
                 raise ValueError(f"product {p.name} is declared twice")
             seen.add(p.name)
-            for c in [*p.consumers, *p.sensitive_readers]:
+            for c in [*p.consumers, *p.sensitive_readers, *p.row_scopes]:
                 if c not in known:
                     raise ValueError(f"{p.name}: consumer {c!r} is not declared under consumers:")
-            if p.sensitive_columns and p.classification != "敏感":
-                raise ValueError(f"{p.name}: sensitive_columns need classification 敏感, not {p.classification}")
-            unread = set(p.sensitive_readers) - set(p.consumers)
-            if unread:
-                raise ValueError(f"{p.name}: sensitive_readers {sorted(unread)} are not consumers of the product")
+            levels = {**{c.name: c.level for c in p.contract.columns if c.level}, **p.column_levels}
+            if "敏感" in levels.values() and p.classification != "敏感":
+                raise ValueError(f"{p.name}: 敏感 columns need classification 敏感, not {p.classification}")
+            for what, ids in (("sensitive_readers", p.sensitive_readers), ("row_scopes", list(p.row_scopes))):
+                unread = set(ids) - set(p.consumers)
+                if unread:
+                    raise ValueError(f"{p.name}: {what} {sorted(unread)} are not consumers of the product")
+            for c, scope in p.row_scopes.items():
+                if not scope or not all(scope.values()):
+                    raise ValueError(f"{p.name}: row_scopes.{c} needs column: [values]")
         return self
 
 

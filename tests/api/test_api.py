@@ -14,7 +14,7 @@ U1, U2 = "914403000000000001", "914403000000000002"
 
 @pytest.fixture
 def client(spark, lake, settings):
-    prof = "uscc string, ent_name string, phone string, reg_capital_wan double, innovation_score double"
+    prof = "uscc string, ent_name string, contact_phone string, reg_capital_wan double, innovation_score double"
     lake.write(spark.createDataFrame([(U1, "甲科技有限公司", "13800000001", 100.0, 70.0),
                                       (U2, "乙制造有限公司", None, 500.0, float("nan"))], prof), "gold.enterprise_profile")
     lake.write(spark.createDataFrame([(U1, "甲科技（更名）", "13800000001", 120.0, 75.0),
@@ -35,11 +35,7 @@ def client(spark, lake, settings):
     return TestClient(create_app(settings))
 
 
-def H(consumer):
-    return {"X-Consumer": consumer}
-
-
-def test_list_products(client):
+def test_list_products(client, H):
     r = client.get("/products", headers=H("zsj_data_portal"))
     assert r.status_code == 200
     by = {p["name"]: p for p in r.json()["products"]}
@@ -47,25 +43,27 @@ def test_list_products(client):
     assert by["gold.enterprise_profile"]["readable"] is False and by["gold.policy_profile"]["readable"] is True
     assert by["gold.policy_profile"]["version"] is None and by["gold.policy_profile"]["owner"] == "QXZX"
     assert client.get("/products").status_code == 401
-    assert client.get("/products", headers=H("hacker")).status_code == 403
+    # the old identity header is no credential (a forged one in tests/api/test_attacks.py)
+    assert client.get("/products", headers={"X-Consumer": "zsj_data_portal"}).status_code == 401
 
 
-def test_profile_masking_and_time_travel(client, settings):
+def test_profile_masking_and_time_travel(client, settings, H):
     r = client.get(f"/enterprises/{U1}/profile", headers=H("gxj_enterprise_service"))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["profile"]["ent_name"] == "甲科技（更名）" and body["version"] == 1
-    assert body["profile"]["phone"] == "***" and "phone" in body["masked_columns"]
+    # contact_phone is 敏感 in the field catalog; gxj's grant does not include 敏感 columns
+    assert body["profile"]["contact_phone"] == "***" and body["masked_columns"] == ["contact_phone"]
     r = client.get(f"/enterprises/{U1}/profile", headers=H("kcj_policy_portal"))
-    assert r.json()["profile"]["phone"] == "13800000001" and r.json()["masked_columns"] == []
+    assert r.json()["profile"]["contact_phone"] == "13800000001" and r.json()["masked_columns"] == []
     r = client.get(f"/enterprises/{U1}/profile", params={"version": 0}, headers=H("kcj_policy_portal"))
     assert r.json()["profile"]["ent_name"] == "甲科技有限公司"
     assert client.get("/enterprises/X/profile", headers=H("kcj_policy_portal")).status_code == 404
     # 敏感 product, not a listed consumer
-    assert client.get(f"/enterprises/{U1}/profile", headers=H("zsj_data_portal")).status_code == 403
+    assert client.get(f"/enterprises/{U1}/profile", headers=H("zsj_data_portal")).status_code == 403  # no grant
 
 
-def test_product_page_filters_and_consumer_lineage(client, settings):
+def test_product_page_filters_and_consumer_lineage(client, settings, H):
     r = client.get("/products/gold.enterprise_tags", params={"uscc": U1}, headers=H("zsj_data_portal"))
     assert r.status_code == 200 and r.json()["total"] == 2 and {x["tag_id"] for x in r.json()["rows"]} == {"T01", "T02"}
     r = client.get("/products/gold.enterprise_profile", params={"limit": 1, "offset": 1},
@@ -106,7 +104,8 @@ def _csv(r) -> list[list[str]]:
     return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
 
 
-def test_csv_export_neutralises_formulas_and_keeps_the_lake_raw(client, spark, lake, settings):
+def test_csv_export_neutralises_formulas_and_keeps_the_lake_raw(client, spark, lake, settings, H, grant):
+    grant("zsj_data_portal", "gold.enterprise_tags", export=True)
     lake.write(spark.createDataFrame([(U1, "T03", LINK, dt.date(2026, 1, 1), "+86 证书"),
                                       (U1, "T04", "-1 @ 负面清单", dt.date(2026, 1, 1), "\t备注")],
                                      "uscc string, tag_id string, tag_name string, since date, evidence string"),
@@ -126,17 +125,22 @@ def test_csv_export_neutralises_formulas_and_keeps_the_lake_raw(client, spark, l
     assert [(x["tag_name"], x["evidence"]) for x in stored] == [(LINK, "+86 证书")]
 
 
-def test_csv_export_has_the_grants_masking_and_audit_of_the_json_route(client, settings):
+def test_csv_export_has_the_grants_masking_and_audit_of_the_json_route(client, settings, H, grant):
     url = "/products/gold.enterprise_profile/rows.csv"
     assert client.get(url).status_code == 401
     r = client.get(url, headers=H("zsj_data_portal"))  # 敏感 product, no grant
-    assert r.status_code == 403 and "may not read gold.enterprise_profile" in r.json()["detail"]
+    assert r.status_code == 403 and "has no grant for gold.enterprise_profile" in r.json()["detail"]
     assert client.get("/products/gold.nope/rows.csv", headers=H("zsj_data_portal")).status_code == 404
-    assert client.get(url, params={"phone": "x"}, headers=H("gxj_enterprise_service")).status_code == 400
+    # the catalog's grant may read but not export (bulk export needs a grant that says so)
+    r = client.get(url, params={"uscc": U1}, headers=H("gxj_enterprise_service"))
+    assert r.status_code == 403 and "export" in r.json()["detail"]
+    grant("gxj_enterprise_service", "gold.enterprise_profile", export=True)
+    grant("kcj_policy_portal", "gold.enterprise_profile", export=True, sensitive=True)
+    assert client.get(url, params={"contact_phone": "x"}, headers=H("gxj_enterprise_service")).status_code == 400
     assert load_graph(settings.lineage_path).readers("gold.enterprise_profile") == []  # refusals are not reads
     header, *rows = _csv(client.get(url, params={"uscc": U1}, headers=H("gxj_enterprise_service")))
     row = dict(zip(header, rows[0]))
-    assert len(rows) == 1 and row["ent_name"] == "甲科技（更名）" and row["phone"] == "***"  # masked as in JSON
+    assert len(rows) == 1 and row["ent_name"] == "甲科技（更名）" and row["contact_phone"] == "***"  # as in JSON
     header, *rows = _csv(client.get(url, params={"version": 0, "uscc": U2}, headers=H("kcj_policy_portal")))
     assert dict(zip(header, rows[0]))["innovation_score"] == ""  # NaN, null in JSON: an empty cell
     reads = [e for e in read_events(settings.lineage_path) if e["job"]["name"].startswith("api.")]
@@ -182,7 +186,7 @@ def dispatch_client(settings):
     return TestClient(create_app(settings))
 
 
-def test_dispatch_returns_top3_departments_with_reasons(dispatch_client, settings, trained_dispatch_model):
+def test_dispatch_returns_top3_departments_with_reasons(dispatch_client, settings, trained_dispatch_model, H):
     from govlake.petitions.job import publish_model
     from govlake.petitions.scoring import default_model_dir
 
@@ -210,7 +214,7 @@ def test_dispatch_returns_top3_departments_with_reasons(dispatch_client, setting
     assert (form["category_l3"], form["request_type"], form["community_name"]) == ("拖欠工资", "投诉", "固戍社区")
 
 
-def test_petition_form_needs_no_model(dispatch_client, settings):
+def test_petition_form_needs_no_model(dispatch_client, settings, H):
     r = dispatch_client.post("/petitions/form", json={**HOTLINE, "requester_id": "U1"}, headers=H("street_grid"))
     assert r.status_code == 200, r.text
     f = r.json()["form"]
@@ -221,7 +225,7 @@ def test_petition_form_needs_no_model(dispatch_client, settings):
     assert dispatch_client.post("/petitions/form", json=HOTLINE, headers=H("zsj_data_portal")).status_code == 403
 
 
-def test_dispatch_without_model_is_503(dispatch_client, settings):
+def test_dispatch_without_model_is_503(dispatch_client, settings, H):
     from govlake.petitions.scoring import default_model_dir
 
     assert not (default_model_dir(settings) / "model.json").exists()  # really no model

@@ -30,7 +30,10 @@ SCALE = 300
 # and revenue); the other sources are empty for the build, which keeps the test to a few minutes.
 SOURCES = ["enterprise_registry", "tax_annual", "social_insurance"]
 PROFILE = "gold.enterprise_profile"
-READER = {"X-Consumer": "kcj_policy_portal"}  # may read the 敏感 profile, unmasked
+def reader_key(settings) -> dict:  # a key of kcj_policy_portal: may read the 敏感 profile, unmasked
+    from govlake import access
+
+    return {"Authorization": f"Bearer {access.issue_key(access.open_store(settings), 'kcj_policy_portal', by='system').token}"}
 
 
 def _build_and_release(spark, lake, run_id: str, as_of: dt.date = D, incremental: bool = False) -> dict:
@@ -42,7 +45,7 @@ def _build_and_release(spark, lake, run_id: str, as_of: dt.date = D, incremental
 
 
 def _served(client, uscc: str) -> dict:
-    r = client.get(f"/enterprises/{uscc}/profile", headers=READER)
+    r = client.get(f"/enterprises/{uscc}/profile")  # the client carries the reader's key
     assert r.status_code == 200, r.text
     return r.json()["profile"]
 
@@ -66,7 +69,7 @@ def test_restated_registry_value_reaches_the_profile_on_the_next_build(spark, la
     generate_all(settings, SCALE, 25, D, bad_share=0)
     ingest_all(spark, lake, D, SOURCES)
     first = _build_and_release(spark, lake, "run-1")
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), headers=reader_key(settings))
 
     reg = lake.to_arrow("bronze.enterprise_registry", columns=["uscc", "name", "reg_capital_wan"]).sort_by("uscc")
     fixed, other = reg.slice(0, 1).to_pylist()[0], reg.slice(1, 1).to_pylist()[0]

@@ -20,8 +20,10 @@ def test_catalog_loads_and_is_consistent(settings):
                  "gold.policy_matches", "gold.petition_dispatch"]:
         p = products[name]
         assert p.label and p.description and p.owner and p.refresh.cron and p.contract.key
-    assert products["gold.enterprise_profile"].masked_for("gxj_enterprise_service")
-    assert products["gold.enterprise_profile"].masked_for("kcj_policy_portal") == []
+    from govlake.access.levels import column_levels  # masking follows the field catalog's levels
+
+    levels = column_levels(products["gold.enterprise_profile"], settings)
+    assert (levels["contact_phone"], levels["reg_address"], levels["ent_name"]) == ("敏感", "敏感", "公开")
     # the profile's contract suite is used until the profile build writes its own suite file
     assert product_suite(products["gold.enterprise_profile"], settings)["name"] == "gold.enterprise_profile"
     with pytest.raises(KeyError, match="unknown data product"):

@@ -1,10 +1,12 @@
 """HTTP API for departments and downstream apps (数据产品服务接口).
 
 Reads go through delta-rs -> Arrow (no Spark in the serving path), with key filters pushed down
-into the Parquet scan. Every caller names itself with `X-Consumer` (a consumer id from
-catalog/products.yaml); access follows the product's classification, 敏感 columns are masked
-unless the consumer is a sensitive reader, and each read emits an OpenLineage run
-(`api.<consumer>`, input = the product) so `govlake lineage <product>` shows who used it.
+into the Parquet scan. Every caller authenticates with an API key the platform issued
+(`Authorization: Bearer glk_...`, govlake.access). What it may read is its grant in the access
+store: columns (敏感 ones only when the grant says so, levels from the catalog), rows (row scope),
+rows per day, export. Every request, allowed or denied, appends a hash-chained audit row
+(govlake.api.audit_middleware), and each read emits an OpenLineage run (`api.<consumer>`,
+input = the product) so `govlake lineage <product> --downstream` shows who used it.
 """
 
 from __future__ import annotations
@@ -13,18 +15,57 @@ import math
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import Body, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from govlake import release
+from govlake.access import AuthError, Grant, active_grant, open_store, verify_key
+from govlake.access.audit import rows_served_today
+from govlake.access.consumers import key_id_of
+from govlake.access.levels import hidden_profile_fields, masked_columns, tags_reading
+from govlake.api.audit_middleware import AuditMiddleware, audit_event
 from govlake.api.csv_export import csv_document
 from govlake.lakehouse import Lakehouse
 from govlake.lineage.emitter import DatasetRef, JobRun
 from govlake.products import Product, load_catalog
+from govlake.portal.pages import router as portal_router
 from govlake.settings import Settings, get_settings
 
 MASK = "***"
-MAX_LIMIT = 1000
+MAX_LIMIT = 1000              # rows per request
+MAX_OFFSET = 100_000          # paging deeper is a bulk export: rows.csv under an export grant
+MAX_FILTER_CHARS = 128
+MAX_TEXT_CHARS = 5000         # a petition's title + content
+MAX_COLUMNS_PARAM = 4000
+MAX_VERSION = 2 ** 63 - 1     # a Delta version is a long
+PUBLIC_DAILY_ROWS = 5000      # a consumer reading a 公开 product without a grant, per product and day
 CONTROL_PARAMS = {"limit", "offset", "version", "columns"}
+PROFILE, TAGS = "gold.enterprise_profile", "gold.enterprise_tags"
+PRODUCT_NAME = r"^[a-z][a-z0-9_]*\.[a-z0-9_]{1,100}$"
+USCC = r"^[0-9A-Za-z]{1,32}$"
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+_ERRORS = {
+    400: "bad filter or parameter (参数错误)",
+    401: "no valid API key: missing, malformed, unknown, expired or revoked (未认证)",
+    403: "no grant for this product, column, rows or export (无权限)",
+    404: "unknown product, version or enterprise (不存在)",
+    422: "parameter out of bounds (参数越界)",
+    429: "the grant's rows per day are used up (超出每日行数)",
+    503: "not ready: no dispatch model trained yet (服务未就绪)",
+}
+
+
+def errors(*codes: int) -> dict:
+    return {c: {"model": ErrorBody, "description": _ERRORS[c]} for c in codes}
+
+
+READ_ERRORS = errors(400, 401, 403, 404, 422, 429)
 
 
 def _clean(v):
@@ -33,10 +74,32 @@ def _clean(v):
     return v
 
 
+def _typed(col: str, raw: str, typ: pa.DataType):
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return raw
+    try:
+        return pc.cast(pa.scalar(raw), typ).as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise HTTPException(400, f"{col}={raw!r} is not a valid {typ}")
+
+
+def _version_exists(table_path, version: int) -> bool:
+    """Within the table's history, from the log's file names: no time travel to find out (a
+    huge version would make delta-rs replay the log looking for it)."""
+    return (table_path / "_delta_log" / f"{version:020d}.json").is_file()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     lake = Lakehouse(None, settings)
-    app = FastAPI(title="govlake API", description="区级企业与民生服务数据产品接口", version="1")
+    store = open_store(settings)
+    app = FastAPI(title="govlake API", version="2",
+                  description="区级企业与民生服务数据产品接口. Authenticate with `Authorization: Bearer <API key>` "
+                              "(接口密钥, issued by `govlake access key issue`).")
+    app.add_middleware(AuditMiddleware, store=store)
+    app.state.settings = settings
+    app.include_router(portal_router)  # 公共数据服务门户 under /portal
+    bearer = HTTPBearer(auto_error=False, description="API key issued by the platform (平台签发的接口密钥)")
 
     def catalog():
         return load_catalog(settings)
@@ -47,22 +110,110 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"unknown data product {name!r} (未知数据产品)")
         return p
 
-    def consumer_or_401(x_consumer: str | None) -> str:
-        known = {c.id for c in catalog().consumers}
-        if not x_consumer:
-            raise HTTPException(401, "X-Consumer header is required (请在 X-Consumer 头中注明调用方)")
-        if x_consumer not in known:
-            raise HTTPException(403, f"unknown consumer {x_consumer!r} (未登记的调用方)")
-        return x_consumer
+    def consumer_or_401(request: Request, cred: HTTPAuthorizationCredentials | None) -> str:
+        ev = audit_event(request)
+        if request.headers.get("x-consumer"):
+            ev.detail = "X-Consumer header ignored (not a credential)"
+        if cred is None:
+            raise HTTPException(401, "an API key is required: Authorization: Bearer <key> (请携带接口密钥)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        try:
+            ident = verify_key(store, cred.credentials)
+        except AuthError as e:
+            ev.key_id = key_id_of(cred.credentials)
+            raise HTTPException(401, str(e), headers={"WWW-Authenticate": "Bearer"})
+        ev.actor_kind, ev.actor, ev.key_id = "consumer", ident.consumer_id, ident.key_id
+        return ident.consumer_id
 
-    def read(p: Product, consumer: str, filters: dict[str, str], *, limit: int = 100, offset: int = 0,
-             version: int | None = None) -> dict:
-        if not p.may_read(consumer):
-            raise HTTPException(403, f"{consumer} may not read {p.name} ({p.label}, {p.classification})")
+    def grant_or_403(request: Request, p: Product, consumer: str, *, export: bool = False) -> Grant | None:
+        """The consumer's grant for p (None: reading a 公开 product without one)."""
+        ev = audit_event(request)
+        ev.product = p.name
+        g = active_grant(store, consumer, p.name)
+        if g is None and p.classification != "公开":
+            raise HTTPException(403, f"{consumer} has no grant for {p.name} ({p.label}, {p.classification}) (未获授权)")
+        if g is not None:
+            ev.grant_id, ev.purpose = g.id, g.purpose
+        else:
+            ev.purpose = "公开数据"
+        if export and not (g is not None and g.export):
+            raise HTTPException(403, f"bulk export of {p.name} needs a grant with export (导出须经授权)")
+        return g
+
+    def masked_of(p: Product, g: Grant | None, names: list[str]) -> set[str]:
+        return set(masked_columns(p, g, names, settings))
+
+    def hidden_text_fields(g: Grant | None) -> frozenset[str]:
+        """Profile fields whose values must not appear in text this reader gets."""
+        prof = next((x for x in catalog().products if x.name == PROFILE), None)
+        return hidden_profile_fields(prof, g, settings) if prof else frozenset()
+
+    def daily_remaining(consumer: str, p: Product, g: Grant | None) -> int:
+        cap = g.daily_rows if g is not None else PUBLIC_DAILY_ROWS
+        left = cap - rows_served_today(store, consumer, p.name)
+        if left <= 0:
+            raise HTTPException(429, f"{consumer} has read its {cap} rows of {p.name} for today (今日行数已用完)")
+        return left
+
+    def check_filters(p: Product, g: Grant | None, filters: dict[str, str], names: list[str] | None) -> dict:
+        bad = [k for k in filters if k not in p.contract.key]
+        if bad:
+            raise HTTPException(400, f"filters must be key columns of {p.name} ({p.contract.key}), got {bad[:5]}")
+        for col, raw in filters.items():
+            if len(raw) > MAX_FILTER_CHARS or any(ord(ch) < 32 for ch in raw):
+                raise HTTPException(400, f"filter {col} is longer than {MAX_FILTER_CHARS} characters or has control characters")
+        hidden = masked_of(p, g, list(filters))
+        if hidden:
+            # filtering on a masked column would tell its values by which rows come back
+            raise HTTPException(403, f"{sorted(hidden)} are masked for this grant: no filtering on them (脱敏字段不可作筛选条件)")
+        where: dict[str, object] = dict(filters)
+        for col, values in ((g.row_scope or {}) if g is not None else {}).items():
+            if names is not None and col not in names:
+                raise HTTPException(403, f"the grant's row scope is on {col}, which {p.name} has no column for (授权范围不适用)")
+            if col in filters:
+                if filters[col] not in values:
+                    raise HTTPException(403, f"{col}={filters[col]!r} is outside the grant's rows (超出授权数据范围)")
+            elif p.view:
+                raise HTTPException(403, f"the grant covers {col} in {values}: filter on {col} (须按授权范围筛选)")
+            else:
+                where[col] = list(values)
+        return where
+
+    def served_columns(p: Product, g: Grant | None, names: list[str], wanted: str | None) -> list[str]:
+        cols = names
+        if g is not None and g.columns is not None:
+            allowed = set(g.columns) | set(p.contract.key)
+            cols = [c for c in cols if c in allowed]
+        if wanted:
+            if len(wanted) > MAX_COLUMNS_PARAM:
+                raise HTTPException(422, f"columns= is longer than {MAX_COLUMNS_PARAM} characters")
+            ask = [c.strip() for c in wanted.split(",") if c.strip()]
+            unknown = [c for c in ask if c not in names]
+            if unknown:
+                raise HTTPException(400, f"{p.name} has no columns {unknown[:5]}")
+            outside = [c for c in ask if c not in cols]
+            if outside:
+                raise HTTPException(403, f"columns {outside[:5]} are not in the grant (未授权字段)")
+            keys = [k for k in p.contract.key if k in names and k not in ask]
+            cols = keys + ask
+        return cols
+
+    def mask_rows(rows: list[dict], masked: set[str]) -> list[dict]:
+        return [{k: (MASK if k in masked else _clean(v)) for k, v in r.items()} for r in rows]
+
+    def read(request: Request, p: Product, consumer: str, filters: dict[str, str], *, limit: int = 100,
+             offset: int = 0, version: int | None = None, columns: str | None = None, export: bool = False) -> dict:
+        ev = audit_event(request)
+        ev.filters, ev.version = dict(filters) or None, version
+        ev.columns = [c.strip() for c in columns.split(",")][:200] if columns else None
+        g = grant_or_403(request, p, consumer, export=export)
         if p.view:
-            return read_view(p, consumer, filters, limit=limit, offset=offset, version=version)
+            return read_view(request, p, consumer, g, filters, limit=limit, offset=offset, version=version,
+                             columns=columns)
         if not lake.exists(p.name):
             raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
+        if version is not None and not _version_exists(lake.path(p.name), version):
+            raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
         try:
             # the current release's version (发布版本), never "latest of each table": a build that
             # crashed between two commits is not served half-published (govlake.release)
@@ -70,46 +221,65 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema = lake.arrow_schema(p.name, version)
         except Exception:
             raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
-        where = {}
-        for col, raw in filters.items():
-            if col not in schema.names:
-                raise HTTPException(400, f"{p.name} has no column {col!r} to filter on")
+        ev.version = version
+        where = check_filters(p, g, filters, schema.names)
+        for col, raw in where.items():  # the filters, and the row scope's values, in the column's type
             typ = schema.field(col).type
-            try:
-                value = pc.cast(pa.scalar(raw), typ) if not pa.types.is_string(typ) else pa.scalar(raw)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise HTTPException(400, f"{col}={raw!r} is not a valid {typ}")
-            where[col] = value.as_py()
-        table = lake.to_arrow(p.name, version, where=where)
+            where[col] = [_typed(col, v, typ) for v in raw] if isinstance(raw, list) else _typed(col, raw, typ)
+        cols = served_columns(p, g, schema.names, columns)
+        masked = masked_of(p, g, cols)
+        limit = min(limit, daily_remaining(consumer, p, g))
+        # masked columns are not read at all: their values (and whether they are null) stay in the lake
+        table = lake.to_arrow(p.name, version, columns=[c for c in cols if c not in masked], where=where)
         total = table.num_rows
-        table = table.slice(offset, limit)
-        masked = [c for c in p.masked_for(consumer) if c in table.schema.names]
-        rows = [{k: (MASK if k in masked and v is not None else _clean(v)) for k, v in r.items()}
-                for r in table.to_pylist()]
+        rows = table.slice(offset, limit).to_pylist()
+        rows = [{c: r.get(c) for c in cols} for r in rows]
+        text_masked = guard_text(p, g, rows)
+        rows = mask_rows(rows, masked)
+        ev.rows = len(rows)
         _emit_read(consumer, p.name, version, len(rows))
-        return {"product": p.name, "label": p.label, "version": version, "total": total,
-                "offset": offset, "count": len(rows), "masked_columns": masked, "columns": table.schema.names,
-                "rows": rows}
+        return {"product": p.name, "label": p.label, "version": version, "total": total, "offset": offset,
+                "count": len(rows), "masked_columns": [c for c in cols if c in masked] + text_masked,
+                "columns": cols, "rows": rows}
 
-    def read_view(p: Product, consumer: str, filters: dict[str, str], *, limit: int, offset: int,
-                  version: int | None) -> dict:
+    def guard_text(p: Product, g: Grant | None, rows: list[dict]) -> list[str]:
+        """Tag evidence quotes profile values (字段=取值): masked in the rows of tags whose rule reads
+        a field this reader may not see. Returns the columns so masked (for masked_columns)."""
+        if p.name != TAGS or not rows or "evidence" not in rows[0]:
+            return []
+        tags = tags_reading(hidden_text_fields(g), settings)
+        hit = False
+        for r in rows:
+            if r.get("tag_id") in tags and r.get("evidence") is not None:
+                r["evidence"], hit = MASK, True
+        return ["evidence"] if hit else []
+
+    def read_view(request: Request, p: Product, consumer: str, g: Grant | None, filters: dict[str, str], *,
+                  limit: int, offset: int, version: int | None, columns: str | None) -> dict:
         """A product built on read (e.g. gold.policy_matches from its keys and outcome tables)."""
+        ev = audit_event(request)
+        check_filters(p, g, filters, None)
+        stored = p.stored_in[-1] if p.stored_in else None
+        if version is not None and (stored is None or not lake.exists(stored)
+                                    or not _version_exists(lake.path(stored), version)):
+            raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
+        limit = min(limit, daily_remaining(consumer, p, g))
         try:
-            page = p.view_function()(settings, filters, limit=limit, offset=offset, version=version)
+            page = p.view_function()(settings, filters, limit=limit, offset=offset, version=version,
+                                     hidden_fields=hidden_text_fields(g))
         except ValueError as e:
             raise HTTPException(400, str(e))
-        except Exception as e:  # deltalake: no such version
-            if version is not None and "version" in str(e).lower():
-                raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
-            raise
         if page["version"] is None:
             raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
-        masked = p.masked_for(consumer)
-        rows = [{k: (MASK if k in masked and v is not None else _clean(v)) for k, v in r.items()} for r in page["rows"]]
+        names = list(page["rows"][0]) if page["rows"] else []
+        cols = served_columns(p, g, names, columns) if names else []
+        masked = masked_of(p, g, cols)
+        rows = mask_rows([{c: r[c] for c in cols} for r in page["rows"]], masked)
+        ev.rows, ev.version = len(rows), page["version"]
         _emit_read(consumer, p.name, page["version"], len(rows))
         return {"product": p.name, "label": p.label, "version": page["version"], "total": page["total"],
-                "offset": offset, "count": len(rows), "masked_columns": [c for c in masked if rows and c in rows[0]],
-                "columns": list(rows[0]) if rows else [], "rows": rows}
+                "offset": offset, "count": len(rows), "masked_columns": [c for c in cols if c in masked],
+                "columns": cols, "rows": rows}
 
     def _emit_read(consumer: str, product: str, version: int | None, rows: int) -> None:
         run = JobRun(f"api.{consumer}", settings, job_type="STREAMING", integration="API")
@@ -121,83 +291,102 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health():
         return {"status": "ok"}
 
-    @app.get("/products")
-    def list_products(x_consumer: str | None = Header(default=None)):
-        consumer_or_401(x_consumer)
+    @app.get("/products", responses=errors(401, 422))
+    def list_products(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        consumer = consumer_or_401(request, cred)
         out = []
         current = release.current(lake)
         for p in catalog().products:
             # built on read: the version of the table committed last; each as the release serves it
             stored = p.stored_in[-1] if p.view and p.stored_in else p.name
             version = release.version_of(lake, stored, current)
+            g = active_grant(store, consumer, p.name)
             out.append({"name": p.name, "label": p.label, "owner": p.owner, "classification": p.classification,
                         "description": p.description, "key": p.contract.key, "refresh": p.refresh.model_dump(),
-                        "version": version, "readable": p.may_read(x_consumer)})
+                        "version": version, "readable": g is not None or p.classification == "公开",
+                        "grant": None if g is None else {"id": g.id, "sensitive": g.sensitive, "export": g.export,
+                                                         "row_scope": g.row_scope, "valid_to": g.valid_to}})
         return {"products": out, "release": current.release_id if current else None}
 
-    def product_page(name: str, request: Request, limit: int, offset: int, version: int | None,
-                     x_consumer: str | None) -> dict:
-        """A page of a product's rows for a request (consumer, grant, key filters, masking, audit)."""
-        consumer = consumer_or_401(x_consumer)
+    def product_page(name: str, request: Request, limit: int, offset: int, version: int | None, columns: str | None,
+                     cred, *, export: bool = False) -> dict:
+        """A page of a product's rows for a request (key, grant, filters, masking, audit)."""
+        consumer = consumer_or_401(request, cred)
+        audit_event(request).product = name
         p = product_or_404(name)
         filters = {k: v for k, v in request.query_params.items() if k not in CONTROL_PARAMS}
-        bad = [k for k in filters if k not in p.contract.key]
-        if bad:
-            raise HTTPException(400, f"filters must be key columns of {p.name} ({p.contract.key}), got {bad}")
-        return read(p, consumer, filters, limit=limit, offset=offset, version=version)
+        if len(filters) > 8:
+            raise HTTPException(400, "at most 8 filters (筛选条件过多)")
+        return read(request, p, consumer, filters, limit=limit, offset=offset, version=version, columns=columns,
+                    export=export)
 
-    @app.get("/products/{name}")
-    def read_product(name: str, request: Request, limit: int = Query(100, ge=1, le=MAX_LIMIT),
-                     offset: int = Query(0, ge=0), version: int | None = Query(None, ge=0),
-                     x_consumer: str | None = Header(default=None)):
+    name_param = Path(..., pattern=PRODUCT_NAME, max_length=120, description="layer.table, e.g. gold.enterprise_tags")
+    uscc_param = Path(..., pattern=USCC, description="统一社会信用代码")
+
+    @app.get("/products/{name}", responses=READ_ERRORS)
+    def read_product(request: Request, name: str = name_param, limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET), version: int | None = Query(None, ge=0, le=MAX_VERSION),
+                     columns: str | None = Query(None, max_length=MAX_COLUMNS_PARAM, description="comma-separated"),
+                     cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """Rows of a product. Any key column is a filter: /products/gold.enterprise_tags?uscc=..."""
-        return product_page(name, request, limit, offset, version, x_consumer)
+        return product_page(name, request, limit, offset, version, columns, cred)
 
-    @app.get("/products/{name}/rows.csv")
-    def export_product(name: str, request: Request, limit: int = Query(100, ge=1, le=MAX_LIMIT),
-                       offset: int = Query(0, ge=0), version: int | None = Query(None, ge=0),
-                       x_consumer: str | None = Header(default=None)):
-        """The same page as CSV for spreadsheets (导出): UTF-8 with BOM, formula-like text
-        neutralised (govlake.api.csv_export); the stored values stay as they are."""
-        page = product_page(name, request, limit, offset, version, x_consumer)
+    @app.get("/products/{name}/rows.csv", responses={**READ_ERRORS, 200: {"content": {"text/csv": {}}}})
+    def export_product(request: Request, name: str = name_param, limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                       offset: int = Query(0, ge=0, le=MAX_OFFSET), version: int | None = Query(None, ge=0, le=MAX_VERSION),
+                       columns: str | None = Query(None, max_length=MAX_COLUMNS_PARAM),
+                       cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        """The same page as CSV for spreadsheets (导出), only under a grant with export: UTF-8 with
+        BOM, formula-like text neutralised (govlake.api.csv_export); the stored values stay as they are."""
+        page = product_page(name, request, limit, offset, version, columns, cred, export=True)
         return Response(csv_document(page["columns"], page["rows"]), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}-v{page["version"]}.csv"',
                                  "X-Total-Count": str(page["total"])})  # the page's rows of how many
 
-    @app.get("/enterprises/{uscc}/profile")
-    def enterprise_profile(uscc: str, version: int | None = None, x_consumer: str | None = Header(default=None)):
-        consumer = consumer_or_401(x_consumer)
-        page = read(product_or_404("gold.enterprise_profile"), consumer, {"uscc": uscc}, limit=1, version=version)
+    @app.get("/enterprises/{uscc}/profile", responses=READ_ERRORS)
+    def enterprise_profile(request: Request, uscc: str = uscc_param, version: int | None = Query(None, ge=0, le=MAX_VERSION),
+                           columns: str | None = Query(None, max_length=MAX_COLUMNS_PARAM),
+                           cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        consumer = consumer_or_401(request, cred)
+        page = read(request, product_or_404(PROFILE), consumer, {"uscc": uscc}, limit=1, version=version,
+                    columns=columns)
         if not page["rows"]:
             raise HTTPException(404, f"no profile for {uscc} (无此企业画像)")
         return {"uscc": uscc, "version": page["version"], "masked_columns": page["masked_columns"],
                 "profile": page["rows"][0]}
 
-    @app.get("/enterprises/{uscc}/tags")
-    def enterprise_tags(uscc: str, x_consumer: str | None = Header(default=None)):
-        consumer = consumer_or_401(x_consumer)
-        page = read(product_or_404("gold.enterprise_tags"), consumer, {"uscc": uscc}, limit=MAX_LIMIT)
-        return {"uscc": uscc, "version": page["version"], "tags": page["rows"]}
+    @app.get("/enterprises/{uscc}/tags", responses=READ_ERRORS)
+    def enterprise_tags(request: Request, uscc: str = uscc_param,
+                        cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        consumer = consumer_or_401(request, cred)
+        page = read(request, product_or_404(TAGS), consumer, {"uscc": uscc}, limit=MAX_LIMIT)
+        return {"uscc": uscc, "version": page["version"], "masked_columns": page["masked_columns"], "tags": page["rows"]}
 
-    @app.get("/enterprises/{uscc}/policy-matches")
-    def policy_matches(uscc: str, x_consumer: str | None = Header(default=None)):
-        consumer = consumer_or_401(x_consumer)
-        page = read(product_or_404("gold.policy_matches"), consumer, {"uscc": uscc}, limit=MAX_LIMIT)
+    @app.get("/enterprises/{uscc}/policy-matches", responses=READ_ERRORS)
+    def policy_matches(request: Request, uscc: str = uscc_param,
+                       cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        consumer = consumer_or_401(request, cred)
+        page = read(request, product_or_404("gold.policy_matches"), consumer, {"uscc": uscc}, limit=MAX_LIMIT)
         return {"uscc": uscc, "version": page["version"], "matches": page["rows"]}
 
-    def _petition_request(petition: dict, x_consumer: str | None, product: str, denied_zh: str):
+    def _petition_request(request: Request, petition: dict, cred, product: str):
         """The consumer (granted `product`) and the petition's text (title。content)."""
-        consumer = consumer_or_401(x_consumer)
+        consumer = consumer_or_401(request, cred)
         p = product_or_404(product)
-        if not p.may_read(consumer):
-            raise HTTPException(403, f"{consumer} may not use {product} ({denied_zh})")
+        grant_or_403(request, p, consumer)
+        parts = [petition.get(f) for f in ("title", "content", "address_text", "requester_id", "ticket_id")]
+        if any(v is not None and not isinstance(v, str) for v in parts):
+            raise HTTPException(422, "title, content, address_text, requester_id, ticket_id are text (须为文本)")
         text = "。".join(str(petition.get(f) or "").strip() for f in ("title", "content") if petition.get(f))
         if not text:
             raise HTTPException(422, "a petition needs a title or content (诉求标题或内容不能为空)")
+        if len(text) > MAX_TEXT_CHARS or any(len(v or "") > 500 for v in parts[2:]):
+            raise HTTPException(422, f"a petition's text is at most {MAX_TEXT_CHARS} characters (诉求内容过长)")
         return consumer, p, text
 
-    @app.post("/petitions/dispatch")
-    def dispatch(petition: dict = Body(...), x_consumer: str | None = Header(default=None)):
+    @app.post("/petitions/dispatch", responses=errors(401, 403, 404, 422, 503))
+    def dispatch(request: Request, petition: dict = Body(...),
+                 cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """Online 智能分拨 for one petition: top-3 departments with reasons (文本模型, 权责清单,
         属地 by the standard address, history), scored by the same function as the batch step."""
         from dataclasses import asdict
@@ -205,7 +394,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from govlake.petitions.blend_inputs import blend_inputs, load_dispatch_config
         from govlake.petitions.scoring import default_model_dir, get_model, score_one
 
-        consumer, p, text = _petition_request(petition, x_consumer, "gold.petition_dispatch", "无分拨权限")
+        consumer, p, text = _petition_request(request, petition, cred, "gold.petition_dispatch")
         try:
             model = get_model(default_model_dir(settings))
         except FileNotFoundError as e:  # the only 503: nothing trained yet
@@ -213,6 +402,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cfg = load_dispatch_config(settings.catalog_dir)
         recs = score_one(text, model=model, k=cfg.k, address=petition.get("address_text"),
                          **blend_inputs(settings.catalog_dir, model))
+        audit_event(request).rows = 1
         _emit_read(consumer, p.name, None, 1)
         return {"ticket_id": petition.get("ticket_id"), "model_version": model.meta.get("version"),
                 "departments": [asdict(r) for r in recs], "form": _petition_form(petition, text)}
@@ -224,12 +414,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          requester_id=petition.get("requester_id"),
                          category_model=online_category_model(settings)).as_dict()
 
-    @app.post("/petitions/form")
-    def petition_form(petition: dict = Body(...), x_consumer: str | None = Header(default=None)):
+    @app.post("/petitions/form", responses=errors(401, 403, 404, 422))
+    def petition_form(request: Request, petition: dict = Body(...),
+                      cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """智能填单 for one petition text: category (三级), request type, standard address with its
         confidence, keywords, requester and subject. Needs no trained model."""
-        consumer, p, text = _petition_request(petition, x_consumer, "gold.petition_forms", "无智能填单权限")
+        consumer, p, text = _petition_request(request, petition, cred, "gold.petition_forms")
+        audit_event(request).rows = 1
         _emit_read(consumer, p.name, None, 1)
         return {"ticket_id": petition.get("ticket_id"), "form": _petition_form(petition, text)}
 
     return app
+

@@ -65,6 +65,8 @@ class MatchView:
         self.outcomes = outcomes.combine_chunks()
         self.lookup = lookup
         self.version = version  # outcomes table version (the product's version)
+        # profile fields the reader may not see: an unmet clause reading one is explained without values
+        self.hidden_fields: frozenset[str] = frozenset()
         self._compiled: dict[tuple, CompiledPolicy] = {}
 
     # -- positions ------------------------------------------------------------------------
@@ -162,6 +164,9 @@ class MatchView:
             values = self.lookup(p_ver, t_ver, sorted({u for _, _, u in items}), fields, with_tags)
             clause = {o: next(c for c in cp.clauses if c.clause.id == unmet[o]) for o, cp in cps.items()}
             for i, o, u in items:
+                if self.hidden_fields.intersection(clause[o].fields_read):
+                    texts[i] += "（涉及脱敏字段，取值不予显示）"
+                    continue
                 row, tags = values.get(u, ({}, frozenset()))
                 texts[i] += cps[o].unmet_detail(clause[o], row, tags, None if status[o] == UNKNOWN else False)
         return pa.array(texts, pa.string())
@@ -235,18 +240,20 @@ def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> M
 
 def read_matches(lake, *, uscc: str | None = None, policy_ids: list[str] | None = None,
                  eligible: bool | None = None, as_of: dt.date | None = None, policy_version: int | None = None,
-                 offset: int = 0, limit: int | None = None, version: int | None = None) -> dict:
+                 offset: int = 0, limit: int | None = None, version: int | None = None,
+                 hidden_fields: frozenset[str] = frozenset()) -> dict:
     """Wide gold.policy_matches rows: {"version", "total", "rows"} (explanations built for the
-    returned page only)."""
+    returned page only, without the values of `hidden_fields`)."""
     view = open_view(lake, version=version, uscc=uscc)
     if view is None:
         return {"version": None, "total": 0, "rows": []}
+    view.hidden_fields = frozenset(hidden_fields)
     pairs = view.pairs(uscc=uscc, policy_ids=policy_ids, eligible=eligible, as_of=as_of, policy_version=policy_version)
     return {"version": view.version, "total": len(pairs), "rows": view.rows(pairs.slice(offset, limit))}
 
 
 def product_view(settings, filters: dict[str, str], *, limit: int = 100, offset: int = 0,
-                 version: int | None = None) -> dict:
+                 version: int | None = None, hidden_fields: frozenset[str] = frozenset()) -> dict:
     """The data product's read for the API (catalog/products.yaml `view:`): filters on the key
     columns policy_id, policy_version, uscc, as_of (strings from the query)."""
     from govlake.lakehouse import Lakehouse
@@ -261,4 +268,5 @@ def product_view(settings, filters: dict[str, str], *, limit: int = 100, offset:
         raise ValueError(f"bad filter value: {e}") from None
     return read_matches(Lakehouse(None, settings), uscc=filters.get("uscc"),
                         policy_ids=[filters["policy_id"]] if "policy_id" in filters else None,
-                        policy_version=pver, as_of=as_of, offset=offset, limit=limit, version=version)
+                        policy_version=pver, as_of=as_of, offset=offset, limit=limit, version=version,
+                        hidden_fields=hidden_fields)

@@ -1,0 +1,69 @@
+"""A small published lake for the portal (built once per session): enterprise tags with two
+versions, the petition SLA fact, reports and dispatch table, a recorded quality result, lineage
+events and a release; plus people's accounts in the access store (catalog grants imported on
+first open)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from portal_lake import FACT_SCHEMA, MEMBER, OWNER, PASSWORD, REPORT_SCHEMA, U1, U2, commit_rows, petition_rows, report_rows
+
+
+@pytest.fixture(scope="session")
+def portal_lake(spark, tmp_path_factory):
+    """Built once for the portal's tests (page tests and the browser test use different
+    products and accounts' actions, so they do not see each other's applications)."""
+    from govlake import access, release
+    from govlake.lakehouse import Lakehouse
+    from govlake.settings import Settings
+
+    settings = Settings(lake_root=tmp_path_factory.mktemp("portal") / "lake", spark_shuffle_partitions=4)
+    lake = Lakehouse(spark, settings)
+    from govlake.lineage.emitter import DatasetRef, JobRun
+    from govlake.quality.gate import validate
+
+    # the first tag's rule reads a 敏感 profile field, which its evidence quotes
+    tag_rows = [(U1, "equity_3y_ge_1000", "近三年股权融资超千万", dt.date(2026, 1, 1), "equity_financing_3y_wan=4321.5 >= 1000"),
+                (U1, "T01", "高新技术企业", dt.date(2024, 1, 1), "证书"), (U1, "T02", "专精特新", dt.date(2025, 1, 1), "证书"),
+                (U2, "T01", "高新技术企业", dt.date(2023, 1, 1), "证书")]
+    tag_ddl = "uscc string, tag_id string, tag_name string, since date, evidence string"
+    commit_rows(lake, spark, "gold.enterprise_tags", tag_rows, tag_ddl)
+    commit_rows(lake, spark, "gold.enterprise_tags", tag_rows[:3], tag_ddl)  # a second version for the history
+    fact, dispatch = petition_rows()
+    commit_rows(lake, spark, "gold.fct_petition_sla", fact, FACT_SCHEMA)
+    commit_rows(lake, spark, "gold.petition_dispatch", dispatch, "ticket_id string, rank int, dept_code string, "
+                                                                 "dept_name string, probability double, reason string")
+    periods = {"daily": lambda d: d, "weekly": lambda d: d - dt.timedelta(days=d.weekday()),
+               "monthly": lambda d: d.replace(day=1)}
+    for name, period in periods.items():
+        commit_rows(lake, spark, f"gold.rpt_petition_sla_{name}", report_rows(fact, period), REPORT_SCHEMA)
+    validate(spark.createDataFrame(tag_rows[:3], tag_ddl), "gold.enterprise_tags", engine="metrics", lake=lake)
+    release.publish(lake, "test-run", ["gold.enterprise_tags", "gold.fct_petition_sla", "gold.petition_dispatch",
+                                       "gold.rpt_petition_sla_daily"], step="test")
+    # lineage as the build reports it: the tags from the silver registry and certificates
+    run = JobRun("dbt.enterprise_tags", settings)
+    run.add_input(DatasetRef("silver.certificates"))
+    run.add_input(DatasetRef("silver.enterprise_registry"))
+    run.add_output(DatasetRef("gold.enterprise_tags", column_lineage={
+        "tag_name": [("silver.certificates", "cert_type")], "uscc": [("silver.enterprise_registry", "uscc")]},
+        transformations={"tag_name": "标签规则：证照类型映射为标签名称"}))
+    run.complete()
+    run = JobRun("dbt.certificates", settings)
+    run.add_input(DatasetRef("bronze.certificates"))
+    run.add_output(DatasetRef("silver.certificates", column_lineage={"cert_type": [("bronze.certificates", "cert_type")]}))
+    run.complete()
+    store = access.open_store(settings)
+    for username, role, dept, name in (MEMBER, OWNER):
+        access.create_account(store, username, PASSWORD, role, dept=dept, display_name=name)
+    store.close()
+    return {"fact": fact, "dispatch": dispatch, "settings": settings}
+
+
+@pytest.fixture
+def portal_app(portal_lake):
+    from govlake.api.app import create_app
+
+    return create_app(portal_lake["settings"])  # the API app serves the portal under /portal
