@@ -126,11 +126,14 @@ def step_push(ctx: StepContext):
 
 
 def step_approve(ctx: StepContext):
+    """秒批: applications from the pushed enterprises (generated here; the portal's in production),
+    decided by the catalog's trees; returns the day's figures (shares, time to decision) and their
+    Chinese summary lines, which the run prints."""
     from govlake.policy.approval import auto_approve
-    from govlake.policy.intake import submit_from_matches
+    from govlake.policy.intake import submit_from_push
 
-    submit_from_matches(ctx.lake, ctx.load_date)
-    return auto_approve(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run).version
+    submit_from_push(ctx.lake, ctx.load_date)
+    return auto_approve(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
 
 
 def step_maintain(ctx: StepContext):
@@ -224,6 +227,9 @@ def run_pipeline(settings: Settings, load_date: dt.date, scale: int, steps: list
             echo(f"==> {name}")
             run_step(name, ctx)
             echo(f"    done in {ctx.results[name]['seconds']} s")
+            result = ctx.results[name]["result"]
+            for line in result.get("summary_zh", []) if isinstance(result, dict) else []:
+                echo(f"    {line}")  # a step's figures in the run's output (the approve step's)
     return ctx
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from govlake.catalog.policies import CatalogError, load_policies, parse_policy, validate_policy
+from govlake.catalog.policies import KINDS, PUBLISHED, CatalogError, load_policies, parse_policy, validate_policy
 from govlake.policy import expr as E
 from govlake.settings import get_settings
 
@@ -89,9 +89,13 @@ def test_real_catalog_loads_with_core_fields_only_and_full_catalog(core, fields)
     a = load_policies(cat, {k: v.type for k, v in core.items()})
     b = load_policies(cat, {k: v.type for k, v in fields.items()})
     assert len(a) == len(b) >= 10
-    kinds = {p.kind for p in a}
-    assert {"national", "district_modelled"} <= kinds
-    assert sum(p.kind == "national" for p in a) >= 5 and sum(p.kind == "district_modelled" for p in a) >= 5
+    assert {p.kind for p in a} <= set(KINDS) and {"national", "city", "district"} <= {p.kind for p in a}
+    # Items encoded from a published text carry the article and the page it was read from.
+    published = [p for p in a if p.kind in PUBLISHED]
+    assert published and all(p.article_zh and p.source_url.startswith("http") and "模拟" not in p.doc_no
+                             for p in published)
+    with pytest.raises(CatalogError, match="needs article_zh"):
+        parse_policy(_doc("revenue_y1_wan > 1", kind="district", source_url="http://example.org/p"))
     hnte = next(p for p in a if p.policy_id == "hnte_recognition")
     assert len(hnte.clauses) == 9 and hnte.doc_no == "国科发火〔2016〕32号"
 

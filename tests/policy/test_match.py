@@ -33,10 +33,9 @@ def _wide(lake, **filters):
 
 def test_full_run_idempotent_and_changed_policy_alone(spark, lake, settings, policies, core):
     _setup(lake, spark, core)
-    pick = [p for p in policies if p.policy_id in ("hnte_recognition", "baoan_talent_housing", "baoan_job_stabilization")]
     c1 = match_policies(spark, lake, AS_OF, policies=None, fields=core)
     assert c1.committed and c1.rows_written > 0 and c1.pairs_kept >= c1.rows_written
-    assert c1.enterprises == 120 and c1.pairs_evaluated == 120 * len(policies)
+    assert c1.enterprises == 120 and c1.pairs_evaluated == 120 * sum(p.active_on(AS_OF) for p in policies)
     last = lake.history(OUTCOMES)[0]  # the run's counts are recorded with the outcomes commit
     assert str(last.get("pairs_kept")) == str(c1.pairs_kept) and str(last.get("pairs_evaluated")) == str(c1.pairs_evaluated)
     before = _wide(lake)
@@ -49,10 +48,10 @@ def test_full_run_idempotent_and_changed_policy_alone(spark, lake, settings, pol
     assert changed_policies(lake, policies) == []
 
     # A new version of one policy (threshold lowered) is matched alone.
-    housing = next(p for p in pick if p.policy_id == "baoan_talent_housing")
-    new = _bump(housing, params={"min_tax_wan": 10, "min_bachelor_ratio": 0.05})
+    housing = next(p for p in policies if p.policy_id == "baoan_equity_financing_reward")
+    new = _bump(housing, params={**housing.raw["params"], "min_revenue_wan": 0, "min_equity_wan": 0})
     catalog_now = [new if p.policy_id == housing.policy_id else p for p in policies]
-    assert [p.policy_id for p in changed_policies(lake, catalog_now)] == ["baoan_talent_housing"]
+    assert [p.policy_id for p in changed_policies(lake, catalog_now)] == ["baoan_equity_financing_reward"]
     c3 = match_policies(spark, lake, AS_OF, policies=changed_policies(lake, catalog_now), fields=core)
     assert c3.committed and c3.version == c1.version + 1 and c3.enterprises == 120
     after = _wide(lake)
@@ -67,7 +66,7 @@ def test_full_run_idempotent_and_changed_policy_alone(spark, lake, settings, pol
     assert not match_policies(spark, lake, AS_OF, policies=[new], fields=core).committed
 
     # A version that now matches nobody removes the policy's old rows.
-    none = _bump(new, params={"min_tax_wan": 1e12, "min_bachelor_ratio": 2.0}, clauses=[
+    none = _bump(new, params={**new.raw["params"], "min_tax_wan": 1e12, "min_bachelor_ratio": 2.0}, clauses=[
         {"id": "tax", "label_zh": "纳税门槛", "rule": "total_tax_y1_wan >= min_tax_wan"},
         {"id": "talent", "label_zh": "人才占比", "rule": "bachelor_plus_ratio_y1 >= min_bachelor_ratio"}])
     match_policies(spark, lake, AS_OF, policies=[none], fields=core)

@@ -22,9 +22,12 @@ from govlake.policy.expr import RuleError, parse
 
 KINDS = {
     "national": "国家政策原文（忠实编码）",
+    "city": "市级政策原文（忠实编码）",
+    "district": "区级政策原文（忠实编码）",
     "district_modelled": "参照区级政策实践建模",
     "synthetic": "基准测试用合成政策",
 }
+PUBLISHED = ("city", "district")  # encoded from a published text: article and source page required
 REQUIRED = ("policy_id", "name_zh", "kind", "dept", "version", "effective_from", "doc_no", "clauses")
 
 
@@ -48,6 +51,7 @@ class Policy:
     doc_no: str
     title_zh: str
     source_url: str
+    article_zh: str  # the article / sub-item of the document that grants this item, e.g. 第二条
     window_open: dt.date | None
     window_close: dt.date | None
     funding: dict
@@ -100,7 +104,10 @@ def _date(v: Any, where: str) -> dt.date | None:
         raise CatalogError(f"{where}: {v!r} is not a date (YYYY-MM-DD)") from None
 
 
-def parse_policy(doc: dict, *, source: str = "policy", dept_codes: set[str] | None = None) -> Policy:
+def parse_policy(doc: dict, *, source: str = "policy", dept_codes: set[str] | None = None,
+                 city_dept_codes: set[str] | None = None) -> Policy:
+    """dept_codes: district departments that issue policies; a `city` item may instead name a
+    city bureau listed in departments.yaml (city_dept_codes), since the district does not run it."""
     if not isinstance(doc, dict):
         raise CatalogError(f"{source}: a policy file must be a mapping")
     missing = [k for k in REQUIRED if doc.get(k) in (None, "", [])]
@@ -110,9 +117,15 @@ def parse_policy(doc: dict, *, source: str = "policy", dept_codes: set[str] | No
     where = f"policy {pid} ({doc['name_zh']})"
     if doc["kind"] not in KINDS:
         raise CatalogError(f"{where}: kind must be one of {sorted(KINDS)}, got {doc['kind']!r}")
-    if dept_codes is not None and doc["dept"] not in dept_codes:
+    allowed = dept_codes
+    if dept_codes is not None and doc["kind"] == "city":
+        allowed = dept_codes | (city_dept_codes or set())
+    if allowed is not None and doc["dept"] not in allowed:
         raise CatalogError(f"{where}: dept {doc['dept']!r} is not a department that issues policies "
                            f"(catalog/departments.yaml, issues_policies: true)")
+    if doc["kind"] in PUBLISHED and not (doc.get("article_zh") and doc.get("source_url")):
+        raise CatalogError(f"{where}: a {doc['kind']} item needs article_zh (e.g. 第二条) and source_url "
+                           f"(the page its text was read from)")
     params = {}
     for name, v in (doc.get("params") or {}).items():
         if isinstance(v, list) and v and all(isinstance(e, dict) for e in v):
@@ -134,6 +147,7 @@ def parse_policy(doc: dict, *, source: str = "policy", dept_codes: set[str] | No
         version=int(doc["version"]), effective_from=_date(doc["effective_from"], where),
         effective_to=_date(doc.get("effective_to"), where), doc_no=doc["doc_no"],
         title_zh=doc.get("title_zh", ""), source_url=doc.get("source_url", ""),
+        article_zh=str(doc.get("article_zh") or ""),
         window_open=_date(win.get("open"), where), window_close=_date(win.get("close"), where),
         funding=dict(doc.get("funding") or {}), params=params, clauses=tuple(clauses),
         manual_checks=tuple(doc.get("manual_checks") or ()), raw=doc,
@@ -165,12 +179,14 @@ def load_policies(catalog_dir: Path, fields: dict[str, str] | None = None, *,
     if fields is None:
         fields = {k: v.type for k, v in field_catalog(catalog_dir).items()}
         tags = tags if tags is not None else tag_ids(catalog_dir)
-    depts = {d.code for d in load_departments(catalog_dir) if d.issues_policies}
+    all_depts = load_departments(catalog_dir)
+    depts = {d.code for d in all_depts if d.issues_policies}
+    city_depts = {d.code for d in all_depts if d.name.startswith("深圳市")}  # city bureaus (市级), see departments.yaml
     certs = {c.key for c in load_certificate_types(catalog_dir)}
     out, ids = [], set()
     for path in sorted((catalog_dir / "policies").glob("*.yaml")):
         doc = yamlio.safe_load(path.read_text(encoding="utf-8"))
-        p = parse_policy(doc, source=str(path.name), dept_codes=depts)
+        p = parse_policy(doc, source=str(path.name), dept_codes=depts, city_dept_codes=city_depts)
         if p.kind == "synthetic" and not include_synthetic:
             continue
         if p.policy_id in ids:

@@ -146,9 +146,63 @@ def bench_policy(n_enterprises: int, n_policies: int = 342, *, spark=None, setti
     return figures
 
 
-if __name__ == "__main__":  # python -m govlake.policy.bench 100000
+SANDBOX_DRAFT = "baoan_little_giant_reward.yaml"  # catalog/policies/drafts/: formula, ranking, 5 parameters
+
+
+def bench_sandbox(n_enterprises: int, *, points: int = 20, spark=None, settings: Settings | None = None,
+                  seed: int = 7) -> dict:
+    """The policy sandbox (政策沙盘推演) over n synthetic enterprises: one draft (read the released
+    profile through delta-rs, reach, cost against a budget, diff, overlap with the policies in
+    force; no curves), then the same with a `points`-point curve for every numeric parameter.
+    Not timed: writing the synthetic profile. Spark only writes it; the sandbox runs without it."""
+    from pyspark.sql import functions as F
+
+    from govlake.cpu import tree_cpu_seconds
+    from govlake.lakehouse import Lakehouse
+    from govlake.policy.fields import core_fields, field_catalog
+    from govlake.policy.match import PROFILE
+    from govlake.policy.sandbox import load_draft, run_sandbox
+    from govlake.policy.synth import synthetic_profile_sql
+    from govlake.spark import get_spark
+
+    base_settings = settings or get_settings()
+    tmp = Path(tempfile.mkdtemp(prefix="govlake-sandbox-bench-"))
+    s = base_settings.model_copy(update={"lake_root": tmp})
+    spark = spark or get_spark(s, app_name="govlake-sandbox-bench")
+    lake = Lakehouse(spark, s)
+    full = field_catalog(s.catalog_dir)
+    fields = {k: full.get(k, v) for k, v in core_fields(s.catalog_dir).items()}
+    streets = [f"4403060{c}" for c in range(17, 27)]  # Bao'an's ten streets, for the breakdown
+    t = time.perf_counter()
+    profile = synthetic_profile_sql(spark, fields, n_enterprises, seed=seed).withColumn(
+        "street_code", F.element_at(F.array(*[F.lit(c) for c in streets]),
+                                    (F.floor(F.rand(seed) * len(streets)) + 1).cast("int")))
+    lake.write(profile, PROFILE)
+    figures: dict = {"n_enterprises": n_enterprises, "profile_write_s": round(time.perf_counter() - t, 2),
+                     "draft": SANDBOX_DRAFT}
+    draft = load_draft(s.catalog_dir / "policies" / "drafts" / SANDBOX_DRAFT, s.catalog_dir, fields)
+    gc.collect()
+    for name, pts in (("one_draft", 0), (f"curves_{points}", points)):
+        figures[f"load_avg_1m_before_{name}"] = os.getloadavg()[0]
+        t, cpu0 = time.perf_counter(), tree_cpu_seconds(include_self=True)
+        r = run_sandbox(draft, s, lake=Lakehouse(None, s), fields=fields, as_of=AS_OF, budget_wan=20_000, points=pts)
+        figures[f"{name}_s"] = round(time.perf_counter() - t, 2)
+        figures[f"{name}_cpu_s"] = round(tree_cpu_seconds(include_self=True) - cpu0, 1)
+        figures[f"{name}_phases_s"] = r.seconds
+    curves = [c for c in r.sensitivity if c.points]
+    figures.update(eligible=r.eligible, near_miss=r.near_miss, total_wan=r.cost.total_wan, funded=r.cost.funded,
+                   overlap_any=r.overlap_any, policies_in_force=len(r.overlap), curves=len(curves),
+                   points_per_curve=[len(c.points) for c in curves],
+                   seconds_per_curve=round(r.seconds["sensitivity"] / max(len(curves), 1), 2), lake=str(tmp))
+    return figures
+
+
+if __name__ == "__main__":  # python -m govlake.policy.bench 100000 | python -m govlake.policy.bench sandbox 900000
     import json
     import sys
 
+    if len(sys.argv) > 1 and sys.argv[1] == "sandbox":
+        print(json.dumps(bench_sandbox(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000), indent=1))
+        sys.exit(0)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
     print(json.dumps(bench_policy(n, int(sys.argv[2]) if len(sys.argv) > 2 else 342), indent=1))

@@ -1,4 +1,4 @@
-"""`govlake policy ...`: validate the catalog, match, evaluate one enterprise, push, approve, bench."""
+"""`govlake policy ...`: validate the catalog, match, evaluate one enterprise, push, approve, notices, bench."""
 
 from __future__ import annotations
 
@@ -98,7 +98,27 @@ def approve_cmd(as_of) -> None:
 
     s = get_settings()
     spark = get_spark(s)
-    click.echo(auto_approve(spark, Lakehouse(spark, s), _date(as_of)))
+    out = auto_approve(spark, Lakehouse(spark, s), _date(as_of))
+    for line in out["summary_zh"]:
+        click.echo(line)
+    click.echo(json.dumps({k: v for k, v in out.items() if k != "summary_zh"}, ensure_ascii=False))
+
+
+@policy.command("notices")
+@click.option("--date", "on", default=None, help="YYYY-MM-DD: only notices whose 公示期 covers this day (default: all)")
+def notices_cmd(on) -> None:
+    """Print the 秒批 approvals' public notice list (公示), gold.approval_notices."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.policy.approval import NOTICE_WORKING_DAYS, NOTICES, read_notices
+    from govlake.settings import get_settings
+
+    rows = read_notices(Lakehouse(None, get_settings()), dt.date.fromisoformat(on) if on else None)
+    click.echo(f"秒批资助公示（{NOTICES}；公示期 {NOTICE_WORKING_DAYS} 个工作日）" + (f"，公示中：{on}" if on else ""))
+    click.echo("序号\t企业名称\t统一社会信用代码\t政策名称\t主管部门\t核准金额（万元）\t决定日期\t公示期")
+    for i, r in enumerate(rows, 1):
+        click.echo(f"{i}\t{r['enterprise_name']}\t{r['uscc_masked']}\t{r['policy_name_zh']}\t{r['dept'] or ''}\t"
+                   f"{r['amount_wan']:g}\t{r['decision_date']}\t{r['notice_start']} 至 {r['notice_end']}")
+    click.echo(f"共 {len(rows)} 条")
 
 
 @policy.command("replay")
@@ -122,3 +142,46 @@ def bench_cmd(enterprises, policies) -> None:
     from govlake.policy.bench import bench_policy
 
     click.echo(json.dumps(bench_policy(enterprises, policies), indent=1))
+
+
+@policy.command("sandbox")
+@click.argument("draft", type=click.Path(exists=True, dir_okay=False))
+@click.option("--against", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="compare with another draft instead of the active version")
+@click.option("--budget", "budget", default=None, type=float, help="budget in 万元 (who is funded, by the draft's ranking)")
+@click.option("--points", default=20, show_default=True, help="points per sensitivity curve (0: no curves)")
+@click.option("--range", "spread", default=0.5, show_default=True, help="curve range, ± share of each parameter's value")
+@click.option("--by", "by", type=click.Choice(["street", "industry", "size"]), default=None,
+              help="breakdown shown (default: all three)")
+@click.option("--list", "cell", default=None, help="list the enterprises of one cell of --by (key or name), or entered / left")
+@click.option("--as-of", default=None, help="YYYY-MM-DD (default today, or the draft's effective_from if later)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="write the full report (every enterprise) as JSON")
+def sandbox_cmd(draft, against, budget, points, spread, by, cell, as_of, as_json, out) -> None:
+    """政策沙盘推演: reach, cost, sensitivity, diff and overlap of a draft policy; writes nothing to the lake."""
+    from pathlib import Path
+
+    from govlake.policy.sandbox import render_list_zh, render_zh, run_sandbox
+    from govlake.settings import get_settings
+
+    r = run_sandbox(draft, get_settings(), against=against, budget_wan=budget, points=points, spread=spread,
+                    as_of=dt.date.fromisoformat(as_of) if as_of else None)
+    if out:
+        Path(out).write_text(json.dumps(r.to_dict(list_limit=None, full=True), ensure_ascii=False, indent=1), encoding="utf-8")
+    if cell in ("entered", "left"):
+        if r.diff is None:
+            raise click.UsageError("no diff: the draft has nothing to compare with")
+        wanted = set(getattr(r.diff, cell))
+        rows = [x for x in r.enterprises() if x["uscc"] in wanted]
+        rows += [{"uscc": u, "rank": None, "status": "out", "unmet_clause": None, "unmet_status": None, "amount_wan": None}
+                 for u in sorted(wanted - {x["uscc"] for x in rows})]
+        click.echo(render_list_zh(rows, f"{'新进入 entered' if cell == 'entered' else '退出 left'}（{r.diff.against}）"))
+        return
+    if cell is not None:
+        dim = by or "street"
+        click.echo(render_list_zh(r.enterprises(dim, cell), f"{dim} = {cell}"))
+        return
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        click.echo(render_zh(r, by=[by] if by else None))

@@ -271,8 +271,8 @@ def publish_outbox(lake, store: OutboxStore, *, parent_run=None):
         T.StructField("title", T.StringType(), metadata={"comment": "标题"}),
     ])
 
-    def ts(v):
-        return None if v is None else dt.datetime.fromtimestamp(v, TZ).replace(tzinfo=None)
+    def ts(v):  # aware: PySpark reads a naive datetime in the process's zone, not Asia/Shanghai
+        return None if v is None else dt.datetime.fromtimestamp(v, TZ)
     data = [(r["policy_id"], r["policy_version"], r["uscc"], r["channel"], r["key"], r["status"], r["reason"],
              r["attempts"], r["last_error"], ts(r["created_at"]), ts(r["sent_at"]), r["title"]) for r in store.rows()]
     df = lake.spark.createDataFrame(data, schema)
