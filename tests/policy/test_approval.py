@@ -9,18 +9,20 @@ import time
 
 import pytest
 
+from govlake.catalog.work_calendar import load_work_calendar
 from govlake.policy import expr as E_
 from govlake.policy.approval import (
     APPLICATIONS, DECISIONS, NOTICES, PROFILE, SUBSIDIES, TIMELINE, TZ, approval_figures, auto_approve, decide,
     funding_standard_wan, load_trees, mask_uscc, read_notices, replay, submit_applications, tree_gaps,
-    working_days_after,
 )
 from govlake.policy.intake import applications_from_push, submit_from_push, submit_minutes
 from govlake.policy.compile import CompiledPolicy
 from govlake.policy.push import OutboxStore, default_channels, publish_outbox, run_push
 from govlake.policy.synth import profile_df, random_profiles
+from govlake.settings import get_settings
 
 AS_OF = dt.date(2026, 5, 10)
+CAL = load_work_calendar(get_settings().catalog_dir)
 HNTE = "baoan_hnte_first_award"
 SUB_SCHEMA = "award_id string, uscc string, policy_code string, dept_code string, award_date date, amount_wan double"
 E = {f"E{i}": f"91440306000000{i:04d}" for i in range(1, 7)}
@@ -141,7 +143,7 @@ def test_pushed_applications_decisions_timeline_rerun_and_notices(spark, seeded,
     assert sorted(n["uscc_masked"] for n in notices) == sorted(mask_uscc(E[k]) for k in ("E1", "E2"))
     n = notices[0]
     assert n["enterprise_name"].startswith("深圳市测试") and n["amount_wan"] == standard and n["policy_name_zh"] == p.name_zh
-    assert (n["notice_start"], n["notice_end"]) == working_days_after(n["decision_date"], 5)
+    assert (n["notice_start"], n["notice_end"]) == CAL.workdays_after(n["decision_date"], 5)
     assert read_notices(lake, n["notice_end"]) and not read_notices(lake, n["notice_end"] + dt.timedelta(days=1))
 
 
@@ -152,8 +154,10 @@ def _walk_in_has_no_push(lake, application_id) -> bool:
 
 def test_notice_rules():
     assert mask_uscc("91440300MA5F123456") == "91440300******3456"
-    assert working_days_after(dt.date(2026, 12, 4), 5) == (dt.date(2026, 12, 7), dt.date(2026, 12, 11))  # Fri
-    assert working_days_after(dt.date(2026, 12, 9), 5) == (dt.date(2026, 12, 10), dt.date(2026, 12, 16))  # Wed
+    assert CAL.workdays_after(dt.date(2026, 12, 4), 5) == (dt.date(2026, 12, 7), dt.date(2026, 12, 11))  # Fri
+    assert CAL.workdays_after(dt.date(2026, 12, 9), 5) == (dt.date(2026, 12, 10), dt.date(2026, 12, 16))  # Wed
+    # 国庆节: the 公示期 starts after the holiday and counts the 调休 Saturday 10-10
+    assert CAL.workdays_after(dt.date(2026, 9, 30), 5) == (dt.date(2026, 10, 8), dt.date(2026, 10, 13))
 
 
 def test_every_tree_makes_the_districts_checks(settings, fields, policies):

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from govlake.catalog.petition_service import load_petition_service
+from govlake.catalog.work_calendar import load_work_calendar
 from govlake.settings import Settings, get_settings
 from tests.transform.conftest import DEPARTMENTS, bronze_df, departments_df
 
@@ -97,9 +98,11 @@ def test_fact_flags(fact):
     # Mon 09:00 + 200 h = the next Tue 17:00: the Saturday and Sunday between do not count.
     assert f["D"].handling_workdays == pytest.approx(200 / 24 - 2)
     assert f["C"].handling_workdays == f["C"].handling_days == pytest.approx(100 / 24)  # closed Friday
-    # public holidays do not count either (catalog/petition_service.yaml work_calendar)
+    # public holidays do not count either (catalog/work_calendar.yaml)
     assert f["I"].handling_workdays == pytest.approx(224 / 24 - 7) and f["I"].is_on_time is False
-    assert not SVC.is_workday(dt.date(2026, 10, 1)) and SVC.is_workday(dt.date(2026, 10, 10))
+    cal = load_work_calendar(get_settings().catalog_dir)
+    assert not cal.is_workday(dt.date(2026, 10, 1)) and cal.is_workday(dt.date(2026, 10, 10))
+    assert cal.workdays_after(dt.date(2026, 9, 30), 5) == (dt.date(2026, 10, 8), dt.date(2026, 10, 13))
 
 
 def test_return_fires_exactly_for_the_named_dimensions_at_or_below_the_threshold(fact):

@@ -6,13 +6,12 @@ and the enterprise profile (@returned) all take the rule from here, so it exists
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from govlake import yamlio
 from govlake.catalog.sources import CatalogError
+from govlake.catalog.work_calendar import WorkCalendar
 
 FILE = "petition_service.yaml"
 
@@ -41,12 +40,6 @@ class PetitionService:
     return_max_score: int             # a score <= this on a named dimension sends the ticket back
     escalation_label: str             # 专项督办
     escalation_queue: str
-    holidays: frozenset[dt.date] = frozenset()        # 法定节假日放假日（含调休）
-    extra_workdays: frozenset[dt.date] = frozenset()  # 调休上班的周六、周日
-
-    def is_workday(self, d: dt.date) -> bool:
-        """工作日: Monday to Friday unless a holiday, and the weekend days made working days."""
-        return d in self.extra_workdays or (d.weekday() < 5 and d not in self.holidays)
 
     def dimension(self, dim_id: str) -> RatingDimension:
         return next(d for d in self.dimensions if d.id == dim_id)
@@ -72,35 +65,14 @@ def parse_petition_service(doc: dict) -> PetitionService:
             rating_min=int(r["min"]), rating_max=int(r["max"]), dimensions=dims, return_label=ret["label"],
             return_dimensions=tuple(ret["dimensions"]), return_max_score=int(ret["max_score"]),
             escalation_label=esc["label"], escalation_queue=esc["queue"])
-        holidays, workdays = _work_calendar(doc["work_calendar"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError) as e:
         raise CatalogError(f"{FILE}: missing or malformed entry {e}") from e
-    svc = dataclasses.replace(svc, holidays=holidays, extra_workdays=workdays)
     unknown = set(svc.return_dimensions) - {d.id for d in dims}
     if unknown or not svc.return_dimensions:
         raise CatalogError(f"{FILE}: return_rule.dimensions {sorted(unknown)} are not rating dimensions")
     if not svc.rating_min <= svc.return_max_score < svc.rating_max:
         raise CatalogError(f"{FILE}: return_rule.max_score must lie in [{svc.rating_min}, {svc.rating_max})")
     return svc
-
-
-def _date(v) -> dt.date:
-    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
-
-
-def _work_calendar(cal: dict) -> tuple[frozenset[dt.date], frozenset[dt.date]]:
-    """The holiday periods expanded to days; a 调休 workday must be a weekend day and no holiday."""
-    holidays = set()
-    for h in cal["holidays"]:
-        start, end = _date(h["from"]), _date(h["to"])
-        if end < start:
-            raise ValueError(f"work_calendar holiday {h.get('label')} ends before it starts")
-        holidays.update(start + dt.timedelta(days=i) for i in range((end - start).days + 1))
-    workdays = {_date(d) for d in cal["workdays"]}
-    wrong = sorted(d for d in workdays if d.weekday() < 5 or d in holidays)
-    if wrong:
-        raise ValueError(f"work_calendar.workdays {[d.isoformat() for d in wrong]} are not weekend days outside the holidays")
-    return frozenset(holidays), frozenset(workdays)
 
 
 def load_petition_service(catalog_dir: Path) -> PetitionService:
@@ -112,8 +84,9 @@ def _dates(days) -> str:
     return ", ".join(f"date'{d.isoformat()}'" for d in sorted(days))
 
 
-def dbt_macros(svc: PetitionService, header: str) -> str:
-    """dbt/macros/petition_service.sql: the catalog values as macros the petition marts call."""
+def dbt_macros(svc: PetitionService, calendar: WorkCalendar, header: str) -> str:
+    """dbt/macros/petition_service.sql: the catalog values (and the work calendar's days) as macros
+    the petition marts call."""
     simple = ", ".join(f"'{t}'" for t in svc.simple_request_types)
 
     def macro(name: str, comment: str, body: str) -> str:
@@ -125,8 +98,8 @@ def dbt_macros(svc: PetitionService, header: str) -> str:
         macro("petition_contact_hours", "首次联系时限（派单后小时数）", str(svc.contact_hours)),
         macro("petition_simple_request_types", f"{svc.simple_label}（当日办结）的诉求类型", simple),
         macro("petition_close_days", f"{svc.normal_label}办结时限（天）", str(svc.close_days)),
-        macro("petition_holidays", "法定节假日放假日（含调休），工作日历 work_calendar", _dates(svc.holidays)),
-        macro("petition_extra_workdays", "调休上班的周末，工作日历 work_calendar", _dates(svc.extra_workdays)),
+        macro("petition_holidays", "法定节假日放假日（含调休），catalog/work_calendar.yaml", _dates(calendar.holidays)),
+        macro("petition_extra_workdays", "调休上班的周末，catalog/work_calendar.yaml", _dates(calendar.extra_workdays)),
         macro("petition_dissatisfied", f"{svc.return_label}：首次评价触发回退",
               svc.dissatisfied_sql()),
         macro("petition_redissatisfied", f"{svc.escalation_label}（{svc.escalation_queue}）：重办后二次评价仍触发回退规则",

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pyarrow.compute as pc
 from govlake import yamlio
 from govlake.catalog.policies import Policy, load_policies, parse_policy
+from govlake.catalog.work_calendar import load_work_calendar
 from govlake.catalog.sources import CatalogError
 from govlake.policy import expr as E
 from govlake.policy.compile import CompiledPolicy
@@ -541,23 +542,13 @@ def mask_uscc(uscc: str) -> str:
     return uscc[0] + "*" * max(len(uscc) - 2, 0) + uscc[-1:] if len(uscc) > 1 else "*"
 
 
-def working_days_after(day: dt.date, n: int) -> tuple[dt.date, dt.date]:
-    """The 公示期: from the first working day after `day`, `n` working days (Mon-Fri; the statutory
-    holiday calendar is not modelled)."""
-    days, d = [], day
-    while len(days) < n:
-        d += dt.timedelta(days=1)
-        if d.weekday() < 5:
-            days.append(d)
-    return days[0], days[-1]
-
-
 def build_notices(spark, lake, policies: list[Policy], decisions: list[dict], *, changed: bool = True) -> int:
     """gold.approval_notices, rebuilt from every approval (enterprise name from the released profile)."""
     approved = sorted((d for d in decisions if d["outcome"] == "approve"), key=lambda d: (local(d["decided_at"]), d["decision_id"]))
     if not changed and lake.exists(NOTICES):
         return lake.row_count(NOTICES)
     pol = {p.policy_id: p for p in policies}
+    calendar = load_work_calendar(lake.settings.catalog_dir)  # 公示期 in working days, holidays off
     reader = VersionedReader(lake)
     names = {}
     if reader.table(PROFILE) is not None and "ent_name" in reader.table(PROFILE).column_names:
@@ -566,7 +557,7 @@ def build_notices(spark, lake, policies: list[Policy], decisions: list[dict], *,
     rows = []
     for d in approved:
         day = local(d["decided_at"]).date()
-        start, end = working_days_after(day, NOTICE_WORKING_DAYS)
+        start, end = calendar.workdays_after(day, NOTICE_WORKING_DAYS)
         p = pol.get(d["policy_id"])
         rows.append((d["decision_id"], names.get(d["uscc"]) or "（名称缺失）", mask_uscc(d["uscc"]), d["policy_id"],
                      p.name_zh if p else d["policy_id"], p.dept if p else None, d["amount_approved_wan"], day, start, end))

@@ -10,6 +10,7 @@ import yaml
 
 from govlake.catalog.enterprise import distribution_column
 from govlake.catalog.petition_service import dbt_macros, load_petition_service
+from govlake.catalog.work_calendar import load_work_calendar
 from govlake.settings import Settings, get_settings
 from govlake.transform.bronze_tables import SPARK_TYPES, Source, load_sources
 
@@ -121,5 +122,6 @@ def generate_petition_macros(settings: Settings | None = None, out_path: Path | 
     the 不满意回退 / 专项督办 rule the petition marts use)."""
     s = settings or get_settings()
     path = Path(out_path or s.dbt_dir / "macros" / "petition_service.sql")
-    path.write_text(dbt_macros(load_petition_service(s.catalog_dir), HEADER), encoding="utf-8")
+    calendar = load_work_calendar(s.catalog_dir)
+    path.write_text(dbt_macros(load_petition_service(s.catalog_dir), calendar, HEADER), encoding="utf-8")
     return path
