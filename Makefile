@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCALE ?= 5000
 
-.PHONY: run test test-slow bench venv lock clean check-java
+.PHONY: run test test-slow bench venv lock clean check-java check-browser
 
 $(STAMP): constraints.txt pyproject.toml jvm/pom.xml
 	@$(MAKE) --no-print-directory check-java
@@ -23,10 +23,14 @@ check-java:
 	@command -v java >/dev/null || { echo "ERROR: java not found. Spark needs Java 17: apt-get install -y openjdk-17-jre-headless"; exit 1; }
 	@command -v mvn >/dev/null || { echo "ERROR: mvn not found. The pinned Spark jars (jvm/pom.xml) are fetched by Maven: apt-get install -y maven"; exit 1; }
 
+# the portal's test drives a real browser (tests/portal/test_browser.py)
+check-browser:
+	@test -x /usr/bin/chromium || { echo "ERROR: /usr/bin/chromium not found. The portal test drives Debian's chromium: apt-get install -y chromium"; exit 1; }
+
 run: $(STAMP)
 	$(BIN)/govlake run --scale $(SCALE)
 
-test: $(STAMP)
+test: $(STAMP) check-browser
 	$(BIN)/python -m pytest -q --durations=15 tests
 
 test-slow: $(STAMP)

@@ -349,3 +349,42 @@ def test_draft_checks_and_loader_ignores_drafts(core):
         load_draft({**_reward(), "ranking": {"by": "rd_expense_ratio_y1", "order": "up"}}, cat, core)
     with pytest.raises(CatalogError, match="ranking.*unknown field"):
         load_draft({**_reward(), "ranking": "no_such_field * 2"}, cat, core)
+
+
+def test_sandbox_over_the_api_needs_a_grant_that_shows_what_the_draft_reads(shared, core):
+    """POST /policies/sandbox: the CLI's report for a consumer granted the profile; refused without
+    a grant, and refused when the draft names a field the grant masks (the curves would reveal it)."""
+    from fastapi.testclient import TestClient
+
+    from govlake import access
+    from govlake.access.levels import hidden_profile_fields
+    from govlake.api.app import create_app
+    from govlake.products import get_product
+
+    lake, _ = shared
+    store = access.open_store(lake.settings)
+    access.create_account(store, "admin", None, "admin")
+    H = {c: {"Authorization": f"Bearer {access.issue_key(store, c, by='admin').token}"}
+         for c in ("kcj_policy_portal", "gxj_enterprise_service", "zsj_data_portal")}
+    client = TestClient(create_app(lake.settings))
+    text = (DRAFTS / "baoan_little_giant_reward.yaml").read_text(encoding="utf-8")
+    body = {"draft": text, "as_of": AS_OF.isoformat(), "budget_wan": 200, "points": 3}
+    r = client.post("/policies/sandbox", json=body, headers=H["kcj_policy_portal"])
+    assert r.status_code == 200, r.text
+    want = run_sandbox(_doc("baoan_little_giant_reward"), lake=lake, as_of=AS_OF, budget_wan=200, points=3)
+    assert (r.json()["eligible"], r.json()["near_miss"]) == (want.eligible, want.near_miss) and want.eligible > 0
+    assert client.post("/policies/sandbox", json=body, headers=H["zsj_data_portal"]).status_code == 403  # no grant
+    assert client.post("/policies/sandbox", json=body).status_code == 401
+    # gxj_enterprise_service holds the profile without its 敏感 fields
+    grant = access.active_grant(store, "gxj_enterprise_service", PROFILE)
+    hidden = sorted(hidden_profile_fields(get_product(PROFILE, lake.settings), grant, lake.settings))
+    assert hidden
+    sneaky = {**body, "draft": text.replace("clauses:", f"# {hidden[0]}\nclauses:", 1)}
+    r = client.post("/policies/sandbox", json=sneaky, headers=H["gxj_enterprise_service"])
+    assert r.status_code == 403 and hidden[0] in r.json()["detail"]
+    assert client.post("/policies/sandbox", json={**body, "draft": "- not a policy"},
+                       headers=H["kcj_policy_portal"]).status_code == 400
+    audit = access.query_audit(store, product=PROFILE)
+    store.close()
+    outcomes = {(a["actor"], a["outcome"]) for a in audit if a["action"] == "POST /policies/sandbox"}
+    assert {("kcj_policy_portal", "allowed"), ("gxj_enterprise_service", "denied")} <= outcomes  # every try audited

@@ -11,19 +11,21 @@ input = the product) so `govlake lineage <product> --downstream` shows who used 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field
 
 from govlake import release
-from govlake.access import AuthError, Grant, active_grant, open_store, verify_key
+from govlake.access import Grant, active_grant, open_store
 from govlake.access.audit import rows_served_today
-from govlake.access.consumers import key_id_of
 from govlake.access.levels import hidden_profile_fields, masked_columns, tags_reading
+from govlake.api import deps
 from govlake.api.audit_middleware import AuditMiddleware, audit_event
 from govlake.api.csv_export import csv_document
 from govlake.lakehouse import Lakehouse
@@ -37,6 +39,7 @@ MAX_LIMIT = 1000              # rows per request
 MAX_OFFSET = 100_000          # paging deeper is a bulk export: rows.csv under an export grant
 MAX_FILTER_CHARS = 128
 MAX_TEXT_CHARS = 5000         # a petition's title + content
+MAX_DRAFT_CHARS = 50_000      # a policy draft (one catalog item)
 MAX_COLUMNS_PARAM = 4000
 MAX_VERSION = 2 ** 63 - 1     # a Delta version is a long
 PUBLIC_DAILY_ROWS = 5000      # a consumer reading a 公开 product without a grant, per product and day
@@ -89,6 +92,14 @@ def _version_exists(table_path, version: int) -> bool:
     return (table_path / "_delta_log" / f"{version:020d}.json").is_file()
 
 
+class SandboxRequest(BaseModel):
+    draft: str = Field(max_length=MAX_DRAFT_CHARS, description="政策草案 YAML (a catalog/policies item)")
+    against: str | None = Field(None, max_length=MAX_DRAFT_CHARS, description="另一草案 YAML to compare with")
+    budget_wan: float | None = Field(None, ge=0, le=1e9, description="预算（万元）")
+    points: int = Field(20, ge=0, le=40, description="敏感性曲线点数")
+    as_of: dt.date | None = Field(None, description="推演日期 (default: today, or the draft's effective_from if later)")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     lake = Lakehouse(None, settings)
@@ -97,9 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="区级企业与民生服务数据产品接口. Authenticate with `Authorization: Bearer <API key>` "
                               "(接口密钥, issued by `govlake access key issue`).")
     app.add_middleware(AuditMiddleware, store=store)
-    app.state.settings = settings
+    app.state.settings, app.state.store = settings, store
     app.include_router(portal_router)  # 公共数据服务门户 under /portal
-    bearer = HTTPBearer(auto_error=False, description="API key issued by the platform (平台签发的接口密钥)")
+    bearer = deps.bearer
 
     def catalog():
         return load_catalog(settings)
@@ -110,35 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"unknown data product {name!r} (未知数据产品)")
         return p
 
-    def consumer_or_401(request: Request, cred: HTTPAuthorizationCredentials | None) -> str:
-        ev = audit_event(request)
-        if request.headers.get("x-consumer"):
-            ev.detail = "X-Consumer header ignored (not a credential)"
-        if cred is None:
-            raise HTTPException(401, "an API key is required: Authorization: Bearer <key> (请携带接口密钥)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        try:
-            ident = verify_key(store, cred.credentials)
-        except AuthError as e:
-            ev.key_id = key_id_of(cred.credentials)
-            raise HTTPException(401, str(e), headers={"WWW-Authenticate": "Bearer"})
-        ev.actor_kind, ev.actor, ev.key_id = "consumer", ident.consumer_id, ident.key_id
-        return ident.consumer_id
-
-    def grant_or_403(request: Request, p: Product, consumer: str, *, export: bool = False) -> Grant | None:
-        """The consumer's grant for p (None: reading a 公开 product without one)."""
-        ev = audit_event(request)
-        ev.product = p.name
-        g = active_grant(store, consumer, p.name)
-        if g is None and p.classification != "公开":
-            raise HTTPException(403, f"{consumer} has no grant for {p.name} ({p.label}, {p.classification}) (未获授权)")
-        if g is not None:
-            ev.grant_id, ev.purpose = g.id, g.purpose
-        else:
-            ev.purpose = "公开数据"
-        if export and not (g is not None and g.export):
-            raise HTTPException(403, f"bulk export of {p.name} needs a grant with export (导出须经授权)")
-        return g
+    consumer_or_401, grant_or_403 = deps.caller, deps.grant_for
 
     def masked_of(p: Product, g: Grant | None, names: list[str]) -> set[str]:
         return set(masked_columns(p, g, names, settings))
@@ -423,6 +406,47 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_event(request).rows = 1
         _emit_read(consumer, p.name, None, 1)
         return {"ticket_id": petition.get("ticket_id"), "form": _petition_form(petition, text)}
+
+    @app.post("/policies/sandbox", responses=errors(400, 401, 403, 404, 422))
+    def policy_sandbox(request: Request, body: SandboxRequest,
+                       cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        """政策沙盘推演: a draft's reach, cost, sensitivity, diff and overlap over the released
+        profile (govlake.policy.sandbox); nothing is written. Needs an unscoped grant on the profile
+        that shows every field the drafts name: the curves and lists would otherwise reveal
+        masked values or other streets' enterprises."""
+        import yaml
+
+        from govlake.catalog.sources import CatalogError
+        from govlake.policy.sandbox import run_sandbox
+
+        consumer = consumer_or_401(request, cred)
+        p = product_or_404(PROFILE)
+        g = grant_or_403(request, p, consumer)
+        if g is not None and g.row_scope:
+            raise HTTPException(403, "the sandbox evaluates every enterprise: it needs a grant without row scope (沙盘推演需全量授权)")
+        docs = []
+        for text in filter(None, (body.draft, body.against)):
+            try:
+                doc = yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise HTTPException(400, f"the draft is not valid YAML (草案格式错误): {str(e)[:200]}")
+            if not isinstance(doc, dict):
+                raise HTTPException(400, "the draft must be a YAML mapping (草案须为政策条目)")
+            docs.append(doc)
+        named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", body.draft + (body.against or "")))
+        hidden = sorted(named & hidden_text_fields(g))
+        if hidden:
+            raise HTTPException(403, f"the draft reads fields this grant masks: {', '.join(hidden)} (草案涉及未授权的敏感字段)")
+        try:
+            report = run_sandbox(docs[0], settings, lake=lake, against=docs[1] if len(docs) > 1 else None,
+                                 budget_wan=body.budget_wan, points=body.points, as_of=body.as_of)
+        except (CatalogError, ValueError, KeyError) as e:
+            raise HTTPException(400, f"the draft cannot be evaluated (草案无法推演): {str(e)[:300]}")
+        except FileNotFoundError:
+            raise HTTPException(404, f"{PROFILE} has not been published yet (尚未发布)")
+        audit_event(request).rows = report.enterprises_evaluated
+        _emit_read(consumer, p.name, report.profile_version, report.enterprises_evaluated)
+        return report.to_dict()
 
     return app
 
