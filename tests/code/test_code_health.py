@@ -104,3 +104,15 @@ def test_no_module_is_named_like_a_package():
     clashes = [str(m.relative_to(pkg)) for m in pkg.rglob("*.py")
                if m.stem in packages and m.parent != pkg / m.stem]
     assert clashes == [], clashes
+
+
+def test_test_modules_have_unique_names():
+    """Test folders are not packages, so pytest imports each test module by its file name: two
+    test_cli.py in two folders make the whole collection fail (the second is a mismatch)."""
+    from collections import defaultdict
+
+    seen = defaultdict(list)
+    for m in (REPO_ROOT / "tests").rglob("test_*.py"):
+        if not (m.parent / "__init__.py").exists():
+            seen[m.name].append(str(m.relative_to(REPO_ROOT)))
+    assert {k: v for k, v in seen.items() if len(v) > 1} == {}

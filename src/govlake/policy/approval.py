@@ -30,6 +30,7 @@ from govlake.catalog.work_calendar import load_work_calendar
 from govlake.catalog.sources import CatalogError
 from govlake.policy import expr as E
 from govlake.policy.compile import CompiledPolicy
+from govlake.quality.gate import publish
 from govlake.policy.fields import FieldInfo, field_catalog
 
 PROFILE, SUBSIDIES = "gold.enterprise_profile", "bronze.subsidies"
@@ -562,7 +563,8 @@ def build_notices(spark, lake, policies: list[Policy], decisions: list[dict], *,
         rows.append((d["decision_id"], names.get(d["uscc"]) or "（名称缺失）", mask_uscc(d["uscc"]), d["policy_id"],
                      p.name_zh if p else d["policy_id"], p.dept if p else None, d["amount_approved_wan"], day, start, end))
     key = hashlib.sha256("|".join(r[0] for r in rows).encode()).hexdigest()[:16]
-    lake.write(spark.createDataFrame(rows, NOTICE_SCHEMA), NOTICES, mode="overwrite", app_id=f"approval_notices@{key}")
+    # a data product (catalog/products.yaml): gated against its contract before the commit
+    publish(spark.createDataFrame(rows, NOTICE_SCHEMA), NOTICES, lake, app_id=f"approval_notices@{key}")
     return len(rows)
 
 
