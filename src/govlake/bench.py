@@ -31,13 +31,14 @@ def main() -> None:
     n_pet = int(os.environ.get("GOVLAKE_BENCH_PETITIONS", "188000"))
     only = set(filter(None, os.environ.get("GOVLAKE_BENCH_ONLY", "").split(",")))
     from govlake.petitions.bench import bench_dispatch
-    from govlake.policy.bench import bench_policy
+    from govlake.policy.bench import bench_policy, bench_sandbox
     from govlake.profile.bench import bench_profile
     from govlake.signals.bench import bench_signals
 
     plan = [
         ("profile", bench_profile, (n_ent,), {}),
         ("policy", bench_policy, (n_ent,), {}),
+        ("sandbox", bench_sandbox, (n_ent,), {}),
         ("dispatch", bench_dispatch, (), {}),
         ("signals", bench_signals, (n_pet,), {}),
     ]
