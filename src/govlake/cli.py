@@ -24,6 +24,12 @@ SUBCOMMANDS = {
     "releases": "govlake.release:releases_command",
     "access": "govlake.access.cli:access",
     "audit": "govlake.access.cli:audit",
+    "precredit": "govlake.precredit.cli:precredit",
+    "cleanroom": "govlake.cleanroom.cli:cleanroom",
+    "enterprise": "govlake.services.cli:enterprise",
+    "services": "govlake.services.cli:services",
+    "space": "govlake.space.cli:space",
+    "policy-qa": "govlake.policy_qa.cli:policy_qa",
 }
 
 

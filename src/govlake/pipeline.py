@@ -136,6 +136,21 @@ def step_approve(ctx: StepContext):
     return auto_approve(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
 
 
+def step_enterprise_services(ctx: StepContext):
+    """亲清政企 services over the released profile: 产业空间撮合 (parks, needs, two-way matches),
+    诉求直达 with 挂点服务 (requests, key enterprises, visits), then 外迁预警 (it reads the key
+    enterprises and their officials)."""
+    from govlake.services.enterprise_requests import run_requests
+    from govlake.services.relocation import run_relocation
+    from govlake.space.inventory import write_needs, write_parks
+    from govlake.space.matching import run_space_matching
+
+    d = ctx.load_date
+    return {"parks": write_parks(ctx.lake, as_of=d), "needs": write_needs(ctx.lake, d),
+            "space_matches": run_space_matching(ctx.lake, d), "requests": run_requests(ctx.lake, d),
+            "relocation": run_relocation(ctx.lake, d)}
+
+
 def step_maintain(ctx: StepContext):
     """Table upkeep, then the day's validations added to the Data Docs a person opens (质量报告)."""
     from govlake.maintenance import maintain_tables
@@ -157,6 +172,7 @@ STEPS: dict[str, Callable[[StepContext], object]] = {
     "match": step_match,
     "push": step_push,
     "approve": step_approve,
+    "enterprise_services": step_enterprise_services,
     "maintain": step_maintain,
 }
 
@@ -172,7 +188,8 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "match": ("transform",),
     "push": ("match",),
     "approve": ("push",),
-    "maintain": ("approve", "dispatch", "signals"),
+    "enterprise_services": ("transform",),
+    "maintain": ("approve", "dispatch", "signals", "enterprise_services"),
 }
 
 

@@ -1,0 +1,159 @@
+"""The sandbox's own records (沙箱台账): one SQLite file beside the access store,
+`<lake_root>/_platform/cleanroom.db`.
+
+- `settings`: k per consumer (最小单元企业数), set by an account; default DEFAULT_K.
+- `jobs`: every submission, allowed or refused: consumer, kind, code hash, inputs with their
+  versions, cells released and suppressed, enterprises covered, the audit row and lineage run.
+- `released_cells`: the enterprise set behind every cell a consumer has received (as hashes of the
+  USCCs), which the differencing check compares new cells with.
+
+SQLite for the same reason as the access store (docs/adr/0004-access-store.md): a small
+transactional write per job, and the differencing check and the recording of the cells it
+passed must happen in one transaction (BEGIN IMMEDIATE), so two concurrent jobs of one consumer
+cannot both pass against a history that lacks the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from govlake.settings import Settings
+
+DEFAULT_K = 10
+MIN_K = 5      # below this a cell is close to one enterprise's own figures
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+    consumer_id TEXT PRIMARY KEY,
+    k           INTEGER NOT NULL CHECK (k >= 2),
+    set_by      TEXT NOT NULL,
+    set_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id               INTEGER PRIMARY KEY,
+    consumer_id      TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('sql', 'model')),
+    submitted_at     TEXT NOT NULL,
+    outcome          TEXT NOT NULL CHECK (outcome IN ('allowed', 'denied', 'error')),
+    reason           TEXT,
+    code_sha256      TEXT NOT NULL,
+    code             TEXT NOT NULL,
+    inputs           TEXT,
+    k                INTEGER,
+    cells_released   INTEGER NOT NULL DEFAULT 0,
+    cells_suppressed INTEGER NOT NULL DEFAULT 0,
+    enterprises      INTEGER NOT NULL DEFAULT 0,
+    audit_id         INTEGER,
+    run_id           TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_consumer ON jobs (consumer_id, id);
+CREATE TABLE IF NOT EXISTS released_cells (
+    id           INTEGER PRIMARY KEY,
+    consumer_id  TEXT NOT NULL,
+    job_id       INTEGER NOT NULL,
+    measure      TEXT NOT NULL,   -- '*' (the cell's enterprises) or the aggregated column
+    size         INTEGER NOT NULL,
+    members_hash TEXT NOT NULL,
+    members      TEXT NOT NULL,
+    UNIQUE (consumer_id, measure, members_hash)
+);
+CREATE INDEX IF NOT EXISTS cells_by_size ON released_cells (consumer_id, measure, size);
+CREATE TRIGGER IF NOT EXISTS jobs_no_delete BEFORE DELETE ON jobs
+BEGIN SELECT RAISE(ABORT, 'cleanroom jobs are kept (沙箱作业记录不可删除)'); END;
+CREATE TRIGGER IF NOT EXISTS cells_no_delete BEFORE DELETE ON released_cells
+BEGIN SELECT RAISE(ABORT, 'released cells are kept (已发布单元不可删除)'); END;
+"""
+
+
+def member_id(uscc: str) -> str:
+    """How an enterprise is kept in the history of released cells (not the USCC itself)."""
+    return hashlib.sha256(uscc.encode("utf-8")).hexdigest()[:16]
+
+
+class Ledger:
+    def __init__(self, settings: Settings, path: Path | None = None):
+        self.path = path or settings.lake_root / "_platform" / "cleanroom.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.lock = threading.RLock()
+        with self.lock:
+            self.db.executescript(SCHEMA)
+
+    @contextmanager
+    def write(self):
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- k ------------------------------------------------------------------------------------
+    def k_for(self, consumer_id: str) -> int:
+        with self.lock:
+            r = self.db.execute("SELECT k FROM settings WHERE consumer_id = ?", (consumer_id,)).fetchone()
+        return int(r["k"]) if r else DEFAULT_K
+
+    def set_k(self, consumer_id: str, k: int, *, by: str, at: str) -> None:
+        if int(k) < MIN_K:
+            raise ValueError(f"k must be at least {MIN_K} (最小单元企业数不得低于 {MIN_K})")
+        with self.write() as db:
+            db.execute("INSERT INTO settings VALUES (?, ?, ?, ?) ON CONFLICT (consumer_id) DO UPDATE SET "
+                       "k = excluded.k, set_by = excluded.set_by, set_at = excluded.set_at", (consumer_id, int(k), by, at))
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def record_job(self, db, job: dict) -> int:
+        cols = ["consumer_id", "kind", "submitted_at", "outcome", "reason", "code_sha256", "code", "inputs", "k",
+                "cells_released", "cells_suppressed", "enterprises", "audit_id", "run_id"]
+        row = {**job, "inputs": json.dumps(job.get("inputs") or {}, sort_keys=True)}
+        cur = db.execute(f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                         [row.get(c) for c in cols])
+        return int(cur.lastrowid)
+
+    def jobs(self, consumer_id: str | None = None, limit: int = 50) -> list[dict]:
+        sql = "SELECT * FROM jobs" + (" WHERE consumer_id = ?" if consumer_id else "") + " ORDER BY id DESC LIMIT ?"
+        with self.lock:
+            rows = self.db.execute(sql, ([consumer_id] if consumer_id else []) + [int(limit)]).fetchall()
+        return [{**dict(r), "inputs": json.loads(r["inputs"] or "{}")} for r in rows]
+
+    # -- differencing ---------------------------------------------------------------------------
+    def differencing(self, db, consumer_id: str, cells: list[tuple[int, str, frozenset[str]]], k: int) -> str | None:
+        """The first pair of enterprise sets of one measure (new against history, new against new)
+        that differ by at least one and fewer than k enterprises, described; None if none does.
+        cells: (output row number, measure, set of member ids)."""
+        for i, (row, measure, cell) in enumerate(cells):
+            for other_row, other_measure, other in cells[:i]:
+                d = len(cell ^ other)
+                if other_measure == measure and 0 < d < k:
+                    return f"rows {other_row} and {row} of this answer ({_label(measure)}) differ by {d} enterprise(s)"
+            rows = db.execute("SELECT job_id, members FROM released_cells WHERE consumer_id = ? AND measure = ? "
+                              "AND size > ? AND size < ?", (consumer_id, measure, len(cell) - k, len(cell) + k)).fetchall()
+            for r in rows:
+                d = len(cell ^ frozenset(json.loads(r["members"])))
+                if 0 < d < k:
+                    return (f"row {row} ({_label(measure)}) differs by {d} enterprise(s) from a cell released "
+                            f"by job {r['job_id']}")
+        return None
+
+    def record_cells(self, db, consumer_id: str, job_id: int, cells: list[tuple[int, str, frozenset[str]]]) -> None:
+        for _, measure, cell in cells:
+            members = sorted(cell)
+            h = hashlib.sha256(",".join(members).encode()).hexdigest()
+            db.execute("INSERT OR IGNORE INTO released_cells (consumer_id, job_id, measure, size, members_hash, members) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (consumer_id, job_id, measure, len(members), h, json.dumps(members)))
+
+
+def _label(measure: str) -> str:
+    return "its enterprises" if measure == "*" else f"enterprises with a value in {measure}"
