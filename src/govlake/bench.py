@@ -30,6 +30,7 @@ def main() -> None:
     n_ent = int(os.environ.get("GOVLAKE_BENCH_ENTERPRISES", "20000"))
     n_pet = int(os.environ.get("GOVLAKE_BENCH_PETITIONS", "188000"))
     only = set(filter(None, os.environ.get("GOVLAKE_BENCH_ONLY", "").split(",")))
+    from govlake.api.bench import bench_api
     from govlake.petitions.bench import bench_dispatch
     from govlake.policy.bench import bench_policy, bench_sandbox
     from govlake.profile.bench import bench_profile
@@ -41,6 +42,7 @@ def main() -> None:
         ("sandbox", bench_sandbox, (n_ent,), {}),
         ("dispatch", bench_dispatch, (), {}),
         ("signals", bench_signals, (n_pet,), {}),
+        ("api", bench_api, (n_ent,), {}),
     ]
     results = []
     for name, fn, args, kw in plan:

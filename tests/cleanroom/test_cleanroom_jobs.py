@@ -146,10 +146,8 @@ def test_http_route(settings, store, rows):
     from fastapi.testclient import TestClient
 
     from govlake.api.app import create_app
-    from govlake.cleanroom.routes import router
 
-    app = create_app(settings)
-    app.include_router(router)
+    app = create_app(settings)  # the app mounts POST /cleanroom/jobs
     c = TestClient(app)
     h = {"Authorization": f"Bearer {access.issue_key(app.state.store, PARTY, by='admin').token}"}
     r = c.post("/cleanroom/jobs", json={"sql": SQL}, headers=h)

@@ -388,3 +388,32 @@ def test_sandbox_over_the_api_needs_a_grant_that_shows_what_the_draft_reads(shar
     store.close()
     outcomes = {(a["actor"], a["outcome"]) for a in audit if a["action"] == "POST /policies/sandbox"}
     assert {("kcj_policy_portal", "allowed"), ("gxj_enterprise_service", "denied")} <= outcomes  # every try audited
+
+
+def test_sandbox_portal_page(shared, core):
+    """政策沙盘推演 in the portal: a KCJ officer runs an example draft and sees the same counts as
+    the library; a department without a profile grant is told why; both runs are audited."""
+    from fastapi.testclient import TestClient
+
+    from govlake import access
+    from govlake.api.app import create_app
+
+    lake, _ = shared
+    store = access.open_store(lake.settings)
+    for name, dept in (("kcj_officer", "KCJ"), ("st_officer", "ST017")):
+        if access.get_account(store, name) is None:
+            access.create_account(store, name, "pw-123456789", "member", dept=dept)
+    client = TestClient(create_app(lake.settings))
+    client.post("/portal/login", data={"username": "kcj_officer", "password": "pw-123456789"})
+    r = client.get("/portal/policy-sandbox", params={"example": "baoan_little_giant_reward", "budget": "200",
+                                                     "points": "3"})
+    assert r.status_code == 200, r.text
+    want = run_sandbox(_doc("baoan_little_giant_reward"), lake=lake, budget_wan=200, points=3)
+    assert f"符合 <b>{want.eligible:,}</b>" in r.text and "<svg" in r.text and "政策沙盘" in r.text
+    client.cookies.clear()
+    client.post("/portal/login", data={"username": "st_officer", "password": "pw-123456789"})
+    r = client.get("/portal/policy-sandbox", params={"example": "baoan_little_giant_reward"})
+    assert r.status_code == 200 and "全量授权" in r.text and "符合 <b>" not in r.text
+    runs = [a for a in access.query_audit(store) if a["action"] == "portal.policy_sandbox"]
+    store.close()
+    assert {(a["actor"], a["outcome"]) for a in runs} >= {("kcj_officer", "allowed"), ("st_officer", "denied")}

@@ -111,11 +111,9 @@ def test_cli():
 
 def test_route_authorised(qa_lake):
     from govlake.api.app import create_app
-    from govlake.policy_qa.routes import router
 
     settings, _, rows = qa_lake
-    app = create_app(settings)
-    app.include_router(router)
+    app = create_app(settings)  # the app mounts POST /policy-qa
     store = app.state.store
     access.create_account(store, "admin", None, "admin")
     client = TestClient(app)

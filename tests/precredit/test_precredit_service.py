@@ -17,7 +17,6 @@ from govlake.lakehouse import Lakehouse
 from govlake.precredit import credit_line, outcomes
 from govlake.precredit import model as M
 from govlake.precredit.features import matrix
-from govlake.precredit.routes import router
 from govlake.precredit.score import OUTPUT_SCHEMA, score
 
 N_PROFILE = 40
@@ -133,9 +132,7 @@ def test_route_without_a_model_is_503(settings, lake, store):
 def create_client(settings) -> TestClient:
     from govlake.api.app import create_app
 
-    app = create_app(settings)
-    app.include_router(router)
-    return TestClient(app)
+    return TestClient(create_app(settings))  # the app mounts the pre-credit route
 
 
 def test_route_street_scoped_grant_is_checked_against_the_row(published, settings, lake, store):

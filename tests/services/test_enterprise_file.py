@@ -13,7 +13,6 @@ from govlake.services import key_enterprises as ke
 from govlake.services.enterprise_file import enterprise_file
 from govlake.services.enterprise_requests import REQUESTS, run_requests
 from govlake.services.relocation import WARNINGS, run_relocation
-from govlake.services.routes import router
 
 AS_OF = dt.date(2026, 12, 1)
 
@@ -66,8 +65,7 @@ def test_file_gathers_requests_visits_and_officials(served_lake):
 
 
 def test_route_needs_a_grant_covering_the_enterprise(served_lake, settings, store, H, grant):
-    app = create_app(settings)
-    app.include_router(router)
+    app = create_app(settings)  # the app mounts the services' routes
     client = TestClient(app)
     mine, other = usccs()[:2]
     assert client.get(f"/enterprises/{mine}/file").status_code == 401

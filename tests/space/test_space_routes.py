@@ -15,12 +15,8 @@ from govlake.space.matching import record
 def env(space_lake, space_settings):
     from govlake.api.app import create_app
     from govlake.products import get_product
-    from govlake.space.routes import router
-    from govlake.space.space_pages import router as pages
 
-    app = create_app(space_settings)
-    app.include_router(router)
-    app.include_router(pages)
+    app = create_app(space_settings)  # the app mounts the space routes and the portal page
     store = app.state.store
     access.create_account(store, "admin", None, "admin")
     access.create_account(store, "owner_gxj", None, "owner", "GXJ")

@@ -62,7 +62,7 @@ def _profile(settings, rows: int) -> list[str]:
 def keyed_reads(settings, usccs: list[str], reads: int, blocks: int = 8) -> dict[str, list[float]]:
     from fastapi.testclient import TestClient
 
-    import govlake.api.app as app_module
+    import govlake.access.reads as reads_module
     import govlake.api.audit_middleware as mw
     import govlake.api.deps as deps
     from govlake import access
@@ -73,13 +73,13 @@ def keyed_reads(settings, usccs: list[str], reads: int, blocks: int = 8) -> dict
     ident = access.verify_key(store, key.token)
     grant = access.active_grant(store, "kcj_policy_portal", "gold.enterprise_profile")
     client = TestClient(create_app(settings), headers={"Authorization": f"Bearer {key.token}"})
-    real = (deps.verify_key, deps.active_grant, app_module.rows_served_today, mw.append_audit)
+    real = (deps.verify_key, deps.active_grant, reads_module.rows_served_today, mw.append_audit)
     off = (lambda s, t: ident, lambda s, c, p: grant, lambda s, c, p: 0, lambda *a, **k: 0)
     rng = random.Random(11)
     out: dict[str, list[float]] = {"with auth+audit": [], "without": [], "with auth+audit, CPU": [], "without, CPU": []}
     for b in range(blocks * 2):
         name = "with auth+audit" if b % 2 == 0 else "without"
-        (deps.verify_key, deps.active_grant, app_module.rows_served_today,
+        (deps.verify_key, deps.active_grant, reads_module.rows_served_today,
          mw.append_audit) = real if b % 2 == 0 else off
         for _ in range(reads // blocks):
             u = rng.choice(usccs)
@@ -88,7 +88,7 @@ def keyed_reads(settings, usccs: list[str], reads: int, blocks: int = 8) -> dict
             out[name].append(time.perf_counter() - t)
             out[name + ", CPU"].append(time.process_time() - c)
             assert r.status_code == 200 and r.json()["profile"]["contact_phone"] != "***", r.text
-    (deps.verify_key, deps.active_grant, app_module.rows_served_today, mw.append_audit) = real
+    (deps.verify_key, deps.active_grant, reads_module.rows_served_today, mw.append_audit) = real
     return out
 
 

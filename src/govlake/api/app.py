@@ -12,39 +12,38 @@ input = the product) so `govlake lineage <product> --downstream` shows who used 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from govlake import release
 from govlake.access import Grant, active_grant, open_store
-from govlake.access.audit import rows_served_today
-from govlake.access.levels import hidden_profile_fields, masked_columns, tags_reading
+from govlake.access import reads
+from govlake.access.reads import MAX_COLUMNS_PARAM, PROFILE, TAGS
 from govlake.api import deps
 from govlake.api.audit_middleware import AuditMiddleware, audit_event
 from govlake.api.csv_export import csv_document
+from govlake.api.sql_routes import router as sql_router
+from govlake.cleanroom.routes import router as cleanroom_router
 from govlake.lakehouse import Lakehouse
-from govlake.lineage.emitter import DatasetRef, JobRun
+from govlake.policy_qa.routes import router as policy_qa_router
+from govlake.precredit.routes import router as precredit_router
 from govlake.products import Product, load_catalog
 from govlake.portal.pages import router as portal_router
+from govlake.portal.sandbox_page import router as sandbox_page_router
+from govlake.services.routes import router as services_router
 from govlake.settings import Settings, get_settings
+from govlake.space.routes import router as space_router
+from govlake.space.space_pages import router as space_pages_router
 
-MASK = "***"
 MAX_LIMIT = 1000              # rows per request
 MAX_OFFSET = 100_000          # paging deeper is a bulk export: rows.csv under an export grant
-MAX_FILTER_CHARS = 128
 MAX_TEXT_CHARS = 5000         # a petition's title + content
 MAX_DRAFT_CHARS = 50_000      # a policy draft (one catalog item)
-MAX_COLUMNS_PARAM = 4000
 MAX_VERSION = 2 ** 63 - 1     # a Delta version is a long
-PUBLIC_DAILY_ROWS = 5000      # a consumer reading a 公开 product without a grant, per product and day
 CONTROL_PARAMS = {"limit", "offset", "version", "columns"}
-PROFILE, TAGS = "gold.enterprise_profile", "gold.enterprise_tags"
 PRODUCT_NAME = r"^[a-z][a-z0-9_]*\.[a-z0-9_]{1,100}$"
 USCC = r"^[0-9A-Za-z]{1,32}$"
 
@@ -71,29 +70,8 @@ def errors(*codes: int) -> dict:
 READ_ERRORS = errors(400, 401, 403, 404, 422, 429)
 
 
-def _clean(v):
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
-def _typed(col: str, raw: str, typ: pa.DataType):
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        return raw
-    try:
-        return pc.cast(pa.scalar(raw), typ).as_py()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise HTTPException(400, f"{col}={raw!r} is not a valid {typ}")
-
-
-def _version_exists(table_path, version: int) -> bool:
-    """Within the table's history, from the log's file names: no time travel to find out (a
-    huge version would make delta-rs replay the log looking for it)."""
-    return (table_path / "_delta_log" / f"{version:020d}.json").is_file()
-
-
 class SandboxRequest(BaseModel):
-    draft: str = Field(max_length=MAX_DRAFT_CHARS, description="政策草案 YAML (a catalog/policies item)")
+    draft: str = Field(min_length=1, max_length=MAX_DRAFT_CHARS, description="政策草案 YAML (a catalog/policies item)")
     against: str | None = Field(None, max_length=MAX_DRAFT_CHARS, description="另一草案 YAML to compare with")
     budget_wan: float | None = Field(None, ge=0, le=1e9, description="预算（万元）")
     points: int = Field(20, ge=0, le=40, description="敏感性曲线点数")
@@ -110,6 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AuditMiddleware, store=store)
     app.state.settings, app.state.store = settings, store
     app.include_router(portal_router)  # 公共数据服务门户 under /portal
+    app.include_router(sandbox_page_router)  # /portal/policy-sandbox 政策沙盘推演
+    app.include_router(sql_router)  # POST /sql: read-only SQL over granted products
+    # the routes of the services built on the products, each authorised through govlake.api.deps
+    for router in (cleanroom_router, precredit_router, services_router, space_router, space_pages_router,
+                   policy_qa_router):
+        app.include_router(router)
     bearer = deps.bearer
 
     def catalog():
@@ -123,151 +107,61 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     consumer_or_401, grant_or_403 = deps.caller, deps.grant_for
 
-    def masked_of(p: Product, g: Grant | None, names: list[str]) -> set[str]:
-        return set(masked_columns(p, g, names, settings))
+    def denied(e: reads.AccessDenied) -> HTTPException:
+        return HTTPException(e.status, e.message)
 
     def hidden_text_fields(g: Grant | None) -> frozenset[str]:
-        """Profile fields whose values must not appear in text this reader gets."""
-        prof = next((x for x in catalog().products if x.name == PROFILE), None)
-        return hidden_profile_fields(prof, g, settings) if prof else frozenset()
-
-    def daily_remaining(consumer: str, p: Product, g: Grant | None) -> int:
-        cap = g.daily_rows if g is not None else PUBLIC_DAILY_ROWS
-        left = cap - rows_served_today(store, consumer, p.name)
-        if left <= 0:
-            raise HTTPException(429, f"{consumer} has read its {cap} rows of {p.name} for today (今日行数已用完)")
-        return left
-
-    def check_filters(p: Product, g: Grant | None, filters: dict[str, str], names: list[str] | None) -> dict:
-        bad = [k for k in filters if k not in p.contract.key]
-        if bad:
-            raise HTTPException(400, f"filters must be key columns of {p.name} ({p.contract.key}), got {bad[:5]}")
-        for col, raw in filters.items():
-            if len(raw) > MAX_FILTER_CHARS or any(ord(ch) < 32 for ch in raw):
-                raise HTTPException(400, f"filter {col} is longer than {MAX_FILTER_CHARS} characters or has control characters")
-        hidden = masked_of(p, g, list(filters))
-        if hidden:
-            # filtering on a masked column would tell its values by which rows come back
-            raise HTTPException(403, f"{sorted(hidden)} are masked for this grant: no filtering on them (脱敏字段不可作筛选条件)")
-        where: dict[str, object] = dict(filters)
-        for col, values in ((g.row_scope or {}) if g is not None else {}).items():
-            if names is not None and col not in names:
-                raise HTTPException(403, f"the grant's row scope is on {col}, which {p.name} has no column for (授权范围不适用)")
-            if col in filters:
-                if filters[col] not in values:
-                    raise HTTPException(403, f"{col}={filters[col]!r} is outside the grant's rows (超出授权数据范围)")
-            elif p.view:
-                raise HTTPException(403, f"the grant covers {col} in {values}: filter on {col} (须按授权范围筛选)")
-            else:
-                where[col] = list(values)
-        return where
-
-    def served_columns(p: Product, g: Grant | None, names: list[str], wanted: str | None) -> list[str]:
-        cols = names
-        if g is not None and g.columns is not None:
-            allowed = set(g.columns) | set(p.contract.key)
-            cols = [c for c in cols if c in allowed]
-        if wanted:
-            if len(wanted) > MAX_COLUMNS_PARAM:
-                raise HTTPException(422, f"columns= is longer than {MAX_COLUMNS_PARAM} characters")
-            ask = [c.strip() for c in wanted.split(",") if c.strip()]
-            unknown = [c for c in ask if c not in names]
-            if unknown:
-                raise HTTPException(400, f"{p.name} has no columns {unknown[:5]}")
-            outside = [c for c in ask if c not in cols]
-            if outside:
-                raise HTTPException(403, f"columns {outside[:5]} are not in the grant (未授权字段)")
-            keys = [k for k in p.contract.key if k in names and k not in ask]
-            cols = keys + ask
-        return cols
-
-    def mask_rows(rows: list[dict], masked: set[str]) -> list[dict]:
-        return [{k: (MASK if k in masked else _clean(v)) for k, v in r.items()} for r in rows]
+        return reads.hidden_text_fields(g, settings)
 
     def read(request: Request, p: Product, consumer: str, filters: dict[str, str], *, limit: int = 100,
              offset: int = 0, version: int | None = None, columns: str | None = None, export: bool = False) -> dict:
+        """A page of p's rows under the consumer's grant (govlake.access.reads), audited and traced."""
         ev = audit_event(request)
         ev.filters, ev.version = dict(filters) or None, version
         ev.columns = [c.strip() for c in columns.split(",")][:200] if columns else None
         g = grant_or_403(request, p, consumer, export=export)
-        if p.view:
-            return read_view(request, p, consumer, g, filters, limit=limit, offset=offset, version=version,
-                             columns=columns)
-        if not lake.exists(p.name):
-            raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
-        if version is not None and not _version_exists(lake.path(p.name), version):
-            raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
         try:
-            # the current release's version (发布版本), never "latest of each table": a build that
-            # crashed between two commits is not served half-published (govlake.release)
-            version = release.version_of(lake, p.name) if version is None else version
-            schema = lake.arrow_schema(p.name, version)
-        except Exception:
-            raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
-        ev.version = version
-        where = check_filters(p, g, filters, schema.names)
-        for col, raw in where.items():  # the filters, and the row scope's values, in the column's type
-            typ = schema.field(col).type
-            where[col] = [_typed(col, v, typ) for v in raw] if isinstance(raw, list) else _typed(col, raw, typ)
-        cols = served_columns(p, g, schema.names, columns)
-        masked = masked_of(p, g, cols)
-        limit = min(limit, daily_remaining(consumer, p, g))
-        # masked columns are not read at all: their values (and whether they are null) stay in the lake
-        table = lake.to_arrow(p.name, version, columns=[c for c in cols if c not in masked], where=where)
-        total = table.num_rows
-        rows = table.slice(offset, limit).to_pylist()
-        rows = [{c: r.get(c) for c in cols} for r in rows]
-        text_masked = guard_text(p, g, rows)
-        rows = mask_rows(rows, masked)
-        ev.rows = len(rows)
-        _emit_read(consumer, p.name, version, len(rows))
-        return {"product": p.name, "label": p.label, "version": version, "total": total, "offset": offset,
-                "count": len(rows), "masked_columns": [c for c in cols if c in masked] + text_masked,
-                "columns": cols, "rows": rows}
-
-    def guard_text(p: Product, g: Grant | None, rows: list[dict]) -> list[str]:
-        """Tag evidence quotes profile values (字段=取值): masked in the rows of tags whose rule reads
-        a field this reader may not see. Returns the columns so masked (for masked_columns)."""
-        if p.name != TAGS or not rows or "evidence" not in rows[0]:
-            return []
-        tags = tags_reading(hidden_text_fields(g), settings)
-        hit = False
-        for r in rows:
-            if r.get("tag_id") in tags and r.get("evidence") is not None:
-                r["evidence"], hit = MASK, True
-        return ["evidence"] if hit else []
+            if p.view:
+                return read_view(request, p, consumer, g, filters, limit=limit, offset=offset, version=version,
+                                 columns=columns)
+            version = reads.served_version(lake, p, version)
+            ev.version = version
+            page = reads.read_rows(lake, store, p, consumer, g, filters, version=version, limit=limit, offset=offset,
+                                   columns=columns)
+        except reads.AccessDenied as e:
+            raise denied(e)
+        ev.rows = len(page.rows)
+        reads.emit_read(f"api.{consumer}", p.name, version, len(page.rows), settings)
+        return page.as_dict()
 
     def read_view(request: Request, p: Product, consumer: str, g: Grant | None, filters: dict[str, str], *,
                   limit: int, offset: int, version: int | None, columns: str | None) -> dict:
         """A product built on read (e.g. gold.policy_matches from its keys and outcome tables)."""
         ev = audit_event(request)
-        check_filters(p, g, filters, None)
+        reads.check_filters(p, g, filters, None, settings)
         stored = p.stored_in[-1] if p.stored_in else None
         if version is not None and (stored is None or not lake.exists(stored)
-                                    or not _version_exists(lake.path(stored), version)):
-            raise HTTPException(404, f"{p.name} has no version {version} (无此版本)")
-        limit = min(limit, daily_remaining(consumer, p, g))
+                                    or not reads.version_exists(lake.path(stored), version)):
+            raise reads.AccessDenied(404, f"{p.name} has no version {version} (无此版本)")
+        limit = min(limit, reads.daily_remaining(store, consumer, p, g))
         try:
             page = p.view_function()(settings, filters, limit=limit, offset=offset, version=version,
                                      hidden_fields=hidden_text_fields(g))
         except ValueError as e:
-            raise HTTPException(400, str(e))
+            raise reads.AccessDenied(400, str(e))
         if page["version"] is None:
-            raise HTTPException(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
+            raise reads.AccessDenied(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
         names = list(page["rows"][0]) if page["rows"] else []
-        cols = served_columns(p, g, names, columns) if names else []
-        masked = masked_of(p, g, cols)
-        rows = mask_rows([{c: r[c] for c in cols} for r in page["rows"]], masked)
+        cols = reads.served_columns(p, g, names, columns) if names else []
+        masked = reads.masked_of(p, g, cols, settings)
+        rows = reads.mask_rows([{c: r[c] for c in cols} for r in page["rows"]], masked)
         ev.rows, ev.version = len(rows), page["version"]
-        _emit_read(consumer, p.name, page["version"], len(rows))
-        return {"product": p.name, "label": p.label, "version": page["version"], "total": page["total"],
-                "offset": offset, "count": len(rows), "masked_columns": [c for c in cols if c in masked],
-                "columns": cols, "rows": rows}
+        reads.emit_read(f"api.{consumer}", p.name, page["version"], len(rows), settings)
+        return reads.Page(p.name, p.label, page["version"], page["total"], offset, cols, rows,
+                          [c for c in cols if c in masked]).as_dict()
 
     def _emit_read(consumer: str, product: str, version: int | None, rows: int) -> None:
-        run = JobRun(f"api.{consumer}", settings, job_type="STREAMING", integration="API")
-        run.add_input(DatasetRef(product, version=version, rows=rows))
-        run.complete()
+        reads.emit_read(f"api.{consumer}", product, version, rows, settings)
 
     # -- endpoints ------------------------------------------------------------------------------
     @app.get("/health")

@@ -1,0 +1,335 @@
+"""One way to authorise a read of a data product (读取授权规则), for every path that serves rows:
+the API (govlake.api.app), the portal (govlake.portal.grant_reads) and SQL (govlake.api.sql_reads).
+
+Plain Python: a refusal raises AccessDenied(status, message) with the HTTP status it maps to; the
+caller audits it (the API's middleware, the portal's own audit rows). The rules:
+  grant      a consumer needs an active grant, except for a 公开 product (公开 columns only)
+  columns    the grant's columns (plus the key), levels from the catalog mask the rest (***)
+  filters    key columns only, never a masked one (the rows returned would tell its values)
+  row scope  the grant's rows only: added to the filters, a filter outside it is refused
+  daily cap  the grant's rows per day (PUBLIC_DAILY_ROWS without a grant), counted in the audit
+  text       tag evidence quoting a profile value the reader may not see is masked too
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from govlake import release
+from govlake.access.audit import rows_served_today
+from govlake.access.grants import Grant
+from govlake.access.levels import hidden_profile_fields, masked_columns, tags_reading
+from govlake.lineage.emitter import DatasetRef, JobRun
+from govlake.products import Product, load_products
+
+MASK = "***"
+MAX_FILTER_CHARS = 128
+MAX_COLUMNS_PARAM = 4000
+PUBLIC_DAILY_ROWS = 5000      # a consumer reading a 公开 product without a grant, per product and day
+PROFILE, TAGS = "gold.enterprise_profile", "gold.enterprise_tags"
+
+
+class AccessDenied(Exception):
+    """A refused read: status is the HTTP status it answers (400/403/404/422/429)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass
+class Page:
+    product: str
+    label: str
+    version: int | None
+    total: int
+    offset: int
+    columns: list[str]
+    rows: list[dict]
+    masked: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"product": self.product, "label": self.label, "version": self.version, "total": self.total,
+                "offset": self.offset, "count": len(self.rows), "masked_columns": self.masked,
+                "columns": self.columns, "rows": self.rows}
+
+
+def clean(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def typed(col: str, raw: str, typ: pa.DataType):
+    """A filter's text in the column's type (400 when it is not one)."""
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return raw
+    try:
+        return pc.cast(pa.scalar(raw), typ).as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise AccessDenied(400, f"{col}={raw!r} is not a valid {typ} (取值格式错误)")
+
+
+def version_exists(table_path, version: int) -> bool:
+    """Within the table's history, from the log's file names: no time travel to find out (a
+    huge version would make delta-rs replay the log looking for it)."""
+    return (table_path / "_delta_log" / f"{version:020d}.json").is_file()
+
+
+def masked_of(p: Product, g: Grant | None, names: list[str], settings) -> set[str]:
+    return set(masked_columns(p, g, names, settings))
+
+
+def hidden_text_fields(g: Grant | None, settings) -> frozenset[str]:
+    """Profile fields whose values must not appear in text this reader gets."""
+    prof = load_products(settings).get(PROFILE)
+    return hidden_profile_fields(prof, g, settings) if prof else frozenset()
+
+
+def daily_remaining(store, consumer: str, p: Product, g: Grant | None) -> int:
+    cap = g.daily_rows if g is not None else PUBLIC_DAILY_ROWS
+    left = cap - rows_served_today(store, consumer, p.name)
+    if left <= 0:
+        raise AccessDenied(429, f"{consumer} has read its {cap} rows of {p.name} for today (今日行数已用完)")
+    return left
+
+
+def check_filters(p: Product, g: Grant | None, filters: dict[str, str], names: list[str] | None, settings) -> dict:
+    """The filters plus the grant's row scope (column -> value or list of values)."""
+    bad = [k for k in filters if k not in p.contract.key]
+    if bad:
+        raise AccessDenied(400, f"filters must be key columns of {p.name} ({p.contract.key}), got {bad[:5]}")
+    for col, raw in filters.items():
+        if len(raw) > MAX_FILTER_CHARS or any(ord(ch) < 32 for ch in raw):
+            raise AccessDenied(400, f"filter {col} is longer than {MAX_FILTER_CHARS} characters or has control characters")
+    hidden = masked_of(p, g, list(filters), settings)
+    if hidden:
+        # filtering on a masked column would tell its values by which rows come back
+        raise AccessDenied(403, f"{sorted(hidden)} are masked for this grant: no filtering on them (脱敏字段不可作筛选条件)")
+    where: dict[str, object] = dict(filters)
+    for col, values in row_scope(g).items():
+        if names is not None and col not in names:
+            raise AccessDenied(403, f"the grant's row scope is on {col}, which {p.name} has no column for (授权范围不适用)")
+        if col in filters:
+            if filters[col] not in values:
+                raise AccessDenied(403, f"{col}={filters[col]!r} is outside the grant's rows (超出授权数据范围)")
+        elif p.view:
+            raise AccessDenied(403, f"the grant covers {col} in {values}: filter on {col} (须按授权范围筛选)")
+        else:
+            where[col] = list(values)
+    return where
+
+
+def row_scope(g: Grant | None) -> dict[str, list]:
+    return dict((g.row_scope or {}) if g is not None else {})
+
+
+def granted_columns(p: Product, g: Grant | None, names: list[str]) -> list[str]:
+    """Of the product's columns, those the grant lists (all without a column list), key included."""
+    if g is None or g.columns is None:
+        return list(names)
+    allowed = set(g.columns) | set(p.contract.key)
+    return [c for c in names if c in allowed]
+
+
+def served_columns(p: Product, g: Grant | None, names: list[str], wanted: str | None) -> list[str]:
+    cols = granted_columns(p, g, names)
+    if wanted:
+        if len(wanted) > MAX_COLUMNS_PARAM:
+            raise AccessDenied(422, f"columns= is longer than {MAX_COLUMNS_PARAM} characters")
+        ask = [c.strip() for c in wanted.split(",") if c.strip()]
+        unknown = [c for c in ask if c not in names]
+        if unknown:
+            raise AccessDenied(400, f"{p.name} has no columns {unknown[:5]}")
+        outside = [c for c in ask if c not in cols]
+        if outside:
+            raise AccessDenied(403, f"columns {outside[:5]} are not in the grant (未授权字段)")
+        keys = [k for k in p.contract.key if k in names and k not in ask]
+        cols = keys + ask
+    return cols
+
+
+def visible_columns(p: Product, g: Grant | None, names: list[str], settings) -> list[str]:
+    """The columns a reader may use at all (select, filter, group, join): granted and not masked."""
+    cols = granted_columns(p, g, names)
+    hidden = masked_of(p, g, cols, settings)
+    return [c for c in cols if c not in hidden]
+
+
+def mask_rows(rows: list[dict], masked: set[str]) -> list[dict]:
+    return [{k: (MASK if k in masked else clean(v)) for k, v in r.items()} for r in rows]
+
+
+def guard_text(p: Product, g: Grant | None, rows: list[dict], settings) -> list[str]:
+    """Tag evidence quotes profile values (字段=取值): masked in the rows of tags whose rule reads
+    a field this reader may not see. Returns the columns so masked (for masked_columns)."""
+    if p.name != TAGS or not rows or "evidence" not in rows[0]:
+        return []
+    tags = tags_reading(hidden_text_fields(g, settings), settings)
+    hit = False
+    for r in rows:
+        if r.get("tag_id") in tags and r.get("evidence") is not None:
+            r["evidence"], hit = MASK, True
+    return ["evidence"] if hit else []
+
+
+def served_version(lake, p: Product, version: int | None) -> int:
+    """The version a read serves: the asked one if the table has it, else the current release's
+    (发布版本), never "latest of each table" (a build that crashed between two commits is not
+    served half-published, govlake.release). 404 when unpublished or unknown."""
+    if not lake.exists(p.name):
+        raise AccessDenied(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
+    if version is not None and not version_exists(lake.path(p.name), version):
+        raise AccessDenied(404, f"{p.name} has no version {version} (无此版本)")
+    v = released_version(lake, p.name) if version is None else version
+    if v is None:
+        raise AccessDenied(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
+    return v
+
+
+def read_rows(lake, store, p: Product, consumer: str, g: Grant | None, filters: dict[str, str], *, version: int,
+              limit: int = 100, offset: int = 0, columns: str | None = None, whole: bool = False) -> Page:
+    """A page of a stored product's rows at `version` as this grant may see them. whole=True:
+    every row or a refusal (a dashboard drawn from part of a table would be wrong)."""
+    settings = lake.settings
+    try:
+        schema = schema_of(lake, p.name, version)
+    except Exception:  # e.g. a version whose files a vacuum removed
+        raise AccessDenied(404, f"{p.name} has no version {version} (无此版本)")
+    where = check_filters(p, g, filters, schema.names, settings)
+    for col, raw in where.items():  # the filters, and the row scope's values, in the column's type
+        typ = schema.field(col).type
+        where[col] = [typed(col, v, typ) for v in raw] if isinstance(raw, list) else typed(col, raw, typ)
+    cols = served_columns(p, g, schema.names, columns)
+    masked = masked_of(p, g, cols, settings)
+    left = daily_remaining(store, consumer, p, g)
+    # masked columns are not read (nor, from a snapshot in memory, taken): their values, and
+    # whether they are null, never reach the page
+    table = keyed_arrow(lake, p, version, [c for c in cols if c not in masked], where)
+    total = table.num_rows
+    if whole:
+        if total > left:
+            raise AccessDenied(429, f"{consumer} may read {left} more rows of {p.name} today, the table has {total} "
+                                    f"(超出每日行数上限)")
+        offset, limit = 0, total
+    rows = table.slice(offset, min(limit, left)).to_pylist()
+    rows = [{c: r.get(c) for c in cols} for r in rows]
+    text_masked = guard_text(p, g, rows, settings)
+    rows = mask_rows(rows, masked)
+    return Page(p.name, p.label, version, total, offset, cols, rows, [c for c in cols if c in masked] + text_masked)
+
+
+def emit_read(job: str, product: str, version: int | None, rows: int, settings) -> None:
+    """An OpenLineage reader run (`api.<consumer>`, `portal.<consumer>`, `sql.<consumer>`), input =
+    the product: `govlake lineage PRODUCT --downstream` lists who read it."""
+    run = JobRun(job, settings, job_type="STREAMING", integration="API")
+    run.add_input(DatasetRef(product, version=version, rows=rows))
+    run.complete()
+
+
+# -- keyed reads from memory ------------------------------------------------------------------
+# A keyed read (one enterprise's profile) scanned through delta-rs costs a scan of the snapshot
+# (its deletion vectors make DataFusion read every file). The released snapshot of a table small
+# enough is instead held in memory once, with a key -> rows index: a version never changes, so
+# the copy is exact until the release moves on, and then the next read loads the new version.
+SNAPSHOT_MAX_PARQUET_BYTES = 512 * 2 ** 20
+
+
+@dataclass
+class _Snapshot:
+    table: pa.Table
+    key: str
+    index: dict
+
+
+_snapshots: dict[str, tuple[int, _Snapshot | None]] = {}   # table path -> (version, snapshot or None: too big)
+_schemas: dict[tuple[str, int], pa.Schema] = {}
+_versions: dict[tuple[str, str], tuple[tuple, int | None]] = {}
+_lock = threading.Lock()
+
+
+def _log_stamp(lake, table: str) -> int | None:
+    try:
+        return os.stat(lake.path(table) / "_delta_log").st_mtime_ns
+    except OSError:
+        return None
+
+
+def released_version(lake, table: str) -> int | None:
+    """release.version_of, reused while neither the releases' log nor the table's has changed (a
+    commit adds a file to _delta_log, which moves the directory's mtime): one stat per table."""
+    k = (str(lake.settings.lake_root), table)
+    stamp = (_log_stamp(lake, release.RELEASES), _log_stamp(lake, table))
+    hit = _versions.get(k)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    v = release.version_of(lake, table)
+    _versions[k] = (stamp, v)
+    return v
+
+
+def schema_of(lake, table: str, version: int) -> pa.Schema:
+    k = (str(lake.path(table)), version)
+    if k not in _schemas:
+        if len(_schemas) > 256:
+            _schemas.clear()
+        _schemas[k] = lake.arrow_schema(table, version)
+    return _schemas[k]
+
+
+def parquet_bytes(lake, table: str, version: int) -> int:
+    """The size of a snapshot's data files, from the Delta log (no scan)."""
+    from govlake.lakehouse import arrow_reads
+
+    dt = arrow_reads.open_table(lake.path(table), version)
+    return sum(pa.table(dt.get_add_actions(flatten=True)).column("size_bytes").to_pylist())
+
+
+def _snapshot(lake, table: str, version: int, key: str) -> _Snapshot | None:
+    path = str(lake.path(table))
+    hit = _snapshots.get(path)
+    if hit is not None and hit[0] == version and (hit[1] is None or hit[1].key == key):
+        return hit[1]
+    with _lock:
+        hit = _snapshots.get(path)
+        if hit is not None and hit[0] == version and (hit[1] is None or hit[1].key == key):
+            return hit[1]
+        snap = None
+        if parquet_bytes(lake, table, version) <= SNAPSHOT_MAX_PARQUET_BYTES:
+            data = lake.to_arrow(table, version).combine_chunks()
+            index: dict = {}
+            for i, k in enumerate(data.column(key).to_pylist()):
+                index.setdefault(k, []).append(i)
+            snap = _Snapshot(data, key, index)
+        _snapshots[path] = (version, snap)
+        return snap
+
+
+def keyed_arrow(lake, p: Product, version: int, columns: list[str], where: dict, *,
+                whole: bool = False) -> pa.Table:
+    """lake.to_arrow(p, version, columns, where) for a read filtered on the product's first key
+    column by one value (or, whole=True, any read: SQL's views): from the snapshot in memory when
+    the table is small enough."""
+    key = p.contract.key[0] if p.contract.key else None
+    value = where.get(key) if key else None
+    keyed = value is not None and not isinstance(value, list)
+    # only the released version is held: time travel to another one scans (no reload per request)
+    current = key is not None and (keyed or whole) and version == released_version(lake, p.name)
+    snap = _snapshot(lake, p.name, version, key) if current else None
+    if snap is None:
+        return lake.to_arrow(p.name, version, columns=columns, where=where or None)
+    if keyed:
+        at = snap.index.get(value, [])
+        # one row (a profile): a zero-copy slice; take() would copy every column
+        rows = snap.table.slice(at[0], 1) if len(at) == 1 else snap.table.take(pa.array(at, pa.int64()))
+    else:
+        rows = snap.table
+    for col, v in where.items():
+        if col != key or not keyed:
+            values = v if isinstance(v, list) else [v]
+            rows = rows.filter(pc.is_in(rows.column(col), value_set=pa.array(values, rows.schema.field(col).type)))
+    return rows.select(columns)

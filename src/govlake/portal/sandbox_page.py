@@ -1,0 +1,107 @@
+"""Portal page 政策沙盘推演 (/portal/policy-sandbox): an officer picks a draft from
+catalog/policies/drafts/ (or pastes one) and sees its reach by street, industry and size, its cost
+against a budget, one sensitivity curve per parameter, the diff against the version in force and
+the overlap with the policies in force — govlake.policy.sandbox, drawn as inline SVG.
+
+The same rule as POST /policies/sandbox: the account's department needs an unscoped grant on the
+profile that shows every field the draft names; each run is audited."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from fastapi import APIRouter, Depends, Form
+from fastapi.responses import HTMLResponse
+
+from govlake import access
+from govlake.access.levels import hidden_profile_fields
+from govlake.catalog.sources import CatalogError
+from govlake.policy.sandbox import run_sandbox
+from govlake.portal import grant_reads
+from govlake.portal.pages import Ctx, user
+from govlake.portal.svg_charts import bar_chart, line_chart
+from govlake.products import get_product
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+PROFILE = "gold.enterprise_profile"
+MAX_DRAFT_CHARS = 50_000
+DIMENSIONS = {"street": "街道", "industry": "行业门类", "size": "企业规模"}
+
+
+def _drafts(ctx: Ctx) -> dict[str, Path]:
+    return {p.stem: p for p in sorted((ctx.settings.catalog_dir / "policies" / "drafts").glob("*.yaml"))}
+
+
+def _charts(report) -> dict:
+    """SVG for the reach cells and the curves; x labels carry their order (the chart sorts text)."""
+    reach = {by: bar_chart([(c.label, c.eligible) for c in cells[:20]], title=f"符合条件企业数 · 按{DIMENSIONS.get(by, by)}")
+             for by, cells in report.reach.items()}
+    curves = []
+    for c in report.sensitivity:
+        xs = [(f"{i + 1:02d} {p.value}", p) for i, p in enumerate(c.points)]
+        series = {"符合 eligible": [(x, p.eligible) for x, p in xs], "差一项 near miss": [(x, p.near_miss) for x, p in xs]}
+        curves.append(line_chart(series, title=f"{c.param}（当前 {c.base_value}）：覆盖面"))
+        if any(p.total_wan is not None for _, p in xs):
+            curves.append(line_chart({"资助总额（万元）": [(x, p.total_wan) for x, p in xs]},
+                                     title=f"{c.param}：资助总额（万元）"))
+    return {"reach": reach, "curves": curves}
+
+
+def _run(ctx: Ctx, text: str, example: str, budget: float | None, points: int):
+    consumer, grant = grant_reads.granted_consumer(ctx.store, ctx.account, PROFILE)
+    ev = access.AuditEvent("portal.policy_sandbox", "denied", "account", ctx.account.username, product=PROFILE,
+                           client=f"portal:{ctx.account.username}", purpose=getattr(grant, "purpose", None),
+                           grant_id=getattr(grant, "id", None), filters={"draft": example or "pasted"})
+    try:
+        if grant is None or grant.row_scope:
+            raise PermissionError("本部门须持有一企一画像的全量授权（无行范围）才能推演 (an unscoped grant on the profile is needed)")
+        named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        hidden = sorted(named & hidden_profile_fields(get_product(PROFILE, ctx.settings), grant, ctx.settings))
+        if hidden:
+            raise PermissionError(f"草案涉及本部门未获授权的敏感字段：{'、'.join(hidden)} (the draft reads masked fields)")
+        doc = yaml.safe_load(text)
+        if not isinstance(doc, dict):
+            raise ValueError("草案须为一条政策（YAML 映射）(the draft must be a policy item)")
+        report = run_sandbox(doc, ctx.settings, budget_wan=budget, points=points)
+    except (PermissionError, ValueError, CatalogError, KeyError, yaml.YAMLError, FileNotFoundError) as e:
+        ev.status, ev.detail = 403 if isinstance(e, PermissionError) else 400, str(e)[:300]
+        access.append_audit(ctx.store, ev)
+        return None, str(e)[:500]
+    ev.outcome, ev.status, ev.rows, ev.version = "allowed", 200, report.enterprises_evaluated, report.profile_version
+    access.append_audit(ctx.store, ev)
+    return report, None
+
+
+@router.get("/policy-sandbox", response_class=HTMLResponse)
+def sandbox_page(ctx: Ctx = Depends(user), example: str = "", budget: str = "", points: int = 10):
+    drafts = _drafts(ctx)
+    report = error = None
+    text = ""
+    if example in drafts:
+        text = drafts[example].read_text(encoding="utf-8")
+        report, error = _run(ctx, text, example, _budget(budget), max(0, min(points, 40)))
+    return _render(ctx, drafts, example, text, budget, points, report, error)
+
+
+@router.post("/policy-sandbox", response_class=HTMLResponse)
+def sandbox_run(ctx: Ctx = Depends(user), csrf: str = Form(""), draft: str = Form(""), budget: str = Form(""),
+                points: int = Form(10)):
+    ctx.check_csrf(csrf)
+    report, error = (None, f"草案过长（最多 {MAX_DRAFT_CHARS} 字符）") if len(draft) > MAX_DRAFT_CHARS else \
+        _run(ctx, draft, "", _budget(budget), max(0, min(points, 40)))
+    return _render(ctx, _drafts(ctx), "", draft, budget, points, report, error)
+
+
+def _budget(v: str) -> float | None:
+    try:
+        return float(v) if v.strip() else None
+    except ValueError:
+        return None
+
+
+def _render(ctx, drafts, example, text, budget, points, report, error):
+    return ctx.render("policy_sandbox.html", "政策沙盘推演", drafts=list(drafts), example=example, text=text,
+                      budget=budget, points=points, r=report, error=error,
+                      charts=_charts(report) if report else None, dims=DIMENSIONS)
