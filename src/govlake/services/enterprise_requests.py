@@ -17,7 +17,7 @@ from govlake.catalog.work_calendar import WorkCalendar, load_work_calendar
 from govlake.lakehouse import Lakehouse
 from govlake.services import key_enterprises as ke
 from govlake.services.service_catalog import Service, ServiceCatalog, load_services
-from govlake.lakehouse.arrow_writes import replace_table
+from govlake.lakehouse.arrow_writes import content_digest, replace_table
 
 REQUESTS, EVENTS = "ops.enterprise_requests", "ops.enterprise_request_events"
 STATUS_ZH = {"received": "已受理登记", "accepted": "已签收", "handled": "已办理", "closed": "已办结", "returned": "已退回"}
@@ -205,6 +205,10 @@ def sla(rows: list[dict], by: str) -> list[dict]:
     return sorted(out, key=lambda g: str(g[by]))
 
 
+def _replace(lake: Lakehouse, table: str, data: pa.Table, as_of: dt.date) -> dict:
+    return replace_table(lake, table, data, f"services@{as_of.isoformat()}-{content_digest(data)}")
+
+
 def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28) -> dict:
     """The day's 挂点服务 and 诉求直达 tables from the released profile: officials, key
     enterprises, visits, requests and their events; counts reconciled against the Delta log."""
@@ -219,8 +223,8 @@ def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28) -> dict:
     rows = request_rows(reqs, as_of)
     events = [{"request_id": r.request_id, "seq": i, "status": e["status"], "status_zh": STATUS_ZH[e["status"]],
                "on": e["on"], "by": e["by"], "note": e["note"]} for r in reqs for i, e in enumerate(r.events)]
-    app = f"services@{as_of.isoformat()}#{seed}"
-    written = [replace_table(lake, t, pa.Table.from_pylist(data, schema), app) for t, data, schema in (
+    # keyed on each table's rows: a re-run over the same profile commits nothing, a changed one does
+    written = [_replace(lake, t, pa.Table.from_pylist(data, schema), as_of) for t, data, schema in (
         (ke.OFFICIALS, staff, ke.OFFICIALS_SCHEMA), (ke.KEY, assigned, ke.KEY_SCHEMA), (ke.VISITS, visits, ke.VISITS_SCHEMA),
         (REQUESTS, rows, REQUESTS_SCHEMA), (EVENTS, events, EVENTS_SCHEMA))]
     return {"as_of": as_of.isoformat(), "enterprises": len(profile), "key_enterprises": len(assigned),

@@ -26,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 
 from govlake.lakehouse import Lakehouse
 from govlake.services import key_enterprises as ke
-from govlake.lakehouse.arrow_writes import replace_table
+from govlake.lakehouse.arrow_writes import content_digest, replace_table
 
 WARNINGS = "ops.relocation_warnings"
 QUARTERS, TRAIN_QUARTERS = 12, 8
@@ -149,7 +149,7 @@ def run_relocation(lake: Lakehouse, as_of: dt.date, seed: int = 28) -> dict:
     history = generate_history(usccs, seed)
     model, metrics = train_and_validate(history)
     warns = warnings_for(lake, history, model, as_of)
-    written = replace_table(lake, WARNINGS, pa.Table.from_pylist(warns, WARNINGS_SCHEMA),
-                            f"relocation@{as_of.isoformat()}#{seed}")
+    table = pa.Table.from_pylist(warns, WARNINGS_SCHEMA)
+    written = replace_table(lake, WARNINGS, table, f"relocation@{as_of.isoformat()}-{content_digest(table)}")
     return {"as_of": as_of.isoformat(), "enterprises": len(usccs), "warnings": len(warns), "validation": metrics,
             "tables": [written]}

@@ -11,7 +11,7 @@ import hashlib
 import pandas as pd
 
 from govlake.lakehouse import Lakehouse
-from govlake.lakehouse.arrow_writes import replace_table
+from govlake.lakehouse.arrow_writes import content_digest, replace_table
 from govlake.release import version_of
 from govlake.space.needs import COLUMNS as PROFILE_COLUMNS, needs_from_profile
 from govlake.space.parks import N_PARKS, SEED, generate_parks
@@ -34,7 +34,7 @@ def write_needs(lake: Lakehouse, as_of: dt.date) -> dict:
         raise FileNotFoundError(f"no {PROFILE}: build the profile first (企业画像不存在，无法生成空间需求)")
     cols = [c for c in PROFILE_COLUMNS if c in lake.arrow_schema(PROFILE, v).names]
     data = needs_from_profile(lake.to_arrow(PROFILE, version=v, columns=cols), as_of)
-    out = replace_table(lake, NEEDS, data, f"space_needs@{digest(as_of, v)}")
+    out = replace_table(lake, NEEDS, data, f"space_needs@{as_of.isoformat()}-{content_digest(data)}")
     return {**out, "profile_version": v}
 
 

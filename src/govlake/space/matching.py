@@ -15,8 +15,9 @@ import pyarrow as pa
 
 from govlake.lakehouse import Lakehouse
 from govlake.release import version_of
-from govlake.space.inventory import MATCHES, NEEDS, PARKS, digest, read, replace_table
-from govlake.space.scoring import WEIGHTS, prepare, reasons_zh, score_parks
+from govlake.lakehouse.arrow_writes import content_digest
+from govlake.space.inventory import MATCHES, NEEDS, PARKS, read, replace_table
+from govlake.space.scoring import prepare, reasons_zh, score_parks
 
 TOP_N = 5
 PARK_FIELDS = ["park_id", "park_name", "street_code", "street_name", "community_name", "address", "building_type",
@@ -122,7 +123,8 @@ def run_space_matching(lake: Lakehouse, as_of: dt.date, top_n: int = TOP_N) -> d
     pv, nv = version_of(lake, PARKS), version_of(lake, NEEDS)
     parks, needs = read(lake, PARKS), read(lake, NEEDS)
     data = match_all(needs, parks, as_of, top_n)
-    out = replace_table(lake, MATCHES, data, f"space_matches@{digest(as_of, pv, nv, top_n, sorted(WEIGHTS.items()))}")
+    # keyed on the rows: the served versions move under OPTIMIZE without changing them
+    out = replace_table(lake, MATCHES, data, f"space_matches@{as_of.isoformat()}-{content_digest(data)}")
     matched = len(set(data.column("need_id").to_pylist()))
     if out["committed"] and out["rows"] != data.num_rows:
         raise RuntimeError(f"{MATCHES}: {data.num_rows} matches computed, {out['rows']} in the log (对账不一致)")
