@@ -13,6 +13,8 @@ caller audits it (the API's middleware, the portal's own audit rows). The rules:
 
 from __future__ import annotations
 
+import re
+
 import math
 import os
 import threading
@@ -88,6 +90,31 @@ def hidden_text_fields(g: Grant | None, settings) -> frozenset[str]:
     """Profile fields whose values must not appear in text this reader gets."""
     prof = load_products(settings).get(PROFILE)
     return hidden_profile_fields(prof, g, settings) if prof else frozenset()
+
+
+def sandbox_drafts(g: Grant | None, texts: list[str], settings) -> list[dict]:
+    """The drafts of a policy-sandbox run (政策沙盘推演), parsed, once the grant allows the run: the
+    report covers every enterprise, so the grant on the profile must have no row scope, and its
+    curves and lists would reveal a masked field a draft names, so no draft may name one."""
+    import yaml
+
+    if g is None or g.row_scope:
+        raise AccessDenied(403, "the sandbox evaluates every enterprise: it needs a grant on the profile "
+                                "without row scope (沙盘推演需一企一画像全量授权)")
+    named = {w for t in texts for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", t)}
+    hidden = sorted(named & hidden_text_fields(g, settings))
+    if hidden:
+        raise AccessDenied(403, f"the draft reads fields this grant masks: {', '.join(hidden)} (草案涉及未授权的敏感字段)")
+    docs = []
+    for text in texts:
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise AccessDenied(400, f"the draft is not valid YAML (草案格式错误): {str(e)[:200]}")
+        if not isinstance(doc, dict):
+            raise AccessDenied(400, "the draft must be a YAML mapping (草案须为政策条目)")
+        docs.append(doc)
+    return docs
 
 
 def daily_remaining(store, consumer: str, p: Product, g: Grant | None) -> int:

@@ -12,7 +12,6 @@ input = the product) so `govlake lineage <product> --downstream` shows who used 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -48,9 +47,6 @@ PRODUCT_NAME = r"^[a-z][a-z0-9_]*\.[a-z0-9_]{1,100}$"
 USCC = r"^[0-9A-Za-z]{1,32}$"
 
 
-class ErrorBody(BaseModel):
-    detail: str
-
 
 _ERRORS = {
     400: "bad filter or parameter (参数错误)",
@@ -64,7 +60,7 @@ _ERRORS = {
 
 
 def errors(*codes: int) -> dict:
-    return {c: {"model": ErrorBody, "description": _ERRORS[c]} for c in codes}
+    return deps.errors({c: _ERRORS[c] for c in codes})
 
 
 READ_ERRORS = errors(400, 401, 403, 404, 422, 429)
@@ -308,29 +304,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         profile (govlake.policy.sandbox); nothing is written. Needs an unscoped grant on the profile
         that shows every field the drafts name: the curves and lists would otherwise reveal
         masked values or other streets' enterprises."""
-        import yaml
-
         from govlake.catalog.sources import CatalogError
         from govlake.policy.sandbox import run_sandbox
 
         consumer = consumer_or_401(request, cred)
         p = product_or_404(PROFILE)
         g = grant_or_403(request, p, consumer)
-        if g is not None and g.row_scope:
-            raise HTTPException(403, "the sandbox evaluates every enterprise: it needs a grant without row scope (沙盘推演需全量授权)")
-        docs = []
-        for text in filter(None, (body.draft, body.against)):
-            try:
-                doc = yaml.safe_load(text)
-            except yaml.YAMLError as e:
-                raise HTTPException(400, f"the draft is not valid YAML (草案格式错误): {str(e)[:200]}")
-            if not isinstance(doc, dict):
-                raise HTTPException(400, "the draft must be a YAML mapping (草案须为政策条目)")
-            docs.append(doc)
-        named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", body.draft + (body.against or "")))
-        hidden = sorted(named & hidden_text_fields(g))
-        if hidden:
-            raise HTTPException(403, f"the draft reads fields this grant masks: {', '.join(hidden)} (草案涉及未授权的敏感字段)")
+        try:
+            docs = reads.sandbox_drafts(g, [t for t in (body.draft, body.against) if t], settings)
+        except reads.AccessDenied as e:
+            raise HTTPException(e.status, e.message)
         try:
             report = run_sandbox(docs[0], settings, lake=lake, against=docs[1] if len(docs) > 1 else None,
                                  budget_wan=body.budget_wan, points=body.points, as_of=body.as_of)

@@ -23,9 +23,6 @@ class SqlRequest(BaseModel):
     sql: str = Field(..., max_length=MAX_SQL_CHARS, description="one SELECT over products named layer.name (只读查询)")
 
 
-class ErrorBody(BaseModel):
-    detail: str
-
 
 _ERRORS = {
     400: "not a single read-only SELECT over data products, or it failed (仅允许单条只读查询)",
@@ -38,7 +35,7 @@ _ERRORS = {
 }
 
 
-@router.post("/sql", responses={c: {"model": ErrorBody, "description": d} for c, d in _ERRORS.items()})
+@router.post("/sql", responses=deps.errors(_ERRORS))
 def sql_query(request: Request, body: SqlRequest, cred: HTTPAuthorizationCredentials | None = Depends(deps.bearer)):
     """Rows of one SELECT over granted products, each a view named like the product
     (`SELECT street_code, count(*) FROM gold.enterprise_profile GROUP BY 1`): only the grant's

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
+from govlake.access.database import AccessStore
 from govlake.settings import Settings
 
 DEFAULT_K = 10
@@ -75,30 +73,14 @@ def member_id(uscc: str) -> str:
     return hashlib.sha256(uscc.encode("utf-8")).hexdigest()[:16]
 
 
-class Ledger:
+class Ledger(AccessStore):
+    """The clean room's own database file, on the access store's connection (WAL, one write
+    transaction at a time, a lock for the threads of one process)."""
+
     def __init__(self, settings: Settings, path: Path | None = None):
-        self.path = path or settings.lake_root / "_platform" / "cleanroom.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.lock = threading.RLock()
+        super().__init__(path or settings.lake_root / "_platform" / "cleanroom.db", settings)
         with self.lock:
             self.db.executescript(SCHEMA)
-
-    @contextmanager
-    def write(self):
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
-
-    def close(self) -> None:
-        self.db.close()
 
     # -- k ------------------------------------------------------------------------------------
     def k_for(self, consumer_id: str) -> int:

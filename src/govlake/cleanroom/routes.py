@@ -11,15 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from govlake.api.audit_middleware import audit_event
-from govlake.api.deps import bearer, caller
+from govlake.api.deps import bearer, caller, errors
 from govlake.cleanroom.aggregate_query import MAX_SQL_CHARS
 from govlake.cleanroom.jobs import MAX_USCCS, JobRefused, submit_model, submit_sql
 
 router = APIRouter(tags=["cleanroom 数据沙箱"])
 
-
-class ErrorBody(BaseModel):
-    detail: str
 
 
 _ERRORS = {
@@ -38,7 +35,7 @@ class JobRequest(BaseModel):
     uscc: list[str] | None = Field(None, max_length=MAX_USCCS, description="待评分企业（统一社会信用代码）")
 
 
-@router.post("/cleanroom/jobs", responses={c: {"model": ErrorBody, "description": d} for c, d in _ERRORS.items()})
+@router.post("/cleanroom/jobs", responses=errors(_ERRORS))
 def cleanroom_job(request: Request, body: JobRequest, cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
     """Submit a sandbox job: a SQL aggregate (cells of at least k enterprises leave, smaller ones are
     suppressed, differencing against earlier answers is refused) or a registered model (per-enterprise

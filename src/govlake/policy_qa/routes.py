@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from govlake.api.audit_middleware import audit_event
-from govlake.api.deps import bearer, caller, grant_for, product_or_404
+from govlake.api.deps import bearer, caller, errors, grant_for, product_or_404
 from govlake.lakehouse import Lakehouse
 from govlake.policy_qa.answer import ask
 
@@ -20,9 +20,6 @@ MATCHES = "gold.policy_matches"
 _engines: dict[tuple, object] = {}
 _lock = threading.Lock()
 
-
-class ErrorBody(BaseModel):
-    detail: str
 
 
 _ERRORS = {
@@ -50,7 +47,7 @@ def _engine(settings):
         return _engines[key]
 
 
-@router.post("/policy-qa", responses={c: {"model": ErrorBody, "description": d} for c, d in _ERRORS.items()})
+@router.post("/policy-qa", responses=errors(_ERRORS))
 def policy_qa(request: Request, body: Question, cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
     """政策问答: the policies a question concerns with their articles quoted; with uscc, the
     enterprise's own result clause by clause (online evaluator)."""

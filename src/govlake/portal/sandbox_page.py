@@ -3,26 +3,22 @@ catalog/policies/drafts/ (or pastes one) and sees its reach by street, industry 
 against a budget, one sensitivity curve per parameter, the diff against the version in force and
 the overlap with the policies in force — govlake.policy.sandbox, drawn as inline SVG.
 
-The same rule as POST /policies/sandbox: the account's department needs an unscoped grant on the
-profile that shows every field the draft names; each run is audited."""
+The same rule as POST /policies/sandbox (govlake.access.reads.sandbox_drafts); each run is audited."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import yaml
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse
 
 from govlake import access
-from govlake.access.levels import hidden_profile_fields
+from govlake.access import reads
 from govlake.catalog.sources import CatalogError
 from govlake.policy.sandbox import run_sandbox
 from govlake.portal import grant_reads
 from govlake.portal.pages import Ctx, user
 from govlake.portal.svg_charts import bar_chart, line_chart
-from govlake.products import get_product
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 PROFILE = "gold.enterprise_profile"
@@ -55,18 +51,10 @@ def _run(ctx: Ctx, text: str, example: str, budget: float | None, points: int):
                            client=f"portal:{ctx.account.username}", purpose=getattr(grant, "purpose", None),
                            grant_id=getattr(grant, "id", None), filters={"draft": example or "pasted"})
     try:
-        if grant is None or grant.row_scope:
-            raise PermissionError("本部门须持有一企一画像的全量授权（无行范围）才能推演 (an unscoped grant on the profile is needed)")
-        named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-        hidden = sorted(named & hidden_profile_fields(get_product(PROFILE, ctx.settings), grant, ctx.settings))
-        if hidden:
-            raise PermissionError(f"草案涉及本部门未获授权的敏感字段：{'、'.join(hidden)} (the draft reads masked fields)")
-        doc = yaml.safe_load(text)
-        if not isinstance(doc, dict):
-            raise ValueError("草案须为一条政策（YAML 映射）(the draft must be a policy item)")
+        doc, = reads.sandbox_drafts(grant, [text], ctx.settings)
         report = run_sandbox(doc, ctx.settings, budget_wan=budget, points=points)
-    except (PermissionError, ValueError, CatalogError, KeyError, yaml.YAMLError, FileNotFoundError) as e:
-        ev.status, ev.detail = 403 if isinstance(e, PermissionError) else 400, str(e)[:300]
+    except (reads.AccessDenied, ValueError, CatalogError, KeyError, FileNotFoundError) as e:
+        ev.status, ev.detail = getattr(e, "status", 400), str(e)[:300]
         access.append_audit(ctx.store, ev)
         return None, str(e)[:500]
     ev.outcome, ev.status, ev.rows, ev.version = "allowed", 200, report.enterprises_evaluated, report.profile_version

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, create_model
+from pydantic import create_model
 
 from govlake.api.audit_middleware import audit_event
-from govlake.api.deps import bearer, caller, grant_for, product_or_404
+from govlake.api.deps import bearer, caller, errors, grant_for, product_or_404
 
 router = APIRouter(tags=["precredit 融资预授信"])
 PRODUCT = "gold.enterprise_profile"
 
-
-class ErrorBody(BaseModel):
-    detail: str
 
 
 # the score() contract's columns plus the profile version read (built, not declared, so the
@@ -35,7 +32,7 @@ _ERR = {401: "no or invalid API key (未认证)", 403: "no grant covering this e
 
 
 @router.get("/enterprises/{uscc}/pre-credit", response_model=PreCredit,
-            responses={c: {"model": ErrorBody, "description": d} for c, d in _ERR.items()})
+            responses=errors(_ERR))
 def pre_credit(request: Request, uscc: str = Path(..., pattern=r"^[0-9A-Za-z]{1,32}$", description="统一社会信用代码"),
                cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
     from govlake import release

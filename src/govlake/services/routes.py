@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel
 
 from govlake.access.audit import rows_served_today
 from govlake.access.levels import hidden_profile_fields, masked_columns
@@ -18,9 +17,6 @@ from govlake.services.key_enterprises import PROFILE
 router = APIRouter(tags=["企业服务 enterprise services"])
 
 
-class FileErrorBody(BaseModel):
-    detail: str
-
 
 ERRORS = {401: "no valid API key (未认证)", 403: "no grant covering this enterprise (无权限)",
           404: "no such enterprise or profile not published (不存在)", 422: "bad USCC (参数错误)",
@@ -28,7 +24,7 @@ ERRORS = {401: "no valid API key (未认证)", 403: "no grant covering this ente
 
 
 @router.get("/enterprises/{uscc}/file", summary="一企一档 enterprise file",
-            responses={c: {"model": FileErrorBody, "description": d} for c, d in ERRORS.items()})
+            responses=deps.errors(ERRORS))
 def get_file(request: Request, uscc: str = Path(pattern=r"^[0-9A-Za-z]{18}$", description="统一社会信用代码"),
              cred: HTTPAuthorizationCredentials | None = Depends(deps.bearer)) -> dict:
     consumer = deps.caller(request, cred)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel
 
 from govlake.api.audit_middleware import audit_event
-from govlake.api.deps import bearer, caller, grant_for, product_or_404
+from govlake.api.deps import bearer, caller, errors, grant_for, product_or_404
 from govlake.lakehouse import Lakehouse
 from govlake.space.inventory import NEEDS, PARKS, read
 from govlake.space.matching import needs_for_park, parks_for_need, record, search_parks
@@ -19,9 +18,6 @@ MAX_ROWS = 500
 ID = r"^[A-Za-z0-9]{1,40}$"
 
 
-class ErrorBody(BaseModel):
-    detail: str
-
 
 _ERRORS = {
     401: "no valid API key (未认证)",
@@ -29,10 +25,6 @@ _ERRORS = {
     404: "unknown park, need or product, or the tables are not built yet (不存在)",
     422: "parameter out of bounds (参数越界)",
 }
-
-
-def _errors(*codes: int) -> dict:
-    return {c: {"model": ErrorBody, "description": _ERRORS[c]} for c in codes}
 
 
 def _authorise(request: Request, cred, *products: str) -> str:
@@ -49,7 +41,7 @@ def _table(request: Request, table: str):
         raise HTTPException(404, str(e))
 
 
-@router.get("/space/parks", responses=_errors(401, 403, 404, 422))
+@router.get("/space/parks", responses=errors(_ERRORS))
 def parks(request: Request, street: str | None = Query(None, max_length=20, description="街道编码或名称"),
           max_rent: float | None = Query(None, ge=0, le=10_000, description="租金上限（元/㎡·月）"),
           min_area: float | None = Query(None, ge=0, le=10_000_000, description="最小空置面积（㎡）"),
@@ -67,7 +59,7 @@ def parks(request: Request, street: str | None = Query(None, max_length=20, desc
     return {"total": len(hits), "parks": rows}
 
 
-@router.get("/space/needs/{need_id}/parks", responses=_errors(401, 403, 404, 422))
+@router.get("/space/needs/{need_id}/parks", responses=errors(_ERRORS))
 def need_parks(request: Request, need_id: str = Path(..., pattern=ID),
                limit: int = Query(10, ge=1, le=MAX_ROWS),
                cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
@@ -83,7 +75,7 @@ def need_parks(request: Request, need_id: str = Path(..., pattern=ID),
     return {"need": need, "parks": matches}
 
 
-@router.get("/space/parks/{park_id}/needs", responses=_errors(401, 403, 404, 422))
+@router.get("/space/parks/{park_id}/needs", responses=errors(_ERRORS))
 def park_needs(request: Request, park_id: str = Path(..., pattern=ID),
                limit: int = Query(10, ge=1, le=MAX_ROWS),
                cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
