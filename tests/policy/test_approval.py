@@ -10,7 +10,7 @@ import time
 import pytest
 
 from govlake.catalog.work_calendar import load_work_calendar
-from govlake.policy import expr as E_
+from govlake import rulelang as E_
 from govlake.policy.approval import (
     APPLICATIONS, DECISIONS, NOTICES, PROFILE, SUBSIDIES, TIMELINE, TZ, approval_figures, auto_approve, decide,
     funding_standard_wan, load_trees, mask_uscc, read_notices, replay, submit_applications, tree_gaps,

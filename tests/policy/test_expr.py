@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from govlake import rulelang as E
 from govlake.catalog.policies import KINDS, PUBLISHED, CatalogError, load_policies, parse_policy, validate_policy
-from govlake.policy import expr as E
 from govlake.settings import get_settings
 
 F = {"revenue_y1_wan": "double", "rd_expense_ratio_3y": "double", "enterprise_size": "string",
@@ -36,6 +36,11 @@ def test_three_valued_logic_and_helpers():
     assert ev("min(revenue_y1_wan, 5)", {"revenue_y1_wan": 9}) == 5
     assert ev("(1 if is_registered_in_district else 2)", {}) is None
     assert ev("revenue_y1_wan >= x", {"revenue_y1_wan": 3}, params={"x": 2}) is True
+    assert ev("revenue_y1_wan is None", {}) is True and ev("revenue_y1_wan is not None", {}) is False
+    # has_tag in a tag rule: the referenced tag's rule, null included (never null in a policy)
+    inlined = E.to_py(E.parse("not has_tag('t')", F, tags={"t"}).node,
+                      lambda t: E.to_py(E.parse("revenue_y1_wan > 1", F).node))
+    assert inlined({}, frozenset()) is None and inlined({"revenue_y1_wan": 0.5}, frozenset()) is True
 
 
 @pytest.mark.parametrize("text, msg", [
@@ -51,6 +56,9 @@ def test_three_valued_logic_and_helpers():
     ("piecewise(revenue_y1_wan, [2, 1], [1, 2, 3]) > 0", "bounds must be ascending"),
     ("cert_valid('nope')", "unknown certificate type 'nope'"),
     ("[x for x in [1]]", "ListComp is not allowed"),
+    ("revenue_y1_wan == None", "None is allowed only in a null test"),
+    ("revenue_y1_wan is 1", "'is' only tests for null"),
+    ("revenue_y1_wan = 1", "(compare with ==, not =)"),
 ])
 def test_errors_name_policy_and_clause(text, msg):
     with pytest.raises(E.RuleError) as e:

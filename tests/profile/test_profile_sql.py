@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
+from govlake import rulelang
 from govlake.catalog.enterprise import load_enterprise_fields, load_enterprise_tags
-from govlake.profile import rules, sqlgen
+from govlake.profile import sqlgen
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -110,7 +111,7 @@ def test_tags_run_in_spark_with_evidence(spark, settings):
     by_id = catalog.by_id()
     vals = {"rd_expense_ratio_3y": 0.062, "cert_valid_hnte": True, "enterprise_size": "微型", "is_industry_i": True,
             "rd_expense_ratio_y1": 0.01, "revenue_y1_wan": 500.0, "revenue_growth_2y_avg": 0.5, "years_since_registration": 3.0}
-    cols = ", ".join(f"CAST({rules._lit(vals.get(f)) if f in vals else 'NULL'} AS {sqlgen.SQL_TYPE[by_id[f].type]}) AS {f}"
+    cols = ", ".join(f"CAST({rulelang.sql_lit(vals.get(f)) if f in vals else 'NULL'} AS {sqlgen.SQL_TYPE[by_id[f].type]}) AS {f}"
                      for f in needed)
     spark.sql(f"SELECT 'U1' AS uscc, {cols}").createOrReplaceTempView("tiny_profile")
     d = sqlgen.Dialect("spark", as_of=AS_OF)

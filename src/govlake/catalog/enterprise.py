@@ -87,7 +87,7 @@ class Tag:
     rule: str
     description: str
     file: str
-    ast: object = None
+    node: object = None    # the checked rule (govlake.rulelang IR)
     fields: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 
@@ -334,7 +334,7 @@ def _check_cycles(graph: dict[str, list[str]], where: str, what: str) -> None:
 
 # -- tags (enterprise and policy) -----------------------------------------------------------
 def _load_tags(paths: list[Path], field_types: dict[str, str], lists: dict, kind: str) -> list[Tag]:
-    from govlake.profile import rules
+    from govlake import rulelang
 
     tags: list[Tag] = []
     seen: dict[str, str] = {}
@@ -375,15 +375,10 @@ def _load_tags(paths: list[Path], field_types: dict[str, str], lists: dict, kind
     for t in tags:
         w = f"{t.file}: tag {t.id!r} ({t.name})"
         try:
-            t.ast = rules.parse(t.rule)
-            typ = rules.typecheck(t.ast, field_types, ids, w)
-        except rules.RuleError as e:
-            msg = str(e)
-            raise CatalogError(msg if msg.startswith(t.file) else f"{w}: {msg}") from None
-        if typ not in {"boolean", "null"}:
-            raise CatalogError(f"{w}: a tag rule must be true/false, this one is {typ}")
-        f, tg = rules.refs(t.ast)
-        t.fields, t.tags = sorted(f), sorted(tg)
+            rule = rulelang.parse(t.rule, field_types, where=w, tags=ids)
+        except rulelang.RuleError as e:
+            raise CatalogError(str(e)) from None
+        t.node, t.fields, t.tags = rule.node, sorted(rule.fields), sorted(rule.tags)
     _check_cycles({t.id: t.tags for t in tags}, kind, "tag")
     return tags
 

@@ -1,6 +1,6 @@
 """catalog/policies/*.yaml: one subsidy / recognition policy per file, and its YAML test cases.
 
-A policy has named clauses (条件), each a rule in the language of `govlake.policy.expr`, plus
+A policy has named clauses (条件), each a rule in the rule language (`govlake.rulelang`, docs/rules.md), plus
 dated parameters, effective dates, version, issuing department, funding standard, legal
 reference (文号) and application window. Loading validates every clause under every dated
 parameter set against the field catalog (a parameter) and fails with the policy and clause named.
@@ -18,7 +18,7 @@ from typing import Any
 
 from govlake import yamlio
 from govlake.catalog.sources import CatalogError
-from govlake.policy.expr import RuleError, parse
+from govlake.rulelang import RuleError, parse
 
 KINDS = {
     "national": "国家政策原文（忠实编码）",

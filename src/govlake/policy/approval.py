@@ -28,7 +28,7 @@ from govlake import yamlio
 from govlake.catalog.policies import Policy, load_policies, parse_policy
 from govlake.catalog.work_calendar import load_work_calendar
 from govlake.catalog.sources import CatalogError
-from govlake.policy import expr as E
+from govlake import rulelang as E
 from govlake.policy.compile import CompiledPolicy
 from govlake.quality.gate import publish
 from govlake.policy.fields import FieldInfo, field_catalog

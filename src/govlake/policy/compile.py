@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from govlake.catalog.policies import Clause, Policy
-from govlake.policy import expr as E
+from govlake import rulelang as E
 from govlake.policy.fields import FieldInfo, is_ratio
 
 NEG = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "==": "≠", "!=": "="}

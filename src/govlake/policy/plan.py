@@ -27,7 +27,7 @@ import zlib
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from govlake.policy import expr as E
+from govlake import rulelang as E
 from govlake.policy.compile import CompiledPolicy, FAIL, PASS, UNKNOWN
 
 KEYS_SCHEMA = "bucket int, uscc string, keys array<int>"

@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 from govlake import release, yamlio
 from govlake.catalog.policies import Policy, load_policies, parse_policy, validate_policy
 from govlake.catalog.sources import CatalogError
-from govlake.policy import expr as E
+from govlake import rulelang as E
 from govlake.policy.compile import CompiledPolicy
 from govlake.policy.fields import FieldInfo, field_catalog, tag_ids
 from govlake.policy.matches import PROFILE, TAGS

@@ -17,7 +17,7 @@ from govlake.catalog.departments import load_departments
 from govlake.catalog.enterprise import (
     CatalogError, PolicyField, load_enterprise_fields, load_policy_fields, load_policy_tags,
 )
-from govlake.profile import rules, sqlgen
+from govlake.profile import sqlgen
 from govlake.profile.sqlgen import TAG_COLUMNS, YAML_HEADER
 
 INDUSTRY_PREFIX_PARAMS = re.compile(r"starts_with\(\s*industry_code\s*,\s*([a-z_0-9]+)\s*\)")
@@ -234,4 +234,4 @@ def policy_files(catalog_dir: Path) -> dict[str, str]:
     }
 
 
-__all__ = ["load_policy_docs", "policy_facts", "policy_profile_sql", "policy_tags_sql", "policy_files", "rules"]
+__all__ = ["load_policy_docs", "policy_facts", "policy_profile_sql", "policy_tags_sql", "policy_files"]

@@ -442,23 +442,15 @@ def profile_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
 
 def tag_rule_sql(tags: list[Tag]) -> dict[str, str]:
     """tag id -> Spark SQL of its rule over the profile row, tag references inlined."""
-    from govlake.profile import rules
+    from govlake import rulelang
 
-    by_id = {t.id: t for t in tags}
-    memo: dict[str, str] = {}
-
-    def sql(tid: str) -> str:
-        if tid not in memo:
-            memo[tid] = rules.to_sql(by_id[tid].ast, sql)
-        return memo[tid]
-
-    return {t.id: sql(t.id) for t in tags}
+    return rulelang.inline_tags({t.id: t.node for t in tags}, rulelang.to_sql)
 
 
 def tags_sql(tags: list[Tag], field_types: dict[str, str], d: Dialect, *, profile: str = "enterprise_profile",
              key: str = "uscc", publish: str | None = None) -> str:
     """Long-form tags: one row per (key, tag that holds), with the evidence that made it hold."""
-    from govlake.profile import rules
+    from govlake import rulelang
 
     rule = tag_rule_sql(tags)
     lines = []
@@ -473,7 +465,7 @@ def tags_sql(tags: list[Tag], field_types: dict[str, str], d: Dialect, *, profil
 
     items = []
     for t in tags:
-        ev = rules.evidence_sql(t.ast, field_types)
+        ev = rulelang.evidence_sql(t.node, field_types)
         items.append(
             f"    CASE WHEN coalesce({rule[t.id]}, false) THEN named_struct('tag_id', '{t.id}', "
             f"'tag_name', '{esc(t.name)}', 'tag_group', '{esc(t.group_label)}', 'evidence', {ev}) END")

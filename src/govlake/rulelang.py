@@ -1,17 +1,22 @@
-"""The policy rule language: a small, safe expression language over profile fields and tags.
+"""The rule language (规则语言) of the catalog: enterprise tags, policy tags and policy clauses.
 
 A rule is Python-looking text parsed with `ast` (mode="eval") and checked node by node against a
-whitelist; nothing is ever eval'd. The checked tree (IR) has two back ends that must agree:
-`to_sql` (Spark SQL over the whole population) and `to_py` (a closure for one enterprise).
+whitelist and the catalog's field types; nothing is ever eval'd. The checked tree (IR) has three
+back ends that must agree: `to_sql` (Spark SQL over a whole table), `to_arrow` (vectorised over a
+record batch) and `to_py` (a closure for one row). The evidence helpers say which atoms made a
+tag hold, in SQL, Arrow and Python. For catalog authors: docs/rules.md.
 
 Grammar (what the whitelist allows):
   literals        12, 0.05, '小型', True, [1, 2], ['A', 'B']
-  names           a profile field (catalog) or a policy parameter (resolved to a literal by date)
+  names           a field of the profile the rule reads (enterprise or policy profile), or a
+                  policy parameter (resolved to a literal by date)
   arithmetic      + - * /  and unary -          (x / 0 is null, as in Spark with ANSI off)
   comparisons     == != < <= > >=, chained (a <= x < b), x in [...], x not in [...]
+  null test       x is None, x is not None      (never null itself)
   logic           and, or, not                  (SQL three-valued logic, null = unknown)
   conditional     a if cond else b              (null cond -> null)
-  helpers         has_tag('hnte')               enterprise carries the tag (never null)
+  helpers         has_tag('hnte')               the tag holds (policies: the enterprise carries it,
+                                                never null; tag rules: that tag's rule, inlined)
                   cert_valid('hnte')            = field cert_valid_hnte
                   between(x, lo, hi)            lo <= x <= hi
                   piecewise(x, [b1, b2], [v0, v1, v2])   v0 if x <= b1, v1 if x <= b2, else v2
@@ -19,24 +24,28 @@ Grammar (what the whitelist allows):
                   coalesce(x, default), min(a, b), max(a, b)   (min/max: null if either is null)
                   starts_with(x, ['C39', 'I65'])  string x starts with one of the prefixes
 Types: num, str, bool (and lists of num/str as literals). A wrong type, an unknown name or a
-construct outside the whitelist raises RuleError naming the policy and clause.
+construct outside the whitelist raises RuleError naming the rule (tag, or policy and clause).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from govlake.catalog.sources import CatalogError
 
 NUM, STR, BOOL = "num", "str", "bool"
 FIELD_TYPES = {"string": STR, "double": NUM, "int": NUM, "long": NUM, "float": NUM,
                "decimal": NUM, "boolean": BOOL, "bool": BOOL}
 
 
-class RuleError(ValueError):
-    """A rule that does not parse or check. The message names the policy and clause."""
+class RuleError(CatalogError):
+    """A rule that does not parse or check. The message names the rule (tag, or policy and clause)."""
 
 
 # -- IR ------------------------------------------------------------------------------------
@@ -98,6 +107,12 @@ class Neg(Node):
 
 
 @dataclass(frozen=True)
+class IsNull(Node):
+    x: Node
+    negate: bool  # x is not None
+
+
+@dataclass(frozen=True)
 class HasTag(Node):
     tag: str
 
@@ -154,7 +169,7 @@ class _Checker:
 
     def field(self, name: str) -> Field:
         if name not in self.fields:
-            raise self.err(f"unknown field {name!r} (not in the enterprise field catalog)")
+            raise self.err(f"unknown field {name!r} (not a field of the profile the rule reads)")
         t = FIELD_TYPES.get(self.fields[name])
         if t is None:
             raise self.err(f"field {name!r} has type {self.fields[name]!r}, which rules cannot use")
@@ -192,7 +207,7 @@ class _Checker:
     def visit(self, node: ast.AST) -> Node:
         if isinstance(node, ast.Constant):
             if node.value is None:
-                raise self.err("None is not allowed; a missing value is already 'unknown'")
+                raise self.err("None is allowed only in a null test: x is None, x is not None")
             return self.literal(node.value)
         if isinstance(node, (ast.List, ast.Tuple)):
             vals = []
@@ -231,6 +246,10 @@ class _Checker:
             parts = []
             left = self.visit(node.left)
             for op, comp in zip(node.ops, node.comparators):
+                if isinstance(op, (ast.Is, ast.IsNot)):
+                    if len(node.ops) != 1 or not (isinstance(comp, ast.Constant) and comp.value is None):
+                        raise self.err("'is' only tests for null: x is None, x is not None")
+                    return IsNull(BOOL, left, isinstance(op, ast.IsNot))
                 if isinstance(op, (ast.In, ast.NotIn)):
                     lst = self.const_list(comp, "right side of 'in'")
                     if lst.typ != left.typ:
@@ -276,7 +295,7 @@ class _Checker:
         if fn == "has_tag":
             tag = self._str_arg(node, fn)
             if self.tags is not None and tag not in self.tags:
-                raise self.err(f"unknown tag {tag!r} (not in the enterprise tag catalog)")
+                raise self.err(f"unknown tag {tag!r} (not in the tag catalog)")
             self.used_tags.add(tag)
             return HasTag(BOOL, tag)
         if fn == "cert_valid":
@@ -322,6 +341,18 @@ class _Checker:
         raise self.err(f"unknown function {fn}() (allowed: has_tag, cert_valid, between, piecewise, steps, coalesce, min, max, starts_with)")
 
 
+_HINTS = [(re.compile(r"(?<![<>=!])=(?!=)"), "compare with ==, not ="),
+          (re.compile(r"\btag:"), "a tag is has_tag('x'), not tag:x"),
+          (re.compile(r"\bis\s+(not\s+)?null\b", re.I), "test for null with x is None / x is not None"),
+          (re.compile(r"<>"), "not equal is !=")]
+
+
+def _hint(text: str) -> str:
+    """What an author used to the SQL-like notation most likely meant."""
+    hits = [h for pat, h in _HINTS if pat.search(text)]
+    return f" ({'; '.join(hits)})" if hits else ""
+
+
 @dataclass(frozen=True)
 class Rule:
     text: str
@@ -341,7 +372,7 @@ def parse(text: str, fields: dict[str, str], params: dict[str, Any] | None = Non
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        raise RuleError(f"{where}: syntax error in {text!r}: {e.msg} (column {e.offset})") from None
+        raise RuleError(f"{where}: syntax error in {text!r}: {e.msg} (column {e.offset}){_hint(text)}") from None
     c = _Checker(fields, params, where, tags, cert_keys)
     node = c.visit(tree.body)
     if want and node.typ != want:
@@ -363,41 +394,48 @@ def sql_lit(v: Any) -> str:
     return f"'{s}'"
 
 
-def to_sql(n: Node) -> str:
+def to_sql(n: Node, tag_sql: Callable[[str], str] | None = None) -> str:
+    """Spark SQL text. has_tag: `array_contains(_tags, ...)` over the enterprise's tag list, or,
+    with tag_sql (tag id -> SQL of that tag's rule), the rule inlined: a tag rule over the profile
+    row reads other tags' rules, null included."""
     if isinstance(n, Field):
         return f"`{n.name}`"
     if isinstance(n, Lit):
         return sql_lit(n.value)
     if isinstance(n, Cmp):
         op = "=" if n.op == "==" else n.op
-        return f"({to_sql(n.left)} {op} {to_sql(n.right)})"
+        return f"({to_sql(n.left, tag_sql)} {op} {to_sql(n.right, tag_sql)})"
     if isinstance(n, InList):
-        return f"({to_sql(n.x)} {'NOT IN' if n.negate else 'IN'} ({', '.join(sql_lit(v) for v in n.values)}))"
+        return f"({to_sql(n.x, tag_sql)} {'NOT IN' if n.negate else 'IN'} ({', '.join(sql_lit(v) for v in n.values)}))"
     if isinstance(n, Logic):
-        return "(" + f" {n.op.upper()} ".join(to_sql(i) for i in n.items) + ")"
+        return "(" + f" {n.op.upper()} ".join(to_sql(i, tag_sql) for i in n.items) + ")"
     if isinstance(n, Not):
-        return f"(NOT {to_sql(n.x)})"
+        return f"(NOT {to_sql(n.x, tag_sql)})"
     if isinstance(n, Arith):
-        return f"({to_sql(n.left)} {n.op} {to_sql(n.right)})"
+        return f"({to_sql(n.left, tag_sql)} {n.op} {to_sql(n.right, tag_sql)})"
     if isinstance(n, Neg):
-        return f"(- {to_sql(n.x)})"
+        return f"(- {to_sql(n.x, tag_sql)})"
+    if isinstance(n, IsNull):
+        return f"({to_sql(n.x, tag_sql)} IS {'NOT ' if n.negate else ''}NULL)"
     if isinstance(n, HasTag):
+        if tag_sql is not None:
+            return f"({tag_sql(n.tag)})"
         return f"array_contains({TAGS_COL}, {sql_lit(n.tag)})"
     if isinstance(n, IfElse):
-        c = to_sql(n.cond)
-        return f"(CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN {to_sql(n.then)} ELSE {to_sql(n.other)} END)"
+        c = to_sql(n.cond, tag_sql)
+        return f"(CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN {to_sql(n.then, tag_sql)} ELSE {to_sql(n.other, tag_sql)} END)"
     if isinstance(n, Bands):
-        x = to_sql(n.x)
+        x = to_sql(n.x, tag_sql)
         op = "<=" if n.upper_inclusive else "<"
         whens = " ".join(f"WHEN {x} {op} {sql_lit(b)} THEN {sql_lit(v)}" for b, v in zip(n.bounds, n.values))
         return f"(CASE WHEN {x} IS NULL THEN NULL {whens} ELSE {sql_lit(n.values[-1])} END)"
     if isinstance(n, Coalesce):
-        return f"coalesce({to_sql(n.x)}, {to_sql(n.default)})"
+        return f"coalesce({to_sql(n.x, tag_sql)}, {to_sql(n.default, tag_sql)})"
     if isinstance(n, StartsWith):
-        x = to_sql(n.x)
+        x = to_sql(n.x, tag_sql)
         return "(" + " OR ".join(f"startswith({x}, {sql_lit(p)})" for p in n.prefixes) + ")"
     if isinstance(n, MinMax):
-        a, b = to_sql(n.a), to_sql(n.b)
+        a, b = to_sql(n.a, tag_sql), to_sql(n.b, tag_sql)
         fn = "least" if n.op == "min" else "greatest"
         # least/greatest skip nulls in Spark; the language says null in -> null out.
         return f"(CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL ELSE {fn}({a}, {b}) END)"
@@ -413,8 +451,9 @@ def _cmp(op: str) -> Callable[[Any, Any], bool]:
             "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
 
 
-def to_py(n: Node) -> Fn:
-    """A closure (row, tags) -> value with SQL null semantics (None = unknown)."""
+def to_py(n: Node, tag_py: Callable[[str], Fn] | None = None) -> Fn:
+    """A closure (row, tags) -> value with SQL null semantics (None = unknown). has_tag: `tag in
+    tags`, or, with tag_py (tag id -> that tag's closure), the tag's rule evaluated on the row."""
     if isinstance(n, Field):
         name = n.name
         return lambda r, t: r.get(name)
@@ -431,7 +470,7 @@ def to_py(n: Node) -> Fn:
             return None if a is None else f(a, b)
         return cmp_lit
     if isinstance(n, Cmp):
-        lf, rf, f = to_py(n.left), to_py(n.right), _cmp(n.op)
+        lf, rf, f = to_py(n.left, tag_py), to_py(n.right, tag_py), _cmp(n.op)
 
         def cmp(r, t):
             a = lf(r, t)
@@ -441,14 +480,14 @@ def to_py(n: Node) -> Fn:
             return None if b is None else f(a, b)
         return cmp
     if isinstance(n, InList):
-        xf, vals, neg = to_py(n.x), frozenset(float(v) if n.x.typ == NUM else v for v in n.values), n.negate
+        xf, vals, neg = to_py(n.x, tag_py), frozenset(float(v) if n.x.typ == NUM else v for v in n.values), n.negate
 
         def inl(r, t):
             x = xf(r, t)
             return None if x is None else ((x in vals) != neg)
         return inl
     if isinstance(n, Logic):
-        fs = [to_py(i) for i in n.items]
+        fs = [to_py(i, tag_py) for i in n.items]
         if n.op == "and":
             def land(r, t):
                 unknown = False
@@ -472,14 +511,14 @@ def to_py(n: Node) -> Fn:
             return None if unknown else False
         return lor
     if isinstance(n, Not):
-        xf = to_py(n.x)
+        xf = to_py(n.x, tag_py)
 
         def lnot(r, t):
             v = xf(r, t)
             return None if v is None else not v
         return lnot
     if isinstance(n, Arith):
-        lf, rf, op = to_py(n.left), to_py(n.right), n.op
+        lf, rf, op = to_py(n.left, tag_py), to_py(n.right, tag_py), n.op
 
         def arith(r, t):
             a, b = lf(r, t), rf(r, t)
@@ -494,17 +533,22 @@ def to_py(n: Node) -> Fn:
             return None if b == 0 else a / b
         return arith
     if isinstance(n, Neg):
-        xf = to_py(n.x)
+        xf = to_py(n.x, tag_py)
 
         def neg(r, t):
             v = xf(r, t)
             return None if v is None else -v
         return neg
+    if isinstance(n, IsNull):
+        xf, negate = to_py(n.x, tag_py), n.negate
+        return lambda r, t: (xf(r, t) is None) != negate
     if isinstance(n, HasTag):
         tag = n.tag
+        if tag_py is not None:
+            return tag_py(tag)
         return lambda r, t: tag in t
     if isinstance(n, IfElse):
-        cf, af, bf = to_py(n.cond), to_py(n.then), to_py(n.other)
+        cf, af, bf = to_py(n.cond, tag_py), to_py(n.then, tag_py), to_py(n.other, tag_py)
 
         def ifelse(r, t):
             c = cf(r, t)
@@ -513,7 +557,7 @@ def to_py(n: Node) -> Fn:
             return af(r, t) if c else bf(r, t)
         return ifelse
     if isinstance(n, Bands):
-        xf, incl = to_py(n.x), n.upper_inclusive
+        xf, incl = to_py(n.x, tag_py), n.upper_inclusive
         bounds = [float(b) for b in n.bounds]
         values = [float(v) if n.typ == NUM else v for v in n.values]
 
@@ -527,21 +571,21 @@ def to_py(n: Node) -> Fn:
             return values[-1]
         return bands
     if isinstance(n, Coalesce):
-        xf, df = to_py(n.x), to_py(n.default)
+        xf, df = to_py(n.x, tag_py), to_py(n.default, tag_py)
 
         def coalesce(r, t):
             v = xf(r, t)
             return df(r, t) if v is None else v
         return coalesce
     if isinstance(n, StartsWith):
-        xf, prefixes = to_py(n.x), tuple(n.prefixes)
+        xf, prefixes = to_py(n.x, tag_py), tuple(n.prefixes)
 
         def sw(r, t):
             x = xf(r, t)
             return None if x is None else x.startswith(prefixes)
         return sw
     if isinstance(n, MinMax):
-        af, bf, pick = to_py(n.a), to_py(n.b), (min if n.op == "min" else max)
+        af, bf, pick = to_py(n.a, tag_py), to_py(n.b, tag_py), (min if n.op == "min" else max)
 
         def minmax(r, t):
             a, b = af(r, t), bf(r, t)
@@ -597,8 +641,18 @@ def arrow_lit(v: Any, typ: str):
     return pa.scalar(str(v), pa.string())
 
 
-def to_arrow(n: Node) -> ArrowFn:
-    """A function batch -> Arrow array (or scalar) with the same values as to_py row by row."""
+def _f64(v):
+    """Numbers as float64: Spark widens int operands of a double literal to double, and Arrow
+    divides ints as ints and wants one type in coalesce, is_in and min/max (tag rules read the
+    profile's int columns; the policy batches already hold float64)."""
+    pa, pc = _pa()
+    return v if v.type == pa.float64() else pc.cast(v, pa.float64())
+
+
+def to_arrow(n: Node, tag_arrow: Callable[[str], ArrowFn] | None = None) -> ArrowFn:
+    """A function batch -> Arrow array (or scalar) with the same values as to_py row by row.
+    has_tag reads TAGS_COL (list<string>), or, with tag_arrow (tag id -> that tag's function),
+    the tag's rule on the batch."""
     pa, pc = _pa()
     null_bool = pa.scalar(None, pa.bool_())
     if isinstance(n, Field):
@@ -608,22 +662,24 @@ def to_arrow(n: Node) -> ArrowFn:
         s = arrow_lit(n.value, n.typ)
         return lambda b: s
     if isinstance(n, Cmp):
-        lf, rf, fn = to_arrow(n.left), to_arrow(n.right), getattr(pc, _PC_CMP[n.op])
+        lf, rf, fn = to_arrow(n.left, tag_arrow), to_arrow(n.right, tag_arrow), getattr(pc, _PC_CMP[n.op])
         return lambda b: fn(lf(b), rf(b))
     if isinstance(n, InList):
-        xf, neg = to_arrow(n.x), n.negate
+        xf, neg = to_arrow(n.x, tag_arrow), n.negate
         vals = pa.array([float(v) if n.x.typ == NUM else v for v in n.values],
                         pa.float64() if n.x.typ == NUM else pa.string())
 
+        num = n.x.typ == NUM
+
         def inl(b):
-            x = xf(b)
+            x = _f64(xf(b)) if num else xf(b)
             hit = pc.is_in(x, value_set=vals)
             if neg:
                 hit = pc.invert(hit)
             return pc.if_else(pc.is_valid(x), hit, null_bool)  # is_in says false for null; the language says unknown
         return inl
     if isinstance(n, Logic):
-        fs = [to_arrow(i) for i in n.items]
+        fs = [to_arrow(i, tag_arrow) for i in n.items]
         op = pc.and_kleene if n.op == "and" else pc.or_kleene
 
         def logic(b):
@@ -633,24 +689,35 @@ def to_arrow(n: Node) -> ArrowFn:
             return acc
         return logic
     if isinstance(n, Not):
-        xf = to_arrow(n.x)
+        xf = to_arrow(n.x, tag_arrow)
         return lambda b: pc.invert(xf(b))
     if isinstance(n, Arith):
-        lf, rf, op = to_arrow(n.left), to_arrow(n.right), n.op
+        lf, rf, op = to_arrow(n.left, tag_arrow), to_arrow(n.right, tag_arrow), n.op
         if op == "/":
             null_num = pa.scalar(None, pa.float64())
 
             def div(b):
-                d = rf(b)
-                return pc.if_else(pc.equal(d, 0.0), null_num, pc.divide(lf(b), d))
+                d = _f64(rf(b))
+                return pc.if_else(pc.equal(d, 0.0), null_num, pc.divide(_f64(lf(b)), d))
             return div
         fn = {"+": pc.add, "-": pc.subtract, "*": pc.multiply}[op]
-        return lambda b: fn(lf(b), rf(b))
+        return lambda b: fn(_f64(lf(b)), _f64(rf(b)))
     if isinstance(n, Neg):
-        xf = to_arrow(n.x)
+        xf = to_arrow(n.x, tag_arrow)
         return lambda b: pc.negate(xf(b))
+    if isinstance(n, IsNull):
+        xf, test = to_arrow(n.x, tag_arrow), (pc.is_valid if n.negate else pc.is_null)
+
+        def isnull(b):
+            x = xf(b)
+            if isinstance(x, pa.Scalar):
+                return pa.scalar(x.is_valid == n.negate, pa.bool_())
+            return test(x)
+        return isnull
     if isinstance(n, HasTag):
         tag = n.tag
+        if tag_arrow is not None:
+            return tag_arrow(tag)
 
         def has_tag(b):
             import numpy as np
@@ -664,10 +731,12 @@ def to_arrow(n: Node) -> ArrowFn:
             return pa.array(out, pa.bool_())
         return has_tag
     if isinstance(n, IfElse):
-        cf, af, bf = to_arrow(n.cond), to_arrow(n.then), to_arrow(n.other)
+        cf, af, bf = to_arrow(n.cond, tag_arrow), to_arrow(n.then, tag_arrow), to_arrow(n.other, tag_arrow)
+        if n.typ == NUM:
+            return lambda b: pc.if_else(cf(b), _f64(af(b)), _f64(bf(b)))
         return lambda b: pc.if_else(cf(b), af(b), bf(b))  # null condition -> null, as in SQL/Python
     if isinstance(n, Bands):
-        xf, op = to_arrow(n.x), (pc.less_equal if n.upper_inclusive else pc.less)
+        xf, op = to_arrow(n.x, tag_arrow), (pc.less_equal if n.upper_inclusive else pc.less)
         bounds = [pa.scalar(float(v), pa.float64()) for v in n.bounds]
         values = [arrow_lit(v, n.typ) for v in n.values]
 
@@ -681,10 +750,12 @@ def to_arrow(n: Node) -> ArrowFn:
             return acc
         return bands
     if isinstance(n, Coalesce):
-        xf, df = to_arrow(n.x), to_arrow(n.default)
+        xf, df = to_arrow(n.x, tag_arrow), to_arrow(n.default, tag_arrow)
+        if n.typ == NUM:
+            return lambda b: pc.coalesce(_f64(xf(b)), _f64(df(b)))
         return lambda b: pc.coalesce(xf(b), df(b))
     if isinstance(n, StartsWith):
-        xf, prefixes = to_arrow(n.x), tuple(n.prefixes)
+        xf, prefixes = to_arrow(n.x, tag_arrow), tuple(n.prefixes)
 
         def sw(b):
             x = xf(b)
@@ -694,7 +765,209 @@ def to_arrow(n: Node) -> ArrowFn:
             return acc
         return sw
     if isinstance(n, MinMax):
-        af, bf = to_arrow(n.a), to_arrow(n.b)
+        af, bf = to_arrow(n.a, tag_arrow), to_arrow(n.b, tag_arrow)
         fn = pc.min_element_wise if n.op == "min" else pc.max_element_wise
-        return lambda b: fn(af(b), bf(b), skip_nulls=False)
+        return lambda b: fn(_f64(af(b)), _f64(bf(b)), skip_nulls=False)
     raise TypeError(f"no Arrow evaluator for {n!r}")
+
+
+# -- tag rules: has_tag inlines the referenced tag's rule ------------------------------------
+def inline_tags(nodes: dict[str, Node], back_end: Callable) -> dict[str, Any]:
+    """tag id -> its rule compiled by back_end (to_sql or to_py), each has_tag('x') compiled as
+    tag x's own rule (computed once per tag; the catalog loader rejects cycles)."""
+    done: dict[str, Any] = {}
+
+    def compiled(tid: str):
+        if tid not in done:
+            done[tid] = back_end(nodes[tid], compiled)
+        return done[tid]
+
+    return {tid: compiled(tid) for tid in nodes}
+
+
+# -- evidence (命中依据): which atoms made a tag hold -------------------------------------------
+OP_SYMBOL = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "!=": "≠"}
+NUM4_TYPES = {"double", "number"}  # catalog types whose values are shown rounded (num4)
+
+
+def evidence_atoms(node: Node) -> list[tuple[Node, bool]]:
+    """The atoms under a rule's and/or/not, in order, each with whether it is reported when
+    true (False under an odd number of NOTs: then being false is what made the rule hold)."""
+    out: list[tuple[Node, bool]] = []
+
+    def walk(n: Node, positive: bool):
+        if isinstance(n, Logic):
+            for a in n.items:
+                walk(a, positive)
+        elif isinstance(n, Not):
+            walk(n.x, not positive)
+        else:
+            out.append((n, positive))
+
+    walk(node, True)
+    return out
+
+
+def _atom_text(n: Node) -> list[tuple[str, str]]:
+    """An atom's evidence as pieces: ("text", s) or ("value", field id), the value shown as
+    text. `x=0.062≥0.05` for a field compared with a literal; the fields it reads otherwise."""
+    if isinstance(n, Field):
+        return [("text", f"{n.name}="), ("value", n.name)]
+    if isinstance(n, Cmp) and isinstance(n.left, Field):
+        head = [("text", f"{n.left.name}="), ("value", n.left.name)]
+        sym = OP_SYMBOL[n.op]
+        if isinstance(n.right, Lit):
+            return head + [("text", sym + str(n.right.value))]
+        if isinstance(n.right, Field):
+            return head + [("text", f"{sym}{n.right.name}="), ("value", n.right.name)]
+        return head + [("text", sym + "…")]
+    out: list[tuple[str, str]] = []
+    for f in sorted(fields_of(n)):
+        out += [("text", ("; " if out else "") + f"{f}="), ("value", f)]
+    return out or [("text", "…")]
+
+
+def _tag_atom_text(n: HasTag, positive: bool) -> str:
+    return f"tag:{n.tag}" if positive else f"not tag:{n.tag}"
+
+
+def num4_sql(x: str) -> str:
+    """A double as evidence text: rounded half up to 4 decimals by IEEE arithmetic
+    (floor(x * 10000 + 0.5)), plain notation, trailing zeros dropped (0.062, 1250, -3.5).
+    num4_arrow and num4_py give the same text; Spark's cast(double as string) switches to
+    1.0E7 notation, which users cannot read."""
+    return (f"regexp_replace(cast(cast(floor({x} * 10000 + 0.5) / 10000 AS decimal(38,4)) AS string), "
+            r"'\\.?0+$', '')")
+
+
+def evidence_sql(node: Node, field_types: dict[str, str]) -> str:
+    """SQL string expression listing the atoms that made the rule true, e.g.
+    'rd_expense_ratio_3y=0.062≥0.05; cert_valid_hnte=true'. Atoms under an odd number of
+    NOTs are reported when false; has_tag atoms as tag:x (not tag:x)."""
+    def value(f: str) -> str:
+        if field_types.get(f, "string") in NUM4_TYPES:
+            return f"coalesce({num4_sql(f'`{f}`')}, 'null')"
+        return f"coalesce(cast(`{f}` as string), 'null')"
+
+    parts: list[str] = []
+    for n, positive in evidence_atoms(node):
+        if isinstance(n, HasTag):
+            parts.append(sql_lit(_tag_atom_text(n, positive)))
+            continue
+        cond = to_sql(n, lambda t: "true")  # a tag inside an atom reads as true (it held)
+        text = " || ".join(sql_lit(v) if k == "text" else value(v) for k, v in _atom_text(n))
+        parts.append(f"CASE WHEN coalesce({'' if positive else 'NOT '}{cond}, false) THEN {text} END")
+    return "concat_ws('; ', " + ", ".join(parts) + ")"
+
+
+def num4_py(x: float | None) -> str | None:
+    """num4_sql for one value."""
+    if x is None:
+        return None
+    n = math.floor(x * 10000 + 0.5)
+    a = abs(n)
+    return ("-" if n < 0 else "") + str(a // 10000) + f".{a % 10000:04d}".rstrip("0").rstrip(".")
+
+
+def _text_py(v, typ: str) -> str:
+    if v is None:
+        return "null"
+    if typ in NUM4_TYPES:
+        return num4_py(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def evidence_py(node: Node, field_types: dict[str, str]) -> Callable[[dict], str]:
+    """row -> evidence_sql's text for that row (the row where the rule holds)."""
+    parts = []
+    for n, positive in evidence_atoms(node):
+        if isinstance(n, HasTag):
+            parts.append((None, positive, [("text", _tag_atom_text(n, positive))]))
+        else:
+            parts.append((to_py(n, lambda t: lambda r, ts: True), positive, _atom_text(n)))
+
+    def evidence(row: dict) -> str:
+        out = []
+        for cond, positive, pieces in parts:
+            if cond is not None:
+                v = cond(row, ())
+                if v is None or v != positive:
+                    continue
+            out.append("".join(v if k == "text" else _text_py(row.get(v), field_types.get(v, "string"))
+                               for k, v in pieces))
+        return "; ".join(out)
+    return evidence
+
+
+def num4_arrow(x):
+    """num4_sql over an Arrow array; null stays null."""
+    pa, pc = _pa()
+    n = pc.cast(pc.floor(pc.add(pc.multiply(pc.cast(x, pa.float64()), 10000.0), 0.5)), pa.int64(), safe=False)
+    a = pc.abs(n)
+    whole = pc.divide(a, 10000)
+    frac = pc.subtract(a, pc.multiply(whole, 10000))
+    sign = pc.if_else(pc.less(n, 0), "-", "")
+    # The 4 decimals without trailing zeros, looked up (a regex per value costs a third of the
+    # tag kernels' CPU): what num4_sql's regexp_replace leaves of ".dddd".
+    return pc.binary_join_element_wise(sign, pc.cast(whole, pa.string()), pc.take(_decimals(), frac), "")
+
+
+@functools.lru_cache(maxsize=1)
+def _decimals():
+    """i -> the text of i / 10000 after the point, trailing zeros (and a bare point) dropped:
+    0 -> "", 5000 -> ".5", 10 -> ".001"."""
+    pa, _ = _pa()
+    return pa.array([f".{i:04d}".rstrip("0").rstrip(".") for i in range(10_000)], pa.string())
+
+
+def as_array(v, n: int, typ=None):
+    """A value that came out as a scalar (a literal, a constant text) as an array of n rows;
+    arrays pass through."""
+    pa, _ = _pa()
+    if isinstance(v, str):
+        return pa.array([v] * n, pa.string())
+    if isinstance(v, pa.Scalar):
+        return pa.array([v.as_py()] * n, typ or v.type)
+    return v
+
+
+def evidence_arrow(node: Node, field_types: dict[str, str]) -> ArrowFn:
+    """batch (the rows where the rule holds; len() and column()) -> evidence_sql's text per row."""
+    pa, pc = _pa()
+    null_text, true = pa.scalar(None, pa.string()), pa.scalar(True)
+
+    def value(f: str):
+        if field_types.get(f, "string") in NUM4_TYPES:
+            return lambda b: pc.fill_null(num4_arrow(b.column(f)), "null")
+        return lambda b: pc.fill_null(pc.cast(b.column(f), pa.string()), "null")
+
+    def text_of(pieces):
+        fs = [(lambda b, v=v: v) if k == "text" else value(v) for k, v in pieces]
+        if len(fs) == 1:
+            return fs[0]
+        return lambda b: pc.binary_join_element_wise(*[f(b) for f in fs], "")
+
+    parts = []
+    for n, positive in evidence_atoms(node):
+        if isinstance(n, HasTag):
+            parts.append(lambda b, t=_tag_atom_text(n, positive): t)
+            continue
+        cond, text = to_arrow(n, lambda t: lambda b: true), text_of(_atom_text(n))
+
+        def part(b, cond=cond, text=text, positive=positive):
+            v = as_array(cond(b), len(b))
+            hit = pc.fill_null(v if positive else pc.invert(v), False)
+            return pc.if_else(hit, as_array(text(b), len(b), pa.string()), null_text)
+        parts.append(part)
+
+    def evidence(b):
+        n = len(b)
+        cols = [as_array(p(b), n, pa.string()) for p in parts]
+        if not cols:
+            return pa.array([""] * n, pa.string())
+        if len(cols) == 1:
+            return pc.fill_null(cols[0], "")
+        return pc.binary_join_element_wise(*cols, "; ", null_handling="skip")
+    return evidence
