@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from govlake.catalog.policies import load_policies
 from govlake.catalog.sources import CatalogError
-from govlake.policy import expr as E
+from govlake import rulelang as E
 from govlake.policy.compile import compile_policies
 from govlake.policy.evaluate import evaluate_enterprise
 from govlake.policy.match import PROFILE, TAGS, match_policies
@@ -43,8 +43,11 @@ def _profile(lake, core, n=400, seed=11):
     for i, r in enumerate(rows):
         r["street_code"] = STREETS[i % 3]
         if i % 2 == 0:  # enough certified, clean enterprises that the drafts reach a real population
-            r.update(cert_valid_little_giant=True, cert_valid_gd_srdi=True, credit_serious_1y_count=0,
+            r.update(cert_valid_little_giant=True, cert_valid_gd_srdi=True, credit_serious_1y_count=0, credit_serious_3y_count=0,
                      credit_dishonest_active=False)
+        if i % 20 == 0:  # meets little_giant but for growth 4 % (< 5 %): the lower-threshold draft (3 %) admits them
+            r.update(years_since_registration=5.0, revenue_growth_2y_avg=0.04, revenue_y1_wan=12000.0,
+                     revenue_y2_wan=11000.0, rd_expense_ratio_y1=0.04, rd_expense_y2_wan=400.0, ip_invention_valid_count=3)
     schema = profile_schema(core)
     conv = {"double": float, "int": int, "long": int, "boolean": bool, "string": str}
     data = [{k: None if r.get(k) is None else conv[core[k].type](r[k]) for k in schema.fieldNames()} for r in rows]
@@ -340,7 +343,7 @@ def test_nothing_written_and_cli(shared, core, tmp_path, monkeypatch):
 def test_draft_checks_and_loader_ignores_drafts(core):
     cat = get_settings().catalog_dir
     ids = {p.policy_id: p.version for p in load_policies(cat)}
-    assert "baoan_little_giant_reward" not in ids and ids["little_giant"] == 1
+    assert "baoan_little_giant_reward" not in ids and ids["little_giant"] == 2  # the draft is version 3
     bad = _reward()
     bad["clauses"] = [{"id": "x", "label_zh": "错字段", "rule": "revenue_y1 >= 1"}]
     with pytest.raises(CatalogError, match="clause x .*unknown field 'revenue_y1'"):

@@ -14,7 +14,7 @@ from govlake.catalog.enterprise import (
     CatalogError, LEVELS, load_enterprise_fields, load_enterprise_tags, load_policy_fields, load_policy_tags,
 )
 from govlake.catalog.sources import load_sources
-from govlake.profile import rules
+from govlake import rulelang
 from govlake.settings import REPO_ROOT
 
 CATALOG = REPO_ROOT / "catalog"
@@ -26,7 +26,7 @@ def fields():
 
 
 def test_counts(fields):
-    assert len(fields.fields) == 1500
+    assert len(fields.fields) == 1501
     assert len(fields.categories) == 14
     assert len(load_enterprise_tags(CATALOG, fields)) == 733
     pf = load_policy_fields(CATALOG)
@@ -113,12 +113,15 @@ def test_field_validation_errors(tmp_path, old, new, message):
 
 
 @pytest.mark.parametrize("rule,message", [
-    ("revenue_y1_wan >= ", "expected"),
+    ("revenue_y1_wan >= ", "syntax error"),
     ("revenu_y1_wan >= 10", "unknown field 'revenu_y1_wan'"),
-    ("tag:no_such_tag", "unknown tag 'no_such_tag'"),
-    ("revenue_y1_wan >= '高'", "cannot compare number with string"),
-    ("revenue_y1_wan + 1", "must be true/false"),
-    ("is_listed and enterprise_size", "needs boolean operands"),
+    ("has_tag('no_such_tag')", "unknown tag 'no_such_tag'"),
+    ("revenue_y1_wan >= '高'", "cannot compare num with str"),
+    ("revenue_y1_wan + 1", "rule must be bool, got num"),
+    ("is_listed and enterprise_size", "operand of 'and' must be bool, got str"),
+    ("revenue_y1_wan = 1", "(compare with ==, not =)"),
+    ("tag:hnte", "has_tag('x'), not tag:x"),
+    ("revenue_y1_wan == None", "None is allowed only in a null test"),
 ])
 def test_tag_rule_errors(tmp_path, rule, message):
     cat = _copy_catalog(tmp_path)
@@ -131,19 +134,19 @@ def test_tag_rule_errors(tmp_path, rule, message):
 def test_tag_cycle_is_an_error(tmp_path):
     cat = _copy_catalog(tmp_path)
     f = cat / "enterprise_tags" / "06_composite.yaml"
-    _edit(f, 'rule: "cert_valid_hnte"}', 'rule: "cert_valid_hnte and tag:high_quality"}')
+    _edit(f, 'rule: "cert_valid_hnte"}', 'rule: "cert_valid_hnte and has_tag(\'high_quality\')"}')
     with pytest.raises(CatalogError, match="tag cycle"):
         load_enterprise_tags(cat)
 
 
 def test_rule_compiles_with_evidence():
     types = {"rd_expense_ratio_3y": "double", "cert_valid_hnte": "boolean", "enterprise_size": "string"}
-    node = rules.parse("rd_expense_ratio_3y >= 0.05 and not cert_valid_hnte and enterprise_size in ('小型', '微型')")
-    assert rules.typecheck(node, types, set(), "t") == "boolean"
-    sql = rules.to_sql(node, lambda t: "true")
-    assert "(rd_expense_ratio_3y >= 0.05)" in sql and "NOT cert_valid_hnte" in sql
-    ev = rules.evidence_sql(node, types)
-    assert "'rd_expense_ratio_3y=' ||" in ev and "'≥'" in ev
+    node = rulelang.parse("rd_expense_ratio_3y >= 0.05 and not cert_valid_hnte and enterprise_size in ['小型', '微型']",
+                          types).node
+    sql = rulelang.to_sql(node, lambda t: "true")
+    assert "(`rd_expense_ratio_3y` >= CAST(0.05 AS DOUBLE))" in sql and "NOT `cert_valid_hnte`" in sql
+    ev = rulelang.evidence_sql(node, types)
+    assert "'rd_expense_ratio_3y=' ||" in ev and "'≥0.05'" in ev
 
 
 def test_tags_reference_known_fields_only(fields):
@@ -172,12 +175,12 @@ def test_public_models_have_enforced_contracts():
                 assert c.get("data_type") and c.get("description"), (m["name"], c["name"])
     prof = yaml.safe_load((REPO_ROOT / "dbt/models/marts/enterprise/_enterprise.yml").read_text(encoding="utf-8"))
     cols = prof["models"][0]["columns"]
-    assert len(cols) == 1500
+    assert len(cols) == 1501
     assert all(c["meta"]["sources"] and c["meta"]["derivation"] for c in cols)
 
 
 def test_profile_suite_covers_every_field_and_the_key():
-    """The publish gate's suite is generated from the catalog: all 1,500 fields, key unique."""
+    """The publish gate's suite is generated from the catalog: all 1,501 fields, key unique."""
     import json
 
     from govlake.profile.suite import profile_suite
@@ -186,7 +189,7 @@ def test_profile_suite_covers_every_field_and_the_key():
     settings = get_settings()
     suite = profile_suite(settings.catalog_dir)
     columns = {e["kwargs"].get("column") for e in suite["expectations"]} - {None}
-    assert len(columns) == 1500
+    assert len(columns) == 1501
     types = [e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_unique"]
     assert [e["kwargs"]["column"] for e in types] == ["uscc"]
     committed = json.loads((settings.repo_root / "expectations/gold/enterprise_profile.json").read_text("utf-8"))

@@ -551,6 +551,7 @@ SELECT
   CAST(coalesce(src_certificates.cert_new_3y_ip_mgmt, false) AS BOOLEAN) AS cert_new_3y_ip_mgmt,
   CAST(coalesce(src_certificates.cert_new_3y_dual_integration, false) AS BOOLEAN) AS cert_new_3y_dual_integration,
   CAST(coalesce(src_credit_records.credit_serious_1y_count, 0) AS INT) AS credit_serious_1y_count,
+  CAST(coalesce(src_credit_records.credit_serious_3y_count, 0) AS INT) AS credit_serious_3y_count,
   CAST(coalesce(src_credit_records.credit_dishonest_active, false) AS BOOLEAN) AS credit_dishonest_active,
   CAST(coalesce(src_credit_records.credit_repaired_count, 0) AS INT) AS credit_repaired_count,
   CAST(src_credit_records.credit_last_negative_date AS DATE) AS credit_last_negative_date,

@@ -1,5 +1,5 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
--- 信用 (credit): 85 profile fields, one row per enterprise (uscc).
+-- 信用 (credit): 86 profile fields, one row per enterprise (uscc).
 -- Derived fields are one projection of int_enterprise_base: a derived field that
 -- reads other derived fields (any category) has their SQL substituted inline.
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
@@ -7,6 +7,7 @@
 SELECT
   uscc,
   credit_serious_1y_count,
+  credit_serious_3y_count,
   credit_dishonest_active,
   credit_repaired_count,
   credit_last_negative_date,

@@ -1,10 +1,11 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
--- Per-enterprise aggregates of credit_records for the profile (82 base fields).
+-- Per-enterprise aggregates of credit_records for the profile (83 base fields).
 {%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {%- set y1 = (as_of | string)[:4] | int - 1 %}
 SELECT
   uscc AS uscc,
   count(CASE WHEN (record_type IN ('严重违法失信', '失信被执行人') OR (record_type = '行政处罚' AND severity = '严重')) AND (decision_date > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND decision_date <= DATE '{{ as_of }}') AND (repaired_date IS NULL OR repaired_date > DATE '{{ as_of }}') THEN 1 END) AS credit_serious_1y_count,
+  count(CASE WHEN (record_type IN ('严重违法失信', '失信被执行人') OR (record_type = '行政处罚' AND severity = '严重')) AND (decision_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND decision_date <= DATE '{{ as_of }}') THEN 1 END) AS credit_serious_3y_count,
   bool_or(record_type IN ('失信被执行人', '严重违法失信') AND decision_date <= DATE '{{ as_of }}' AND (repaired_date IS NULL OR repaired_date > DATE '{{ as_of }}')) AS credit_dishonest_active,
   count(CASE WHEN repaired_date <= DATE '{{ as_of }}' THEN 1 END) AS credit_repaired_count,
   max(CASE WHEN record_type IN ('行政处罚', '失信被执行人', '经营异常名录', '严重违法失信') AND decision_date <= DATE '{{ as_of }}' THEN decision_date END) AS credit_last_negative_date,

@@ -45,6 +45,7 @@ _CORE = [
     ("ip_invention_apply_2y_count", "int", "近两年发明专利申请数"),
     ("equity_financing_2y_wan", "double", "近两年股权融资总额（万元）"),
     ("credit_serious_1y_count", "int", "近一年严重失信/重大违法记录数"),
+    ("credit_serious_3y_count", "int", "近三年严重失信/重大违法记录数（含已修复）"),
     ("credit_dishonest_active", "boolean", "当前在失信名单"), ("admin_penalty_1y_count", "int", "近一年行政处罚次数"),
     ("stat_category_y1", "string", "上年统计类别"), ("stat_in_district_y1", "boolean", "上年统计关系在本区"),
     ("subsidy_total_3y_wan", "double", "近三年获得资助总额（万元）"), ("petition_count_1y", "int", "近一年涉企诉求数"),

@@ -890,6 +890,7 @@ SELECT
   cert_new_3y_ip_mgmt,
   cert_new_3y_dual_integration,
   credit_serious_1y_count,
+  credit_serious_3y_count,
   credit_dishonest_active,
   credit_repaired_count,
   credit_last_negative_date,
