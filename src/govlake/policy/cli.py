@@ -185,3 +185,50 @@ def sandbox_cmd(draft, against, budget, points, spread, by, cell, as_of, as_json
         click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=1))
     else:
         click.echo(render_zh(r, by=[by] if by else None))
+
+
+@policy.group("review")
+def review_group() -> None:
+    """人工审核: the 秒批 applications routed to a person (转人工审核)."""
+
+
+@review_group.command("list")
+def review_list_cmd() -> None:
+    """The applications waiting for a person's decision, oldest first."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.policy.approval import local
+    from govlake.policy.review import pending
+    from govlake.settings import get_settings
+
+    rows = pending(Lakehouse(None, get_settings()))
+    for r in rows:
+        click.echo(f"{r['application_id']}\t{r['uscc']}\t{r['policy_id']}\t转人工 {local(r['decided_at'])}\t"
+                   f"{'；'.join(r['reasons_zh'] or [])}")
+    click.echo(f"待人工审核 {len(rows)} 件")
+
+
+@review_group.command("decide")
+@click.argument("application_id")
+@click.option("--approve/--reject", "approve", required=True, help="批准 or 不予批准")
+@click.option("--reason", required=True, help="审核理由")
+@click.option("--by", "by", required=True, help="审核人")
+@click.option("--amount", type=float, default=None, help="核准金额（万元）; default the amount applied for")
+@click.option("--at", "at", default=None, help="decision time YYYY-MM-DDTHH:MM[:SS] (Asia/Shanghai; default now)")
+def review_decide_cmd(application_id, approve, reason, by, amount, at) -> None:
+    """Record a person's decision (with its time) on a 转人工审核 application."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.policy.review import ReviewError, decide_review
+    from govlake.settings import get_settings
+    from govlake.spark import get_spark
+
+    s = get_settings()
+    try:
+        when = dt.datetime.fromisoformat(at) if at else None
+    except ValueError:
+        raise click.UsageError(f"--at {at!r}: expected YYYY-MM-DDTHH:MM[:SS]")
+    try:
+        out = decide_review(Lakehouse(get_spark(s), s), application_id, approve=approve, reason=reason, by=by,
+                            amount_wan=amount, at=when)
+    except ReviewError as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(out, ensure_ascii=False, indent=1))

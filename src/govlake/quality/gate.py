@@ -105,20 +105,34 @@ def gate(df, table: str, *, suite: str | dict | None = None, parent_run=None, en
     return result
 
 
-def _record(spark, result: ValidationResult, lake, settings, record_key: str | None = None) -> None:
-    from govlake.lakehouse import Lakehouse
-
-    lake = lake or Lakehouse(spark, settings)
+def _row(result: ValidationResult) -> tuple:
     # every expectation's outcome, passed ones too: the Data Docs (quality/data_docs.py) render
     # each validation whole from this row, whatever engine ran it
     details = {"engine": result.engine, "rows": result.row_count, "seconds": round(result.seconds, 3),
                "outcomes": [o.to_dict() for o in result.outcomes]}
-    row = [(result.table, result.suite, result.run_id, result.success, result.n_expectations,
-            len(result.failed), json.dumps(details, ensure_ascii=False), result.validated_at.replace(tzinfo=None))]
-    df = spark.createDataFrame(row, "table string, suite string, run_id string, success boolean, "
-                                    "n_expectations int, n_failed int, details string, validated_at timestamp")
+    return (result.table, result.suite, result.run_id, result.success, result.n_expectations,
+            len(result.failed), json.dumps(details, ensure_ascii=False), result.validated_at.replace(tzinfo=None))
+
+
+_RESULTS_SCHEMA = ("table string, suite string, run_id string, success boolean, "
+                   "n_expectations int, n_failed int, details string, validated_at timestamp")
+
+
+def _record(spark, result: ValidationResult, lake, settings, record_key: str | None = None) -> None:
+    from govlake.lakehouse import Lakehouse
+
+    lake = lake or Lakehouse(spark, settings)
+    df = spark.createDataFrame([_row(result)], _RESULTS_SCHEMA)
     key = f"{result.table}@{record_key}" if record_key else result.run_id
     lake.write(df, RESULTS_TABLE, mode="append", app_id=f"quality@{key}")
+
+
+def record_results(lake, results: list[ValidationResult], app_id: str) -> None:
+    """Record several validations (`validate(..., record=False)`) in one append: a step that gates
+    many small tables pays one Delta commit instead of one per table. app_id: idempotent."""
+    if results:
+        lake.write(lake.spark.createDataFrame([_row(r) for r in results], _RESULTS_SCHEMA), RESULTS_TABLE,
+                   mode="append", app_id=f"quality@{app_id}")
 
 
 class _QualityRun(JobRun):

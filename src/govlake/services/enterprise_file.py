@@ -7,6 +7,7 @@ import datetime as dt
 import math
 
 from govlake.lakehouse import Lakehouse
+from govlake.release import version_of
 from govlake.services import key_enterprises as ke
 from govlake.services.enterprise_requests import REQUESTS
 from govlake.services.relocation import WARNINGS
@@ -27,9 +28,11 @@ def _plain(v):
 def _rows(lake: Lakehouse, table: str, uscc: str, columns: list[str] | None = None, col: str = "uscc") -> list[dict]:
     if not lake.exists(table):
         return []
-    have = lake.arrow_schema(table).names
+    v = version_of(lake, table)  # the released version (govlake.release)
+    have = lake.arrow_schema(table, v).names
     cols = [c for c in (columns or have) if c in have]
-    return [{k: _plain(v) for k, v in r.items()} for r in lake.to_arrow(table, columns=cols, where={col: uscc}).to_pylist()]
+    return [{k: _plain(x) for k, x in r.items()}
+            for r in lake.to_arrow(table, version=v, columns=cols, where={col: uscc}).to_pylist()]
 
 
 def profile_headline(lake: Lakehouse, uscc: str) -> dict:

@@ -205,13 +205,33 @@ def sla(rows: list[dict], by: str) -> list[dict]:
     return sorted(out, key=lambda g: str(g[by]))
 
 
-def _replace(lake: Lakehouse, table: str, data: pa.Table, as_of: dt.date) -> dict:
-    return replace_table(lake, table, data, f"services@{as_of.isoformat()}-{content_digest(data)}")
+def _replace(lake: Lakehouse, table: str, data: pa.Table, as_of: dt.date, gate=None) -> dict:
+    return replace_table(lake, table, data, f"services@{as_of.isoformat()}-{content_digest(data)}", gate=gate)
 
 
-def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28) -> dict:
+def from_submissions(catalog: ServiceCatalog, cal: WorkCalendar, rows: list[dict]) -> list[EnterpriseRequest]:
+    """The requests submitted through the API or CLI (govlake.services.request_intake), dispatched
+    to their units with the due date their ticket was given; they stay 已受理登记 until a unit acts."""
+    import json
+
+    out = []
+    for row in sorted(rows, key=lambda r: (r["submitted_at"], r["ticket_id"])):
+        r = submit(catalog, cal, request_id=row["ticket_id"], uscc=row["uscc"], service_id=row["service_id"],
+                   form=json.loads(row["form_json"]), submitted_on=row["submitted_on"],
+                   proxy_official=row["proxy_official"])
+        r.deadline = row["deadline"]
+        r.events[0]["by"] = row["proxy_official"] or row["consumer_id"]
+        out.append(r)
+    return out
+
+
+def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28, *, gate=None) -> dict:
     """The day's 挂点服务 and 诉求直达 tables from the released profile: officials, key
-    enterprises, visits, requests and their events; counts reconciled against the Delta log."""
+    enterprises, visits, requests (generated, and those submitted up to as_of) and their events;
+    each gated (gate: govlake.services.table_gate; None in Spark-free tests of the computation)
+    and counted back from the Delta log."""
+    from govlake.services.request_intake import submitted
+
     s = lake.settings
     profile = ke.read_profile(lake, ke.PROFILE_COLUMNS).to_pylist()
     staff = ke.officials(s.catalog_dir)
@@ -220,14 +240,17 @@ def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28) -> dict:
     catalog, cal = load_services(s.catalog_dir), load_work_calendar(s.catalog_dir)
     reqs, refused = generate(catalog, cal, sorted(r["uscc"] for r in profile), {a["uscc"]: a for a in assigned},
                              as_of, seed)
+    real = from_submissions(catalog, cal, submitted(lake, as_of))
+    reqs += real
     rows = request_rows(reqs, as_of)
     events = [{"request_id": r.request_id, "seq": i, "status": e["status"], "status_zh": STATUS_ZH[e["status"]],
                "on": e["on"], "by": e["by"], "note": e["note"]} for r in reqs for i, e in enumerate(r.events)]
     # keyed on each table's rows: a re-run over the same profile commits nothing, a changed one does
-    written = [_replace(lake, t, pa.Table.from_pylist(data, schema), as_of) for t, data, schema in (
+    written = [_replace(lake, t, pa.Table.from_pylist(data, schema), as_of, gate) for t, data, schema in (
         (ke.OFFICIALS, staff, ke.OFFICIALS_SCHEMA), (ke.KEY, assigned, ke.KEY_SCHEMA), (ke.VISITS, visits, ke.VISITS_SCHEMA),
         (REQUESTS, rows, REQUESTS_SCHEMA), (EVENTS, events, EVENTS_SCHEMA))]
     return {"as_of": as_of.isoformat(), "enterprises": len(profile), "key_enterprises": len(assigned),
-            "officials": len(staff), "visits": len(visits), "requests": len(rows), "refused_bad_form": refused,
+            "officials": len(staff), "visits": len(visits), "requests": len(rows), "submitted": len(real),
+            "refused_bad_form": refused,
             "proxy_requests": sum(r["proxy_official"] is not None for r in rows), "tables": written,
             "sla_by_unit": sla(rows, "dept_code"), "sla_by_category": sla(rows, "category")}

@@ -35,8 +35,11 @@ def read_profile(lake: Lakehouse, columns: list[str]) -> pa.Table:
     """The profile's columns that exist (a small lake may lack some; missing ones are null)."""
     if not lake.exists(PROFILE):
         raise FileNotFoundError(f"{PROFILE} (企业画像) has not been published yet: run the profile build first")
-    have = set(lake.arrow_schema(PROFILE).names)
-    t = lake.to_arrow(PROFILE, columns=[c for c in columns if c in have])
+    from govlake.release import version_of
+
+    v = version_of(lake, PROFILE)  # the released profile, never a build not yet released
+    have = set(lake.arrow_schema(PROFILE, v).names)
+    t = lake.to_arrow(PROFILE, version=v, columns=[c for c in columns if c in have])
     for c in columns:
         if c not in have:
             t = t.append_column(c, pa.nulls(t.num_rows))

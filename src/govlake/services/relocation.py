@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from govlake.lakehouse import Lakehouse
+from govlake.release import version_of
 from govlake.services import key_enterprises as ke
 from govlake.lakehouse.arrow_writes import content_digest, replace_table
 
@@ -115,7 +116,8 @@ WARNINGS_SCHEMA = pa.schema([("uscc", pa.string()), ("official", pa.string()), (
                              ("reasons", pa.string()), ("as_of", pa.date32())])
 
 
-def warnings_for(lake: Lakehouse, history: dict, model: RelocationModel, as_of: dt.date) -> list[dict]:
+def warnings_for(lake: Lakehouse, history: dict, model: RelocationModel, as_of: dt.date,
+                 key_version: int | None = None) -> list[dict]:
     """The latest quarter's riskiest WARN_SHARE of enterprises, each in its official's queue: its
     服务专员 if it is a key enterprise, else one of its street's (by a hash of the uscc)."""
     q = history["quarter"]
@@ -125,7 +127,10 @@ def warnings_for(lake: Lakehouse, history: dict, model: RelocationModel, as_of: 
     profile = {r["uscc"]: r for r in ke.read_profile(lake, ["uscc", "street_code"]).to_pylist()}
     key = {}
     if lake.exists(ke.KEY):
-        key = {r["uscc"]: r["specialist_id"] for r in lake.to_arrow(ke.KEY, columns=["uscc", "specialist_id"]).to_pylist()}
+        # the key enterprises the step has just written (key_version), else the released ones
+        v = version_of(lake, ke.KEY) if key_version is None else key_version
+        key = {r["uscc"]: r["specialist_id"]
+               for r in lake.to_arrow(ke.KEY, version=v, columns=["uscc", "specialist_id"]).to_pylist()}
     street: dict[str, list[str]] = {}
     for o in ke.officials(lake.settings.catalog_dir):
         if o["role"] == "服务专员":
@@ -142,14 +147,18 @@ def warnings_for(lake: Lakehouse, history: dict, model: RelocationModel, as_of: 
     return out
 
 
-def run_relocation(lake: Lakehouse, as_of: dt.date, seed: int = 28) -> dict:
+def run_relocation(lake: Lakehouse, as_of: dt.date, seed: int = 28, *, key_version: int | None = None,
+                   gate=None) -> dict:
     """Train on the generated history of the profile's enterprises, validate on the held-out
-    quarters, write the latest quarter's warnings to ops.relocation_warnings (reconciled)."""
+    quarters, write the latest quarter's warnings to ops.relocation_warnings (gated: gate, see
+    govlake.services.table_gate; reconciled). key_version: ops.key_enterprises as the daily step
+    has just written it (before its release)."""
     usccs = sorted(ke.read_profile(lake, ["uscc"])["uscc"].to_pylist())
     history = generate_history(usccs, seed)
     model, metrics = train_and_validate(history)
-    warns = warnings_for(lake, history, model, as_of)
+    warns = warnings_for(lake, history, model, as_of, key_version)
     table = pa.Table.from_pylist(warns, WARNINGS_SCHEMA)
-    written = replace_table(lake, WARNINGS, table, f"relocation@{as_of.isoformat()}-{content_digest(table)}")
+    written = replace_table(lake, WARNINGS, table, f"relocation@{as_of.isoformat()}-{content_digest(table)}",
+                            gate=gate)
     return {"as_of": as_of.isoformat(), "enterprises": len(usccs), "warnings": len(warns), "validation": metrics,
             "tables": [written]}

@@ -1,10 +1,12 @@
 """HTTP: GET /enterprises/{uscc}/file (一企一档), authorised by the caller's grant on
-gold.enterprise_profile: its row scope must cover the enterprise, its levels decide masking."""
+gold.enterprise_profile: its row scope must cover the enterprise, its levels decide masking;
+POST /enterprise-requests (诉求直达), authorised by a grant on ops.enterprise_requests."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field
 
 from govlake.access.audit import rows_served_today
 from govlake.access.levels import hidden_profile_fields, masked_columns
@@ -54,3 +56,57 @@ def get_file(request: Request, uscc: str = Path(pattern=r"^[0-9A-Za-z]{18}$", de
     out = enterprise_file(lake, uscc, masked=masked, hidden_fields=hidden_profile_fields(p, g, settings))
     ev.rows = 1
     return out
+
+
+# -- 诉求直达: request submission ------------------------------------------------------------------
+REQUESTS_PRODUCT = "ops.enterprise_requests"
+SUBMIT_ERRORS = {401: "no valid API key (未认证)",
+                 403: "no grant on ops.enterprise_requests covering the enterprise (无权为该企业提交诉求)",
+                 404: "the product is not in the catalog (不存在)",
+                 409: "client_request_id already used for another request (客户端请求编号重复)",
+                 422: "unknown service or a form that fails its service's rules (服务事项不存在或表单校验未通过)"}
+
+
+class RequestSubmission(BaseModel):
+    client_request_id: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
+                                   description="调用方请求编号：同一编号重复提交返回同一工单（幂等）")
+    uscc: str = Field(..., pattern=r"^[0-9A-Z]{18}$", description="统一社会信用代码")
+    service_id: str = Field(..., max_length=32, description="服务事项编号（catalog/enterprise_services.yaml）")
+    form: dict = Field(default_factory=dict, description="表单字段（按服务事项的标准表单）")
+    proxy_official: str | None = Field(None, max_length=40, description="代提诉求的服务专员编号")
+
+
+@router.post("/enterprise-requests", status_code=201, summary="诉求直达 submit a request",
+             responses={200: {"description": "the same client_request_id again: the ticket already given "
+                                             "(同一请求编号，返回原工单)"}, **deps.errors(SUBMIT_ERRORS)})
+def submit_enterprise_request(request: Request, body: RequestSubmission, response: Response,
+                              cred: HTTPAuthorizationCredentials | None = Depends(deps.bearer)) -> dict:
+    """An enterprise's request of one of the catalog's services, with its form: validated against
+    the service's form, given a ticket (工单编号) and a due date in working days, recorded for the
+    daily dispatch. The caller needs a grant on ops.enterprise_requests whose rows (uscc) cover
+    the enterprise. The same client_request_id again returns the same ticket (200)."""
+    from govlake.services.request_intake import ConflictError, submit_request
+    from govlake.services.service_catalog import FormError
+
+    consumer = deps.caller(request, cred)
+    g = deps.grant_for(request, deps.product_or_404(request, REQUESTS_PRODUCT), consumer)
+    ev = audit_event(request)
+    ev.filters = {"uscc": body.uscc, "service_id": body.service_id, "client_request_id": body.client_request_id}
+    scope = (g.row_scope or {}) if g is not None else {}
+    if "uscc" in scope and body.uscc not in scope["uscc"]:
+        raise HTTPException(403, f"{body.uscc} is outside the grant's rows (uscc) (超出授权企业范围)")
+    try:
+        t = submit_request(Lakehouse(None, request.app.state.settings), consumer=consumer,
+                           client_request_id=body.client_request_id, uscc=body.uscc, service_id=body.service_id,
+                           form=body.form, proxy_official=body.proxy_official)
+    except FormError as e:
+        raise HTTPException(422, str(e))
+    except KeyError as e:
+        raise HTTPException(422, str(e.args[0]))
+    except ConflictError as e:
+        raise HTTPException(409, str(e))
+    ev.rows = 1
+    ev.detail = f"enterprise request {t.ticket_id}" + (" (repeat)" if t.duplicate else "")
+    if t.duplicate:
+        response.status_code = 200
+    return t.to_dict()

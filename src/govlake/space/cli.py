@@ -28,13 +28,22 @@ def space() -> None:
 @click.option("--seed", default=None, type=int)
 @click.option("--as-of", default=None, help="YYYY-MM-DD (default today)")
 def generate_cmd(n, seed, as_of) -> None:
-    """Write gold.industrial_parks (generated) and gold.space_needs (from the released profile)."""
+    """Write gold.industrial_parks (generated) and gold.space_needs (from the released profile),
+    each through its quality gate, then release them (发布版本)."""
+    from govlake import release
+    from govlake.services.table_gate import TableGate
     from govlake.space.inventory import write_needs, write_parks
     from govlake.space.parks import N_PARKS, SEED
 
     lake, day = _lake(), _day(as_of)
-    click.echo(write_parks(lake, n or N_PARKS, SEED if seed is None else seed, day))
-    click.echo(write_needs(lake, day))
+    gate = TableGate(lake)
+    parks = write_parks(lake, n or N_PARKS, SEED if seed is None else seed, day, gate=gate)
+    needs = write_needs(lake, day, gate=gate)
+    gate.flush()
+    rel = release.publish(lake, f"space-generate@{day}", {w["table"]: w["version"] for w in (parks, needs)}, step="space")
+    click.echo(parks)
+    click.echo(needs)
+    click.echo(f"release {rel.release_id}")
 
 
 @space.command("search")
@@ -83,7 +92,14 @@ def match_cmd(as_of, need_id, park_id, limit) -> None:
 
     lake = _lake()
     if not (need_id or park_id):
-        click.echo(run_space_matching(lake, _day(as_of)))
+        from govlake import release
+        from govlake.services.table_gate import TableGate
+
+        gate = TableGate(lake)
+        out = run_space_matching(lake, _day(as_of), gate=gate)
+        gate.flush()
+        rel = release.publish(lake, f"space-match@{_day(as_of)}", {out["table"]: out["version"]}, step="space")
+        click.echo({**out, "release": rel.release_id})
         return
     parks, needs = read(lake, PARKS), read(lake, NEEDS)
     if need_id:

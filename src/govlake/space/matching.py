@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from govlake.lakehouse import Lakehouse
 from govlake.release import version_of
-from govlake.lakehouse.arrow_writes import content_digest
-from govlake.space.inventory import MATCHES, NEEDS, PARKS, read, replace_table
+from govlake.lakehouse.arrow_writes import content_digest, replace_table
+from govlake.space.inventory import MATCHES, NEEDS, PARKS, read
 from govlake.space.scoring import prepare, reasons_zh, score_parks
 
 TOP_N = 5
@@ -117,14 +117,19 @@ def match_all(needs: pd.DataFrame, parks: pd.DataFrame, as_of: dt.date, top_n: i
     return pa.Table.from_pylist(rows, schema=MATCH_SCHEMA)
 
 
-def run_space_matching(lake: Lakehouse, as_of: dt.date, top_n: int = TOP_N) -> dict:
-    """gold.space_matches from the served versions of parks and needs: the top N parks per need.
-    Returns reconciled counts: needs, needs matched, matches written (counted from the log)."""
-    pv, nv = version_of(lake, PARKS), version_of(lake, NEEDS)
-    parks, needs = read(lake, PARKS), read(lake, NEEDS)
+def run_space_matching(lake: Lakehouse, as_of: dt.date, top_n: int = TOP_N, *, versions: dict | None = None,
+                       gate=None) -> dict:
+    """gold.space_matches from the served versions of parks and needs (or `versions`: the ones
+    the daily step has just committed and will release with the matches): the top N parks per
+    need. gate: the quality gate (govlake.services.table_gate). Returns reconciled counts: needs,
+    needs matched, matches written (counted from the log)."""
+    versions = versions or {}
+    pv = versions.get(PARKS, version_of(lake, PARKS))
+    nv = versions.get(NEEDS, version_of(lake, NEEDS))
+    parks, needs = read(lake, PARKS, pv), read(lake, NEEDS, nv)
     data = match_all(needs, parks, as_of, top_n)
     # keyed on the rows: the served versions move under OPTIMIZE without changing them
-    out = replace_table(lake, MATCHES, data, f"space_matches@{as_of.isoformat()}-{content_digest(data)}")
+    out = replace_table(lake, MATCHES, data, f"space_matches@{as_of.isoformat()}-{content_digest(data)}", gate=gate)
     matched = len(set(data.column("need_id").to_pylist()))
     if out["committed"] and out["rows"] != data.num_rows:
         raise RuntimeError(f"{MATCHES}: {data.num_rows} matches computed, {out['rows']} in the log (对账不一致)")
