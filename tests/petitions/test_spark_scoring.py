@@ -17,7 +17,8 @@ def _tickets(spark):
 def test_score_dataframe(spark, synth_model_dir):
     out = score_dataframe(_tickets(spark), synth_model_dir).toPandas()
     assert list(out.columns) == ["ticket_id", "rank", "dept_code", "dept_name", "probability",
-                                 "reason", "model_version"]
+                                 "reason", "role", "role_label", "role_reason", "model_version"]
+    assert out.loc[out["rank"] == 1, "role"].eq("lead").all() and out.loc[out["rank"] > 1, "role"].eq("candidate").all()
     assert len(out) == 5 * 3  # the empty text still gets its 3 rows: nothing dropped
     assert set(out.groupby("ticket_id")["rank"].apply(tuple)) == {(1, 2, 3)}
     top = out[out["rank"] == 1].set_index("ticket_id")["dept_code"]

@@ -1,4 +1,4 @@
-"""`govlake petitions train|evaluate|score` (click group `petitions`)."""
+"""`govlake petitions train|evaluate|score|show|return|arbitrate` (click group `petitions`)."""
 
 from __future__ import annotations
 
@@ -86,15 +86,80 @@ def evaluate(model_dir, input_, text_col, label_col, encoding):
 @petitions.command()
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None)
 @click.option("-k", default=3, show_default=True)
+@click.option("--address", default=None, help="事发地址 (for 属地)")
+@click.option("--model-only", is_flag=True, help="the text model alone, without the catalog blend and roles")
 @click.argument("text")
-def score(model_dir, k, text):
-    """Top-k departments for one message (debugging aid)."""
+def score(model_dir, k, address, model_only, text):
+    """Top-k departments for one message, with their roles (主办 / 协办 / 备选) and reasons, as the
+    online route scores it (catalog blend of catalog/dispatch.yaml and departments.yaml)."""
     from dataclasses import asdict
 
-    from govlake.petitions.scoring import score_one
+    from govlake.petitions.blend_inputs import blend_inputs
+    from govlake.petitions.scoring import get_model, score_one
+    from govlake.settings import get_settings
 
-    recs = score_one(text, k=k, model_dir=model_dir)
+    model = get_model(model_dir)
+    signals = {} if model_only else blend_inputs(get_settings().catalog_dir, model)
+    recs = score_one(text, k=k, model=model, address=address, **signals)
     click.echo(json.dumps([asdict(r) for r in recs], ensure_ascii=False))
+
+
+def _handling(fn, *args, **kw):
+    from govlake.petitions.handling_events import HandlingError
+
+    try:
+        st = fn(*args, **kw)
+    except HandlingError as e:
+        click.echo(f"refused ({e.status}): {e}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(st.as_dict(), ensure_ascii=False, default=str))
+
+
+@petitions.command("return")
+@click.argument("ticket_id")
+@click.option("--dept", required=True, help="the department returning the ticket (退单部门代码)")
+@click.option("--reason", required=True, help="退单理由")
+@click.option("--by", default="cli", show_default=True, help="who records it")
+def return_cmd(ticket_id, dept, reason, by):
+    """退单: a department hands back a ticket it was sent; re-dispatched without it, or sent to
+    快速裁决 at the second return. Prints the ticket's state."""
+    from govlake.petitions.handling_events import return_ticket
+    from govlake.settings import get_settings
+
+    _handling(return_ticket, get_settings(), ticket_id, dept, reason, by=by)
+
+
+@petitions.command()
+@click.argument("ticket_id")
+@click.option("--dept", required=True, help="the department that handles it (裁决承办部门代码)")
+@click.option("--by", required=True, help="who decided (裁决人)")
+@click.option("--reason", default="", help="裁决理由")
+@click.option("--assist", "assisting", multiple=True, help="assisting department (协办), repeatable")
+def arbitrate(ticket_id, dept, by, reason, assisting):
+    """快速裁决 by the district centre: final; prints the ticket's state."""
+    from govlake.petitions.handling_events import arbitrate as do_arbitrate
+    from govlake.settings import get_settings
+
+    _handling(do_arbitrate, get_settings(), ticket_id, dept, by=by, reason=reason, assisting=list(assisting))
+
+
+@petitions.command()
+@click.argument("ticket_id")
+def show(ticket_id):
+    """A ticket's dispatch: its departments with roles (主办 / 协办 / 备选), then its 退单 / 快速裁决
+    events and where it stands."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.petitions.handling_events import dispatch_rows, ticket_state
+    from govlake.settings import get_settings
+
+    lake = Lakehouse(None, get_settings())
+    try:
+        st = ticket_state(lake, ticket_id)
+    except KeyError as e:
+        raise click.UsageError(str(e.args[0])) from None
+    rows = [{k: r.get(k) for k in ("as_of", "rank", "dept_code", "dept_name", "role", "role_label", "probability",
+                                   "reason", "role_reason")} for r in dispatch_rows(lake, ticket_id)]
+    click.echo(json.dumps({"departments": rows, **st.as_dict()}, ensure_ascii=False, default=str))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ class Recommendation:
     probability: float
     reason: str
     signals: dict = field(default_factory=dict, compare=False)  # per-signal share, for audit
+    # 主协办 (handling_roles.assign_roles): lead / assist / candidate, 主办 / 协办 / 备选, and why
+    role: str = ""
+    role_label: str = ""
+    role_reason: str = ""
 
 
 @dataclass(frozen=True)

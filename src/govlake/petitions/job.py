@@ -15,10 +15,10 @@ import shutil
 from pathlib import Path
 
 from govlake import release
+from govlake.petitions.labels import LABEL_COL, latest_tickets, training_labels
 
 SOURCE = "bronze.petitions"
 OUTPUT = "gold.petition_dispatch"
-LABEL_COL = "handling_dept_code"
 ADDRESS_COL = "address_text"
 
 
@@ -46,22 +46,12 @@ def _ts(t: dt.datetime):
     return F.lit(t.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp")
 
 
-def latest_tickets(df, id_col: str = "ticket_id"):
-    """One row per ticket: the one from its latest load (a ticket is re-extracted while it lives)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    if "_load_date" not in df.columns:
-        return df.dropDuplicates([id_col])
-    w = Window.partitionBy(id_col).orderBy(F.col("_load_date").desc())
-    return df.withColumn("_rn", F.row_number().over(w)).where("_rn = 1").drop("_rn")
-
-
 def train_before(lake, model_dir: str | Path, before: dt.datetime, *, input_table: str = SOURCE,
                  window_days: int = 365, label_col: str = LABEL_COL, label=None) -> dict:
-    """Train on tickets submitted in [before - window_days, before) that have a label (the
-    handling department, or the `label` Column given), and save to model_dir (once: an existing
-    model there is kept, so a re-run of the day scores with the same model). -> the model's meta."""
+    """Train on tickets submitted in [before - window_days, before) that have a label (the final
+    handling department of closed tickets, training_labels; or the `label` Column given), and
+    save to model_dir (once: an existing model there is kept, so a re-run of the day scores with
+    the same model). -> the model's meta."""
     from pyspark.sql import functions as F
 
     from govlake.petitions.model import load_model, save_model, train
@@ -69,10 +59,12 @@ def train_before(lake, model_dir: str | Path, before: dt.datetime, *, input_tabl
     if (Path(model_dir) / "model.json").is_file():
         return load_model(model_dir).meta
     start = before - dt.timedelta(days=window_days)
-    lab = F.col(label_col) if label is None else label
     hist = (latest_tickets(with_text(lake.read(input_table)))
-            .where((F.col("submit_time") < _ts(before)) & (F.col("submit_time") >= _ts(start)))
-            .select("text", lab.alias(label_col))
+            .where((F.col("submit_time") < _ts(before)) & (F.col("submit_time") >= _ts(start))))
+    if label is None:
+        hist = training_labels(lake, hist, label_col)
+    lab = F.col(label_col) if label is None else label
+    hist = (hist.select("text", lab.alias(label_col))
             .where(F.col(label_col).isNotNull() & (F.trim(F.col(label_col)) != ""))
             .toPandas())
     if hist.empty:
@@ -81,7 +73,8 @@ def train_before(lake, model_dir: str | Path, before: dt.datetime, *, input_tabl
     model = train(hist["text"].tolist(), hist[label_col].tolist())
     return save_model(model, model_dir, training_data={
         "table": input_table, "version": lake.version(input_table), "rows": len(hist),
-        "submitted_from": start.isoformat(), "submitted_before": before.isoformat(), "label_col": label_col})
+        "submitted_from": start.isoformat(), "submitted_before": before.isoformat(), "label_col": label_col,
+        **({"labels": "final handling department of closed tickets (退单 / 快速裁决 feedback)"} if label is None else {})})
 
 
 def publish_model(model_dir: str | Path, online_dir: str | Path) -> bool:
@@ -104,17 +97,28 @@ def publish_model(model_dir: str | Path, online_dir: str | Path) -> bool:
     return True
 
 
+def _partitioned_by(lake, table: str) -> list[str]:
+    from deltalake import DeltaTable
+
+    return list(DeltaTable(str(lake.path(table))).metadata().partition_columns) if lake.exists(table) else []
+
+
 def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir: str | Path,
                  text_col: str = "text", id_col: str = "ticket_id", k: int = 3,
                  as_of: dt.date | None = None, signals: dict | None = None,
                  where=None, address_col: str | None = None) -> dict:
     """Score the tickets of input_table (those matching `where`, a Spark Column or SQL string, if
-    given), overwrite output_table (idempotent per date). A table without text_col but with
-    title and content is read as title。content.
+    given) into output_table's partition `as_of` (one partition per dispatch date: a re-run of the
+    date replaces its partition and leaves the other dates, so the table is the dispatch history
+    the agreement over time is measured on). A table without text_col but with title and
+    content is read as title。content. A dispatch table from before the history (not partitioned
+    by as_of) is rewritten once as the first partition.
 
-    Reconciles: every input ticket gets k rows (k = min(k, number of labels)); a mismatch
-    raises instead of writing a partial dispatch table.
+    Reconciles: every input ticket gets k rows (k = min(k, number of labels)), exactly one of
+    them its lead department (主办); a mismatch raises instead of writing a partial dispatch.
     """
+    from pyspark.sql import functions as F
+
     from govlake.petitions.scoring import get_model, score_dataframe
 
     as_of = as_of or dt.date.today()
@@ -124,20 +128,24 @@ def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir:
     src = src.dropDuplicates([id_col])
     n_in = src.count()
     out = score_dataframe(src, model_dir, text_col=text_col, id_col=id_col, k=k, signals=signals,
-                          address_col=address_col)
+                          address_col=address_col).withColumn("as_of", F.lit(as_of))
+    # when the departments were sent the ticket: the 退单 time limit runs from here
+    out = out.withColumn("dispatched_at", F.current_timestamp())
     out = out.cache()
     n_out = out.count()
     n_tickets = out.select("ticket_id").distinct().count()
+    n_leads = out.where(F.col("role") == "lead").count()
     k_eff = min(k, len(get_model(model_dir).classes))
-    if n_tickets != n_in or n_out != n_in * k_eff:
+    if n_tickets != n_in or n_out != n_in * k_eff or n_leads != n_in:
         out.unpersist()
         raise RuntimeError(f"dispatch reconciliation failed: {n_in} tickets in, {n_tickets} scored, "
-                           f"{n_out} rows (expected {n_in * k_eff})")
-    commit = lake.write(out, output_table, mode="overwrite",
+                           f"{n_out} rows (expected {n_in * k_eff}), {n_leads} lead departments")
+    mode = "replace_partitions" if _partitioned_by(lake, output_table) == ["as_of"] else "overwrite"
+    commit = lake.write(out, output_table, mode=mode, partition_by=["as_of"],
                         app_id=f"dispatch_petitions@{as_of.isoformat()}", app_version=0)
     out.unpersist()
-    return {"input_table": input_table, "output_table": output_table, "tickets_in": n_in,
-            "rows_written": n_out, "model_version": get_model(model_dir).meta.get("version"),
+    return {"input_table": input_table, "output_table": output_table, "as_of": as_of.isoformat(),
+            "tickets_in": n_in, "rows_written": n_out, "model_version": get_model(model_dir).meta.get("version"),
             "committed": getattr(commit, "committed", None), "version": getattr(commit, "version", None)}
 
 
@@ -170,6 +178,7 @@ def dispatch_day(spark, lake, settings, load_date: dt.date, *, input_table: str 
     from pyspark.sql import functions as F
 
     from govlake.petitions.blend_inputs import blend_inputs, load_dispatch_config
+    from govlake.petitions.dispatch_agreement import write_agreement
     from govlake.petitions.form import CATEGORY_SEP, category_model_dir
     from govlake.petitions.model import load_model
     from govlake.petitions.scoring import default_model_dir
@@ -197,8 +206,12 @@ def dispatch_day(spark, lake, settings, load_date: dt.date, *, input_table: str 
         cat_dir = None
     forms = write_forms(lake, load_date, input_table=input_table, parent_run=parent_run,
                         category_model_dir=cat_dir)
-    # the day's dispatch and its forms become visible together (govlake.release)
+    # 分拨准确率 over time: every dispatch date so far against the final handling departments
+    agreement = write_agreement(lake, settings, load_date, parent_run=parent_run, dispatch_table=output_table,
+                                input_table=input_table)
+    # the day's dispatch, its forms and the agreement report become visible together (govlake.release)
     rel = release.publish(lake, parent_run.run_id if parent_run else f"dispatch_day@{load_date.isoformat()}",
-                          [output_table, forms["table"]], step="dispatch")
-    return {**res, "forms": forms, "model_dir": str(model_dir), "trained_on_rows": meta.get("training_data", {}).get("rows"),
+                          [output_table, forms["table"]] + ([agreement["table"]] if lake.exists(agreement["table"]) else []),
+                          step="dispatch")
+    return {**res, "forms": forms, "agreement": agreement, "model_dir": str(model_dir), "trained_on_rows": meta.get("training_data", {}).get("rows"),
             "trained_before": start.isoformat(), "published_online": published, "release": rel.release_id}

@@ -8,6 +8,7 @@ by version) and scores Arrow batches with mapInPandas, vectorised per batch.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -32,23 +33,40 @@ def get_model(model_dir: str | Path | None = None) -> PetitionModel:
 
 
 def score_texts(model: PetitionModel, texts: Sequence[str], *, addresses: Sequence[str | None] | None = None,
-                k: int = 3, signals: dict | None = None) -> list[list[Recommendation]]:
+                k: int = 3, signals: dict | None = None, exclude: Sequence[str] = ()) -> list[list[Recommendation]]:
     """The one scoring function of 智能分拨 (online route and batch step alike): the model's
     distribution blended with the signals (dispatch.blend). 属地 uses the standard address
     (signals.address.standardise of the ticket's address, else of its text): the street office
-    of the matched street, never a bare substring of the text."""
+    of the matched street, never a bare substring of the text.
+
+    signals may carry `co_handling` (handling_roles.CoHandling, from blend_inputs): then each
+    ticket's k departments carry their role, 主办 / 协办 / 备选 (handling_roles.assign_roles).
+    exclude: department codes never recommended (the departments that returned the ticket, 退单)."""
+    from govlake.petitions.handling_roles import assign_roles
+
     signals = dict(signals or {})
     jurisdiction = signals.pop("jurisdiction", None)
+    co = signals.pop("co_handling", None)
+    excluded = set(exclude)
+    pool = k + (3 if co is not None else 0) + len(excluded)
     tops = model.top_k(texts, k=len(model.classes), with_terms=3, terms_for=k + 2)
     addresses = addresses if addresses is not None else [None] * len(texts)
     out = []
     for top, text, addr in zip(tops, texts, addresses):
         kw = dict(signals)
+        office = None
         if jurisdiction:
             where = standard_address(addr, text)
             if where is not None and where.street_name:
                 kw.update(jurisdiction=jurisdiction, address=where.street_name, place=_place(where))
-        out.append(blend(top, text, k=k, **kw))
+                office = jurisdiction.get(where.street_name)
+        recs = blend(top, text, k=pool, **kw)
+        if excluded:
+            recs = [r for r in recs if r.dept_code not in excluded]
+        if co is not None:
+            out.append(assign_roles(recs, text, k, co, street_office=office, exclude=frozenset(excluded)))
+        else:
+            out.append([dataclasses.replace(r, rank=i) for i, r in enumerate(recs[:k], 1)] if excluded else recs[:k])
     return out
 
 
@@ -101,7 +119,7 @@ def score_frame(pdf: pd.DataFrame, model: PetitionModel, *, text_col: str = "tex
 
 def _blended_rows(ids: list, recs: list[list[Recommendation]]) -> dict:
     rows = {"ticket_id": [], "rank": [], "dept_code": [], "dept_name": [], "probability": [],
-            "reason": []}
+            "reason": [], "role": [], "role_label": [], "role_reason": []}
     for tid, ticket_recs in zip(ids, recs):
         for rec in ticket_recs:
             rows["ticket_id"].append(tid)
@@ -110,6 +128,9 @@ def _blended_rows(ids: list, recs: list[list[Recommendation]]) -> dict:
             rows["dept_name"].append(rec.dept_name)
             rows["probability"].append(rec.probability)
             rows["reason"].append(rec.reason)
+            rows["role"].append(rec.role or ("lead" if rec.rank == 1 else "candidate"))
+            rows["role_label"].append(rec.role_label or ("主办" if rec.rank == 1 else "备选"))
+            rows["role_reason"].append(rec.role_reason)
     return rows
 
 
@@ -124,6 +145,9 @@ def _model_rows(ids: list, tops: list) -> dict:
         "probability": [float(f[3]) for f in flat],
         "reason": [f"模型概率 {f[3]:.2f}；关键词: {', '.join(f[4])}" if f[4] else f"模型概率 {f[3]:.2f}"
                    for f in flat],
+        "role": ["lead" if f[1] == 1 else "candidate" for f in flat],
+        "role_label": ["主办" if f[1] == 1 else "备选" for f in flat],
+        "role_reason": ["" for _ in flat],
     }
 
 
@@ -165,7 +189,8 @@ def score_dataframe(df, model_dir: str | Path | None = None, *, text_col: str = 
         T.StructField("ticket_id", id_type), T.StructField("rank", T.IntegerType()),
         T.StructField("dept_code", T.StringType()), T.StructField("dept_name", T.StringType()),
         T.StructField("probability", T.DoubleType()), T.StructField("reason", T.StringType()),
-        T.StructField("model_version", T.StringType()),
+        T.StructField("role", T.StringType()), T.StructField("role_label", T.StringType()),
+        T.StructField("role_reason", T.StringType()), T.StructField("model_version", T.StringType()),
     ])
 
     def _score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
