@@ -1,6 +1,8 @@
 """Airflow DAG: the govlake daily chain (每日全链路). Wiring only; the steps live in govlake.pipeline.
 
 ingest -> validate_bronze -> transform -> match -> push -> approve -> maintain
+                          |             \\-> enterprise_services ------/
+                          |             \\-> precredit (融资预授信) ----/
                           \\-> dispatch ---------------------------/
                           \\-> signals ----------------------------/
 

@@ -13,8 +13,10 @@ Python API:
     cleanroom.Ledger(settings).set_k(consumer, 20, by=..., at=...) / .k_for(consumer) / .jobs()
 
 What may leave (docs/cleanroom.md): cells covering at least k enterprises (k per consumer, default
-10; smaller cells suppressed and counted); no cell whose enterprises differ from a cell the
-consumer already received by fewer than k (differencing); per-enterprise model results only for
+10; smaller cells suppressed and counted); no answer whose cells, added to and subtracted from
+each other and from the cells already released to the consumer's department or organisation,
+isolate fewer than k enterprises (differencing: pairs, three terms, a breakdown against its
+margin; govlake.cleanroom.differencing); per-enterprise model results only for
 enterprises that authorised the consumer for the model's purpose; never rows.
 CLI: `govlake cleanroom ...` (govlake.cleanroom.cli); HTTP: POST /cleanroom/jobs (routes.py).
 """

@@ -152,3 +152,25 @@ def set_k_cmd(consumer, k, by):
     finally:
         ledger.close()
     click.echo(f"{consumer}: k = {k}")
+
+
+@cleanroom.command("set-org")
+@click.argument("consumer")
+@click.argument("org")
+@by_option
+def set_org_cmd(consumer, org, by):
+    """Put a consumer in an organisation (组织): consumers of one organisation — and of one
+    department — share one differencing history, so two of them cannot combine their answers."""
+    import datetime as dt
+
+    from govlake.cleanroom.ledger import Ledger
+
+    _account(by, "admin")
+    ledger = Ledger(_settings())
+    try:
+        ledger.set_organisation(consumer, org, by=by, at=dt.datetime.now(dt.timezone.utc).isoformat())
+    except ValueError as e:
+        raise click.ClickException(str(e))
+    finally:
+        ledger.close()
+    click.echo(f"{consumer}: organisation {org}")

@@ -147,16 +147,19 @@ class _Job:
         outcome = "error" if e.status >= 500 else "denied"
         with self.ledger.write() as db:
             job_id = self.ledger.record_job(db, self._row(outcome, str(e)))
+            # the details of a failure (paths, the model's own message, values a failed cast
+            # quotes) stay in the jobs row and the audit; the consumer is told this
+            public = "the job failed inside the platform (作业内部失败)" if e.status >= 500 else (e.public or str(e))
+            self.ledger.record_output(db, job_id, public_reason=public)
         audit_id = self._audit(outcome, e.status, f"refused: {e}", 0, job_id, extra or {})
         self._link(job_id, audit_id)
         for product in self.named:  # the lineage names what the refused job asked for
             if product not in self.inputs:
                 self.run.add_input(DatasetRef(product))
         self.run.fail(e)
-        if e.status >= 500:  # the details (paths, the model's own message) stay in the ledger and audit
-            return JobRefused(f"the job failed inside the platform (作业内部失败): job {job_id}, audit #{audit_id}",
-                              e.status, job_id, audit_id)
-        return JobRefused(e.public or str(e), e.status, job_id, audit_id)
+        if e.status >= 500:
+            return JobRefused(f"{public}: job {job_id}, audit #{audit_id}", e.status, job_id, audit_id)
+        return JobRefused(public, e.status, job_id, audit_id)
 
     def _row(self, outcome: str, reason: str | None, released=0, suppressed=0, enterprises=0) -> dict:
         return {"consumer_id": self.consumer, "kind": self.kind, "submitted_at": _now(), "outcome": outcome,
@@ -174,6 +177,20 @@ class _Job:
         self._link(job_id, audit_id)
         self.run.complete()
         return audit_id
+
+
+def history_pool(store, ledger: Ledger, consumer: str) -> list[str]:
+    """The consumers whose released cells are this consumer's differencing history: those of its
+    department (a portal member acts for every consumer of the department, so the department is
+    the smallest unit one person cannot split) and those an admin put in its organisation (组织,
+    `govlake cleanroom set-org`: one party registered under several departments)."""
+    from govlake.access import list_consumers
+
+    depts = {c.id: c.dept for c in list_consumers(store)}
+    orgs = ledger.organisations()
+    mine_dept, mine_org = depts.get(consumer), orgs.get(consumer)
+    return sorted({consumer} | {c for c, d in depts.items() if d == mine_dept and d is not None}
+                  | {c for c, o in orgs.items() if mine_org is not None and o == mine_org})
 
 
 def _open(settings: Settings, store, ledger):
@@ -253,14 +270,16 @@ def _run_sql(job: _Job, sql: str) -> JobResult:
         n = len(released_rows)
         cells += [(n, measure, frozenset(member_id(m) for m in members)) for measure, members in sets.items()]
         covered.update(sets["*"])
+    pool = history_pool(job.store, job.ledger, job.consumer)
     with job.ledger.write() as db:
-        clash = job.ledger.differencing(db, job.consumer, cells, job.k)
+        clash = job.ledger.differencing(db, job.consumer, cells, job.k, pool=pool)
         if clash is None:
             job_id = job.ledger.record_job(db, job._row("allowed", None, len(released_rows), suppressed, len(covered)))
             job.ledger.record_cells(db, job.consumer, job_id, cells)
+            job.ledger.record_output(db, job_id, columns=columns, rows=released_rows)
     if clash is not None:
-        raise QueryRefused(f"differencing: {clash}, fewer than k={job.k}; answering would let the difference "
-                           f"reveal those enterprises (差分攻击防护：结果与已发布结果相差不足 {job.k} 家企业)", 403)
+        raise QueryRefused(f"differencing: {clash}, fewer than k={job.k}; answering would let that combination "
+                           f"reveal those enterprises (差分攻击防护：本结果与已发布结果相加减可单独算出不足 {job.k} 家企业)", 403)
     audit_id = job.allow(job_id, len(released_rows), suppressed, len(covered), {})
     return JobResult(job_id, job.consumer, "sql", "allowed", job.k, job.code_sha, dict(job.inputs), columns,
                      released_rows, len(released_rows), suppressed, len(covered), audit_id, job.run.run_id)
@@ -326,6 +345,7 @@ def _run_model(job: _Job, m, usccs: list[str] | None) -> JobResult:
     found = {r[ENTITY] for r in rows}
     with job.ledger.write() as db:
         job_id = job.ledger.record_job(db, job._row("allowed", None, len(rows), 0, len(found)))
+        job.ledger.record_output(db, job_id, columns=[ENTITY, *outputs], rows=rows)
     audit_id = job.allow(job_id, len(rows), 0, len(found), {"model": m.name, "requested": len(usccs or [])})
     return JobResult(job_id, job.consumer, "model", "allowed", job.k, job.code_sha, dict(job.inputs),
                      [ENTITY, *outputs], rows, len(rows), 0, len(found), audit_id, job.run.run_id,

@@ -5,7 +5,11 @@
 - `jobs`: every submission, allowed or refused: consumer, kind, code hash, inputs with their
   versions, cells released and suppressed, enterprises covered, the audit row and lineage run.
 - `released_cells`: the enterprise set behind every cell a consumer has received (as hashes of the
-  USCCs), which the differencing check compares new cells with.
+  USCCs), which the differencing check (govlake.cleanroom.differencing) combines new cells with.
+- `job_outputs`: what each job told the consumer: the released columns and rows (the portal's
+  download 下载) or the refusal's public reason (a failed run's own message stays in `jobs`).
+- `organisations`: consumers an admin put in one organisation (组织); their released cells form
+  one history (collusion: docs/cleanroom.md).
 
 SQLite for the same reason as the access store (docs/adr/0004-access-store.md): a small
 transactional write per job, and the differencing check and the recording of the cells it
@@ -20,6 +24,7 @@ import json
 from pathlib import Path
 
 from govlake.access.database import AccessStore
+from govlake.cleanroom.differencing import find_clash
 from govlake.settings import Settings
 
 DEFAULT_K = 10
@@ -61,6 +66,18 @@ CREATE TABLE IF NOT EXISTS released_cells (
     UNIQUE (consumer_id, measure, members_hash)
 );
 CREATE INDEX IF NOT EXISTS cells_by_size ON released_cells (consumer_id, measure, size);
+CREATE TABLE IF NOT EXISTS job_outputs (
+    job_id        INTEGER PRIMARY KEY,
+    public_reason TEXT,      -- a refusal as the consumer was told it (the jobs row keeps the full one)
+    columns       TEXT,      -- an allowed job: exactly what left, for the portal's download
+    rows          TEXT
+);
+CREATE TABLE IF NOT EXISTS organisations (
+    consumer_id TEXT PRIMARY KEY,
+    org         TEXT NOT NULL,
+    set_by      TEXT NOT NULL,
+    set_at      TEXT NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS jobs_no_delete BEFORE DELETE ON jobs
 BEGIN SELECT RAISE(ABORT, 'cleanroom jobs are kept (沙箱作业记录不可删除)'); END;
 CREATE TRIGGER IF NOT EXISTS cells_no_delete BEFORE DELETE ON released_cells
@@ -104,29 +121,76 @@ class Ledger(AccessStore):
                          [row.get(c) for c in cols])
         return int(cur.lastrowid)
 
-    def jobs(self, consumer_id: str | None = None, limit: int = 50) -> list[dict]:
-        sql = "SELECT * FROM jobs" + (" WHERE consumer_id = ?" if consumer_id else "") + " ORDER BY id DESC LIMIT ?"
+    def jobs(self, consumer_id: str | list[str] | None = None, limit: int = 50) -> list[dict]:
+        ids = [consumer_id] if isinstance(consumer_id, str) else list(consumer_id or [])
+        if consumer_id is not None and not ids:
+            return []
+        where = f" WHERE consumer_id IN ({', '.join('?' * len(ids))})" if consumer_id is not None else ""
+        sql = "SELECT * FROM jobs" + where + " ORDER BY id DESC LIMIT ?"
         with self.lock:
-            rows = self.db.execute(sql, ([consumer_id] if consumer_id else []) + [int(limit)]).fetchall()
+            rows = self.db.execute(sql, ids + [int(limit)]).fetchall()
         return [{**dict(r), "inputs": json.loads(r["inputs"] or "{}")} for r in rows]
 
+    def record_output(self, db, job_id: int, *, public_reason: str | None = None, columns: list[str] | None = None,
+                      rows: list[dict] | None = None) -> None:
+        db.execute("INSERT OR REPLACE INTO job_outputs VALUES (?, ?, ?, ?)",
+                   (job_id, public_reason, None if columns is None else json.dumps(columns, ensure_ascii=False),
+                    None if rows is None else json.dumps(rows, ensure_ascii=False, default=str)))
+
+    def job(self, job_id: int) -> dict | None:
+        """One job with what it told the consumer: public_reason, columns, rows (None when not kept)."""
+        with self.lock:
+            r = self.db.execute("SELECT j.*, o.public_reason, o.columns AS out_columns, o.rows AS out_rows FROM jobs j "
+                                "LEFT JOIN job_outputs o ON o.job_id = j.id WHERE j.id = ?", (int(job_id),)).fetchone()
+        if r is None:
+            return None
+        d = {**dict(r), "inputs": json.loads(r["inputs"] or "{}")}
+        d["columns"] = json.loads(d.pop("out_columns")) if r["out_columns"] else None
+        d["rows"] = json.loads(d.pop("out_rows")) if r["out_rows"] else None
+        return d
+
+    def public_reasons(self, job_ids: list[int]) -> dict[int, str]:
+        if not job_ids:
+            return {}
+        with self.lock:
+            rows = self.db.execute(f"SELECT job_id, public_reason FROM job_outputs WHERE public_reason IS NOT NULL AND "
+                                   f"job_id IN ({', '.join('?' * len(job_ids))})", [int(j) for j in job_ids]).fetchall()
+        return {r["job_id"]: r["public_reason"] for r in rows}
+
+    # -- organisations --------------------------------------------------------------------------
+    def organisations(self) -> dict[str, str]:
+        """consumer -> organisation (组织) an admin set; consumers without one: see jobs.history_pool."""
+        with self.lock:
+            return {r["consumer_id"]: r["org"] for r in self.db.execute("SELECT consumer_id, org FROM organisations")}
+
+    def set_organisation(self, consumer_id: str, org: str, *, by: str, at: str) -> None:
+        if not org or len(org) > 64:
+            raise ValueError("organisation: 1-64 characters (组织名称)")
+        with self.write() as db:
+            db.execute("INSERT INTO organisations VALUES (?, ?, ?, ?) ON CONFLICT (consumer_id) DO UPDATE SET "
+                       "org = excluded.org, set_by = excluded.set_by, set_at = excluded.set_at",
+                       (consumer_id, org, by, at))
+
     # -- differencing ---------------------------------------------------------------------------
-    def differencing(self, db, consumer_id: str, cells: list[tuple[int, str, frozenset[str]]], k: int) -> str | None:
-        """The first pair of enterprise sets of one measure (new against history, new against new)
-        that differ by at least one and fewer than k enterprises, described; None if none does.
+    def differencing(self, db, consumer_id: str, cells: list[tuple[int, str, frozenset[str]]], k: int,
+                     pool: list[str] | None = None) -> str | None:
+        """The first combination of enterprise sets of one measure — new with new, new with the
+        cells already released to `pool` (default: the consumer alone) — that isolates at least
+        one and fewer than k enterprises, described (govlake.cleanroom.differencing: pairs, three
+        terms, a breakdown against its margin); None if none does.
         cells: (output row number, measure, set of member ids)."""
-        for i, (row, measure, cell) in enumerate(cells):
-            for other_row, other_measure, other in cells[:i]:
-                d = len(cell ^ other)
-                if other_measure == measure and 0 < d < k:
-                    return f"rows {other_row} and {row} of this answer ({_label(measure)}) differ by {d} enterprise(s)"
-            rows = db.execute("SELECT job_id, members FROM released_cells WHERE consumer_id = ? AND measure = ? "
-                              "AND size > ? AND size < ?", (consumer_id, measure, len(cell) - k, len(cell) + k)).fetchall()
-            for r in rows:
-                d = len(cell ^ frozenset(json.loads(r["members"])))
-                if 0 < d < k:
-                    return (f"row {row} ({_label(measure)}) differs by {d} enterprise(s) from a cell released "
-                            f"by job {r['job_id']}")
+        consumers = sorted(set(pool or []) | {consumer_id})
+        by_measure: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for row, measure, cell in cells:
+            by_measure.setdefault(measure, []).append((f"row {row} of this answer", cell))
+        marks = ", ".join("?" * len(consumers))
+        for measure, new in by_measure.items():
+            history = [(r["job_id"], frozenset(json.loads(r["members"]))) for r in db.execute(
+                f"SELECT job_id, members FROM released_cells WHERE consumer_id IN ({marks}) AND measure = ? "
+                "ORDER BY id", (*consumers, measure))]
+            clash = find_clash(new, history, k)
+            if clash:
+                return f"{clash} ({_label(measure)})"
         return None
 
     def record_cells(self, db, consumer_id: str, job_id: int, cells: list[tuple[int, str, frozenset[str]]]) -> None:
