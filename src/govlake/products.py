@@ -75,6 +75,9 @@ class Product(BaseModel):
     consumers: list[str] = []
     sensitive_readers: list[str] = []
     row_scopes: dict[str, dict[str, list[str]]] = {}
+    # a new grant's requests per second and burst (限流) unless its application says (govlake.access.rate_limits)
+    rate_per_s: float | None = Field(None, gt=0)
+    rate_burst: int | None = Field(None, ge=1)
     # column levels: from the enterprise field catalog, contract columns' level, column_levels
     levels_from: Literal["enterprise_fields"] | None = None
     column_levels: dict[str, Level] = {}

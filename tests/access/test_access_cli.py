@@ -69,3 +69,21 @@ def test_verify_names_the_first_broken_row(run, settings):
         db.execute("UPDATE audit SET detail = 'nothing happened' WHERE id = 7")
     out = run("audit", "verify", code=1)
     assert "row 7" in out and "edited" in out
+
+
+def test_rate_applied_for_and_approved(run):
+    """Requests per second (限流) as data: asked for by --rate/--burst, lowered by the approver."""
+    run("access", "bootstrap")
+    run("access", "account", "add", "li_owner", "--role", "owner", "--dept", "ZSJ", "--by", "admin",
+        "--password-stdin", input="owner-password-1\n")
+    run("access", "consumer", "add", "ba_rate_app", "--name", "限流测试应用", "--dept", "ST017", "--by", "admin")
+    out = run("access", "apply", "ba_rate_app", "gold.rpt_petition_sla_daily", "--purpose", "街道诉求时效考核",
+              "--rate", "3", "--burst", "4", "--by", "admin")
+    assert "3 requests/s burst 4" in out
+    app_id = re.search(r"application (\d+)", out).group(1)
+    run("access", "apply", "ba_rate_app", "gold.rpt_petition_sla_daily", "--purpose", "街道诉求时效考核",
+        "--rate", "-1", "--by", "admin", code=1)  # out of bounds
+    assert "2 requests/s burst 4" in run("access", "approve", app_id, "--rate", "2", "--by", "li_owner")
+    line = run("access", "grants", "--consumer", "ba_rate_app").splitlines()[0]
+    assert "2/s+4" in line
+    assert "2/s burst 4" in run("audit", "list", "--limit", "5")

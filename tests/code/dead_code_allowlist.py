@@ -22,3 +22,4 @@ _.request_type_confidence
 _.suppressed  # PushReport field: push_run returns vars(report)
 _.govlake_daily_dag  # Airflow's DagBag collects the DAG objects of dags/*.py
 _.outcomes_version  # MatchCommit field: govlake policy match prints the commit
+_.eventTime  # OpenLineage RunEvent field: the client serialises it (access.read_runs stamps the read time)

@@ -29,8 +29,10 @@ Consumers (调用方: apps, departments) and API keys (接口密钥):
 
 Applications (数据使用申请) and grants (授权):
     access.apply(store, consumer_id, product, purpose, by=..., columns=None, row_scope=None,
-                 days=365, sensitive=False, export=False, daily_rows=None) -> Application
-    access.approve(store, application_id, by=...) -> Grant     # owner of the product's dept
+                 days=365, sensitive=False, export=False, daily_rows=None,
+                 rate_per_s=None, rate_burst=None) -> Application   # 限流: default product's/platform's
+    access.approve(store, application_id, by=..., rate_per_s=None, rate_burst=None) -> Grant
+                                                                # owner of the product's dept
                                                                 # (admin too unless sensitive)
     access.reject(store, application_id, by=..., reason="") -> Application
     access.get_application(store, application_id) / access.get_grant(store, grant_id)
@@ -48,6 +50,10 @@ Audit (审计), hash-chained (sha256(prev_hash + canonical row)):
     access.append_audit(store, AuditEvent(...)) -> int           # the row id
     access.query_audit(store, product=None, consumer=None, since=None, outcome=None, limit=100) -> list[dict]
     access.verify_audit(store) -> AuditCheck                     # .ok, .rows, .first_broken
+
+Rate limits (限流): govlake.access.rate_limits (buckets shared by the API's worker processes),
+enforced for every read by govlake.access.reads.admit. Key and grant lookups are reused for at
+most lookup_cache.REVOCATION_BOUND_S (1 s) when a decision is made in another process.
 
 Bootstrap: access.bootstrap(store, settings) turns the `consumers:` of catalog/products.yaml into
 consumers and their grants (granted by `catalog`), idempotently. CLI: `govlake access ...`,

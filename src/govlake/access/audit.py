@@ -41,6 +41,9 @@ class AuditEvent:
     ts: str | None = None
 
 
+_EVENT_FIELDS = [f.name for f in dataclasses.fields(AuditEvent)]
+
+
 def _json(v) -> str | None:
     return None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -56,7 +59,8 @@ def chain_hash(prev_hash: str, row: dict) -> str:
 def append_audit(store: AccessStore, event: AuditEvent, *, usage_rows: int = 0) -> int:
     """Append one row to the chain; returns its id. usage_rows: rows to count against the
     consumer's daily cap in the same transaction (so cap and audit never disagree)."""
-    row = dataclasses.asdict(event)
+    # a shallow copy: asdict would deep-copy filters and columns first (a visible share of a read)
+    row = {name: getattr(event, name) for name in _EVENT_FIELDS}
     row["ts"] = row["ts"] or stamp()
     row["filters"], row["columns"] = _json(row["filters"]), _json(row["columns"])
     if row["version"] is not None and not -2 ** 63 <= int(row["version"]) < 2 ** 63:

@@ -15,6 +15,9 @@ import click
 
 from govlake.access.database import AccessError
 
+rate_option = click.option("--rate", type=float,
+                           help="requests per second (每秒请求数上限); default: the product's, else the platform's")
+burst_option = click.option("--burst", type=int, help="requests at once above the rate (突发请求数)")
 by_option = click.option("--by", envvar="GOVLAKE_ACCOUNT", required=True,
                          help="acting account (操作人账号), or GOVLAKE_ACCOUNT")
 
@@ -181,18 +184,21 @@ def _scope(values: tuple[str, ...]) -> dict | None:
 @click.option("--sensitive", is_flag=True, help="include 敏感 columns (含敏感字段)")
 @click.option("--export", "export_", is_flag=True, help="allow bulk export rows.csv (允许导出)")
 @click.option("--daily-rows", type=int, help="rows per day (每日行数上限)")
+@rate_option
+@burst_option
 @by_option
-def apply_cmd(consumer_id, product, purpose, columns, scope, days, sensitive, export_, daily_rows, by):
+def apply_cmd(consumer_id, product, purpose, columns, scope, days, sensitive, export_, daily_rows, rate, burst, by):
     """Apply for a consumer to use a product (申请数据使用)."""
     from govlake.access.grants import apply
 
     try:
         a = apply(_store(), consumer_id, product, purpose, by=by, days=days, sensitive=sensitive, export=export_,
                   columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
-                  row_scope=_scope(scope), daily_rows=daily_rows)
+                  row_scope=_scope(scope), daily_rows=daily_rows, rate_per_s=rate, rate_burst=burst)
     except AccessError as e:
         _fail(e)
-    click.echo(f"application {a.id} filed, pending (申请已提交，待审批)")
+    click.echo(f"application {a.id} filed, pending, {a.rate_per_s:g} requests/s burst {a.rate_burst} "
+               f"(申请已提交，待审批)")
 
 
 @access.command("applications")
@@ -209,16 +215,19 @@ def applications_cmd(status, product):
 
 @access.command("approve")
 @click.argument("application_id", type=int)
+@click.option("--rate", type=float, help="requests per second, if not as applied for (每秒请求数上限)")
+@click.option("--burst", type=int, help="burst, if not as applied for (突发请求数)")
 @by_option
-def approve_cmd(application_id, by):
+def approve_cmd(application_id, rate, burst, by):
     """Approve an application (批准申请): owner of the product's department, or admin."""
     from govlake.access.grants import approve
 
     try:
-        g = approve(_store(), application_id, by=by)
+        g = approve(_store(), application_id, by=by, rate_per_s=rate, rate_burst=burst)
     except AccessError as e:
         _fail(e)
-    click.echo(f"grant {g.id}: {g.consumer_id} may use {g.product} until {g.valid_to} (已授权)")
+    click.echo(f"grant {g.id}: {g.consumer_id} may use {g.product} until {g.valid_to}, "
+               f"{g.rate_per_s:g} requests/s burst {g.rate_burst} (已授权)")
 
 
 @access.command("reject")
@@ -252,7 +261,8 @@ def grants_cmd(consumer, product, all_, expire):
     for g in list_grants(store, consumer=consumer, product=product, active_only=not all_):
         state = "revoked" if g.revoked_at else ("active" if g.active() else "expired")
         flags = " ".join(x for x, on in (("敏感", g.sensitive), ("export", g.export)) if on)
-        click.echo(f"{g.id}\t{state}\t{g.consumer_id}\t{g.product}\t{g.valid_to[:10]}\t{flags}"
+        rate = f"{g.rate_per_s:g}/s+{g.rate_burst}" if g.rate_per_s is not None else "default/s"
+        click.echo(f"{g.id}\t{state}\t{g.consumer_id}\t{g.product}\t{g.valid_to[:10]}\t{rate}\t{flags}"
                    f"\t{json.dumps(g.row_scope, ensure_ascii=False) if g.row_scope else ''}\tby {g.granted_by}")
 
 

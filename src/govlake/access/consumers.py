@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from govlake.access.accounts import require_role
 from govlake.access.audit import AuditEvent, append_audit
 from govlake.access.database import AccessError, AccessStore, now, parse_stamp, stamp
+from govlake.access.lookup_cache import cached, changed
 
 PREFIX = "glk"
 _TOKEN = re.compile(r"^glk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -105,6 +106,7 @@ def issue_key(store: AccessStore, consumer_id: str, *, by: str, days: int = 365)
     with store.write() as db:
         db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
                    (key_id, consumer_id, _secret_hash(secret), stamp(created), by, expires))
+    changed()
     _audit(store, "key.issue", by, f"{consumer_id} {key_id} expires {expires}")
     return IssuedKey(key_id, consumer_id, f"{PREFIX}_{key_id}_{secret}", expires)
 
@@ -116,6 +118,7 @@ def revoke_key(store: AccessStore, key_id: str, *, by: str) -> None:
                          (stamp(), by, key_id))
         if cur.rowcount != 1:
             raise AccessError(f"no active key {key_id!r} (无此有效密钥)")
+    changed()
     _audit(store, "key.revoke", by, key_id)
 
 
@@ -138,7 +141,8 @@ def verify_key(store: AccessStore, token: str) -> KeyIdentity:
     if not m:
         raise AuthError("malformed API key (密钥格式错误)")
     key_id, secret = m.groups()
-    rows = store.query("SELECT consumer_id, secret_hash, expires_at, revoked_at FROM api_keys WHERE key_id = ?", (key_id,))
+    rows = cached(store, "key", key_id, lambda: [dict(r) for r in store.query(
+        "SELECT consumer_id, secret_hash, expires_at, revoked_at FROM api_keys WHERE key_id = ?", (key_id,))])
     stored = rows[0]["secret_hash"] if rows else "0" * 64
     if not hmac.compare_digest(_secret_hash(secret), stored) or not rows:
         raise AuthError("unknown API key (密钥无效)")

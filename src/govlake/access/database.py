@@ -16,11 +16,12 @@ import datetime as dt
 import sqlite3
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from govlake.settings import Settings, get_settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: rate_per_s, rate_burst on applications and grants (限流)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +66,8 @@ CREATE TABLE IF NOT EXISTS applications (
     sensitive   INTEGER NOT NULL DEFAULT 0,
     export      INTEGER NOT NULL DEFAULT 0,
     daily_rows  INTEGER NOT NULL,
+    rate_per_s  REAL,            -- requests per second (NULL: the product's or platform's default)
+    rate_burst  INTEGER,
     status      TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
     applied_by  TEXT NOT NULL,
     applied_at  TEXT NOT NULL,
@@ -84,6 +87,8 @@ CREATE TABLE IF NOT EXISTS grants (
     sensitive      INTEGER NOT NULL,
     export         INTEGER NOT NULL,
     daily_rows     INTEGER NOT NULL,
+    rate_per_s     REAL,          -- requests per second; NULL (grants made before): the default
+    rate_burst     INTEGER,
     granted_by     TEXT NOT NULL,
     valid_from     TEXT NOT NULL,
     valid_to       TEXT NOT NULL,
@@ -136,7 +141,8 @@ CREATE TRIGGER IF NOT EXISTS applications_decided_once BEFORE UPDATE ON applicat
 WHEN OLD.status <> 'pending' OR NEW.consumer_id IS NOT OLD.consumer_id OR NEW.product IS NOT OLD.product
   OR NEW.purpose IS NOT OLD.purpose OR NEW.columns IS NOT OLD.columns OR NEW.row_scope IS NOT OLD.row_scope
   OR NEW.days IS NOT OLD.days OR NEW.sensitive IS NOT OLD.sensitive OR NEW.export IS NOT OLD.export
-  OR NEW.daily_rows IS NOT OLD.daily_rows OR NEW.applied_by IS NOT OLD.applied_by
+  OR NEW.daily_rows IS NOT OLD.daily_rows OR NEW.rate_per_s IS NOT OLD.rate_per_s
+  OR NEW.rate_burst IS NOT OLD.rate_burst OR NEW.applied_by IS NOT OLD.applied_by
   OR NEW.applied_at IS NOT OLD.applied_at
 BEGIN SELECT RAISE(ABORT, 'an application is decided once and never edited (申请只能审批一次)'); END;
 CREATE TRIGGER IF NOT EXISTS applications_no_delete BEFORE DELETE ON applications
@@ -148,12 +154,12 @@ WHEN (OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NOT OLD.revoked_at)
   OR NEW.application_id IS NOT OLD.application_id OR NEW.consumer_id IS NOT OLD.consumer_id
   OR NEW.product IS NOT OLD.product OR NEW.purpose IS NOT OLD.purpose OR NEW.columns IS NOT OLD.columns
   OR NEW.row_scope IS NOT OLD.row_scope OR NEW.sensitive IS NOT OLD.sensitive OR NEW.export IS NOT OLD.export
-  OR NEW.daily_rows IS NOT OLD.daily_rows OR NEW.granted_by IS NOT OLD.granted_by
+  OR NEW.daily_rows IS NOT OLD.daily_rows OR NEW.rate_per_s IS NOT OLD.rate_per_s
+  OR NEW.rate_burst IS NOT OLD.rate_burst OR NEW.granted_by IS NOT OLD.granted_by
   OR NEW.valid_from IS NOT OLD.valid_from OR NEW.valid_to IS NOT OLD.valid_to
 BEGIN SELECT RAISE(ABORT, 'a grant only gains its revocation or expiry, once (授权只可撤销，不可修改)'); END;
 CREATE TRIGGER IF NOT EXISTS grants_no_delete BEFORE DELETE ON grants
 BEGIN SELECT RAISE(ABORT, 'grants are kept (授权记录不可删除)'); END;
-
 CREATE TRIGGER IF NOT EXISTS keys_revoked_once BEFORE UPDATE ON api_keys
 WHEN OLD.revoked_at IS NOT NULL OR NEW.key_id IS NOT OLD.key_id OR NEW.consumer_id IS NOT OLD.consumer_id
   OR NEW.secret_hash IS NOT OLD.secret_hash OR NEW.expires_at IS NOT OLD.expires_at
@@ -162,6 +168,31 @@ BEGIN SELECT RAISE(ABORT, 'a key only gains its revocation, once (密钥只可�
 CREATE TRIGGER IF NOT EXISTS keys_no_delete BEFORE DELETE ON api_keys
 BEGIN SELECT RAISE(ABORT, 'keys are kept (密钥记录不可删除)'); END;
 """
+
+
+# the triggers naming every column of their table: dropped and created anew (SCHEMA) when a
+# migration adds columns, so the new columns are frozen too
+COLUMN_TRIGGERS = ("applications_decided_once", "grants_revoked_once")
+ADDED_COLUMNS = {  # schema version 2: per-grant request rate (限流)
+    "applications": [("rate_per_s", "REAL"), ("rate_burst", "INTEGER")],
+    "grants": [("rate_per_s", "REAL"), ("rate_burst", "INTEGER")],
+}
+
+
+def migrate(db: sqlite3.Connection) -> bool:
+    """Bring a store made by an older version up to SCHEMA (in the caller's write transaction).
+    Returns True when something changed; the caller then runs SCHEMA to recreate the triggers."""
+    changed = False
+    for table, cols in ADDED_COLUMNS.items():
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        for name, typ in cols:
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
+                changed = True
+    if changed:
+        for t in COLUMN_TRIGGERS:
+            db.execute(f"DROP TRIGGER IF EXISTS {t}")
+    return changed
 
 
 class AccessError(Exception):
@@ -177,6 +208,7 @@ def stamp(t: dt.datetime | None = None) -> str:
     return (t or now()).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@lru_cache(maxsize=8192)  # the same stamps (a key's expiry, a grant's window) on every request
 def parse_stamp(s: str) -> dt.datetime:
     return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
 

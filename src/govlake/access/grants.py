@@ -18,6 +18,8 @@ from govlake.access.accounts import get_account, require_role
 from govlake.access.audit import AuditEvent, append_audit
 from govlake.access.consumers import get_consumer
 from govlake.access.database import AccessError, AccessStore, now, parse_stamp, stamp
+from govlake.access.lookup_cache import cached, changed
+from govlake.access.rate_limits import check_rate
 
 DAILY_ROWS = 20_000          # default cap of rows a grant serves per day
 MAX_DAILY_ROWS = 1_000_000
@@ -44,6 +46,8 @@ class Application:
     decided_by: str | None
     decided_at: str | None
     reason: str | None
+    rate_per_s: float | None = None   # requests per second asked for (限流)
+    rate_burst: int | None = None
 
 
 @dataclass
@@ -65,6 +69,8 @@ class Grant:
     revoked_by: str | None
     revoke_reason: str | None
     expired_at: str | None
+    rate_per_s: float | None = None   # requests per second (限流); None: granted before rates were data
+    rate_burst: int | None = None
 
     def active(self, at: dt.datetime | None = None) -> bool:
         t = at or now()
@@ -115,11 +121,27 @@ def validate_scope(columns, row_scope) -> tuple[list[str] | None, dict[str, list
     return columns, row_scope
 
 
+def default_rate(p) -> tuple[float, int]:
+    """A new grant's requests per second and burst for product p: the catalog's, else the platform's."""
+    return check_rate(p.rate_per_s, p.rate_burst)
+
+
+def rate_of(p, rate_per_s: float | None, rate_burst: int | None) -> tuple[float, int]:
+    """The rate asked for, each part defaulting to the product's (catalog) or the platform's."""
+    d_rate, d_burst = default_rate(p)
+    try:
+        return check_rate(d_rate if rate_per_s is None else rate_per_s, d_burst if rate_burst is None else rate_burst)
+    except ValueError as e:
+        raise AccessError(str(e))
+
+
 def apply(store: AccessStore, consumer_id: str, product: str, purpose: str, *, by: str,
           columns: list[str] | None = None, row_scope: dict[str, list[str]] | None = None, days: int = 365,
-          sensitive: bool = False, export: bool = False, daily_rows: int | None = None) -> Application:
+          sensitive: bool = False, export: bool = False, daily_rows: int | None = None,
+          rate_per_s: float | None = None, rate_burst: int | None = None) -> Application:
     """File an application for `consumer_id` to use `product`. `by`: a member or owner of the
-    consumer's department, or an admin."""
+    consumer's department, or an admin. rate_per_s / rate_burst: requests per second (限流),
+    by default the product's in the catalog, else the platform's (govlake.access.rate_limits)."""
     p = _product(store, product)
     consumer = get_consumer(store, consumer_id)
     if consumer is None:
@@ -135,22 +157,26 @@ def apply(store: AccessStore, consumer_id: str, product: str, purpose: str, *, b
     if not 1 <= daily_rows <= MAX_DAILY_ROWS:
         raise AccessError(f"rows per day 1..{MAX_DAILY_ROWS}, not {daily_rows}")
     columns, row_scope = validate_scope(columns, row_scope)
+    rate = rate_of(p, rate_per_s, rate_burst)
     return record_application(store, consumer_id, p.name, purpose.strip(), columns, row_scope, days, sensitive, export,
-                               daily_rows, by)
+                               daily_rows, by, rate=rate)
 
 
 def record_application(store, consumer_id, product, purpose, columns, row_scope, days, sensitive, export,
-                        daily_rows, by, *, decided: bool = False) -> Application:
+                        daily_rows, by, *, decided: bool = False, rate: tuple[float, int] | None = None) -> Application:
     """A pending application row, checked by the caller. decided: the catalog's own, approved at
-    once by the bootstrap (its approval is the audit row)."""
+    once by the bootstrap (its approval is the audit row). rate: (per second, burst), by default
+    the product's or the platform's."""
+    rate = rate or default_rate(_product(store, product))
     t = stamp()
     with store.write() as db:
         cur = db.execute(
             "INSERT INTO applications (consumer_id, product, purpose, columns, row_scope, days, sensitive, export,"
-            " daily_rows, status, applied_by, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            " daily_rows, rate_per_s, rate_burst, status, applied_by, applied_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
             (consumer_id, product, purpose, json.dumps(columns) if columns else None,
              json.dumps(row_scope, ensure_ascii=False, sort_keys=True) if row_scope else None, days, int(sensitive),
-             int(export), daily_rows, by, t))
+             int(export), daily_rows, rate[0], rate[1], by, t))
         app_id = cur.lastrowid
     if not decided:
         _audit(store, "application.apply", by, product=product, purpose=purpose,
@@ -190,10 +216,15 @@ def _may_decide(store: AccessStore, app: Application, by: str) -> None:
         raise AccessError(f"{by} may not decide on {p.name}: needs an owner of {p.owner} or an admin (无审批权限)")
 
 
-def approve(store: AccessStore, application_id: int, *, by: str) -> Grant:
-    """Approve a pending application: its grant, valid from now for the days applied for."""
+def approve(store: AccessStore, application_id: int, *, by: str, rate_per_s: float | None = None,
+            rate_burst: int | None = None) -> Grant:
+    """Approve a pending application: its grant, valid from now for the days applied for, at the
+    rate applied for unless the approver sets another (requests per second, burst; 限流)."""
     app = get_application(store, application_id)
     _may_decide(store, app, by)
+    p = _product(store, app.product)
+    rate = rate_of(p, app.rate_per_s if rate_per_s is None else rate_per_s,
+                   app.rate_burst if rate_burst is None else rate_burst)
     t = now()
     with store.write() as db:
         cur = db.execute("UPDATE applications SET status = 'approved', decided_by = ?, decided_at = ? "
@@ -202,12 +233,14 @@ def approve(store: AccessStore, application_id: int, *, by: str) -> Grant:
             raise AccessError(f"application {app.id} is already {app.status} (申请已处理)")
         cur = db.execute(
             "INSERT INTO grants (application_id, consumer_id, product, purpose, columns, row_scope, sensitive, export,"
-            " daily_rows, granted_by, valid_from, valid_to) SELECT id, consumer_id, product, purpose, columns,"
-            " row_scope, sensitive, export, daily_rows, ?, ?, ? FROM applications WHERE id = ?",
-            (by, stamp(t), stamp(t + dt.timedelta(days=app.days)), app.id))
+            " daily_rows, rate_per_s, rate_burst, granted_by, valid_from, valid_to) SELECT id, consumer_id, product,"
+            " purpose, columns, row_scope, sensitive, export, daily_rows, ?, ?, ?, ?, ? FROM applications WHERE id = ?",
+            (rate[0], rate[1], by, stamp(t), stamp(t + dt.timedelta(days=app.days)), app.id))
         grant_id = cur.lastrowid
+    changed()
     _audit(store, "application.approve", by, product=app.product, grant_id=grant_id, purpose=app.purpose,
-           detail=f"application {app.id} for {app.consumer_id}" + (" (敏感)" if app.sensitive else ""))
+           detail=f"application {app.id} for {app.consumer_id}" + (" (敏感)" if app.sensitive else "")
+           + f", {rate[0]:g}/s burst {rate[1]}")
     return get_grant(store, grant_id)
 
 
@@ -245,11 +278,14 @@ def list_grants(store: AccessStore, consumer: str | None = None, product: str | 
 
 
 def active_grant(store: AccessStore, consumer_id: str, product: str) -> Grant | None:
-    """The consumer's grant for a product in force now (the latest one if several)."""
+    """The consumer's grant for a product in force now (the latest one if several). The unrevoked
+    grants are looked up at most every REVOCATION_BOUND_S (govlake.access.lookup_cache); the
+    validity window is checked against the time on every call."""
+    grants = cached(store, "grants", (consumer_id, product), lambda: [_decode(r, Grant) for r in store.query(
+        "SELECT * FROM grants WHERE consumer_id = ? AND product = ? AND revoked_at IS NULL ORDER BY id DESC",
+        (consumer_id, product))])
     t = stamp()
-    rows = store.query("SELECT * FROM grants WHERE consumer_id = ? AND product = ? AND revoked_at IS NULL "
-                       "AND valid_from <= ? AND valid_to > ? ORDER BY id DESC LIMIT 1", (consumer_id, product, t, t))
-    return _decode(rows[0], Grant) if rows else None
+    return next((g for g in grants if g.valid_from <= t < g.valid_to), None)
 
 
 def revoke_grant(store: AccessStore, grant_id: int, *, by: str, reason: str = "") -> Grant:
@@ -264,6 +300,7 @@ def revoke_grant(store: AccessStore, grant_id: int, *, by: str, reason: str = ""
                          "WHERE id = ? AND revoked_at IS NULL", (stamp(), by, reason or None, g.id))
         if cur.rowcount != 1:
             raise AccessError(f"grant {g.id} is already revoked (授权已撤销)")
+    changed()
     _audit(store, "grant.revoke", by, product=g.product, grant_id=g.id, purpose=g.purpose,
            detail=f"{g.consumer_id}: {reason}")
     return get_grant(store, g.id)
@@ -278,6 +315,7 @@ def expire_grants(store: AccessStore, at: dt.datetime | None = None) -> list[Gra
                                            "AND revoked_at IS NULL", (t,))]
         for i in ids:
             db.execute("UPDATE grants SET expired_at = ? WHERE id = ?", (t, i))
+    changed()
     out = [get_grant(store, i) for i in ids]
     for g in out:
         _audit(store, "grant.expire", "system", product=g.product, grant_id=g.id, purpose=g.purpose, detail=g.consumer_id)

@@ -52,6 +52,22 @@ def _tag_fields(catalog_dir: str) -> dict[str, frozenset[str]]:
     return out
 
 
+_cached_levels: dict[int, tuple[object, str, dict[str, str]]] = {}
+
+
+def _levels(product, settings: Settings) -> dict[str, str]:
+    """column_levels, kept per product object (a catalog edit loads new objects): every read
+    masks by it, and the profile has some 1,500 classified fields. Not to be modified."""
+    hit = _cached_levels.get(id(product))
+    if hit is not None and hit[0] is product and hit[1] == str(settings.catalog_dir):
+        return hit[2]
+    levels = column_levels(product, settings)
+    if len(_cached_levels) > 256:
+        _cached_levels.clear()
+    _cached_levels[id(product)] = (product, str(settings.catalog_dir), levels)
+    return levels
+
+
 def column_levels(product, settings: Settings) -> dict[str, str]:
     """Every classified column of a product -> 公开/内部/敏感."""
     levels: dict[str, str] = {}
@@ -82,7 +98,7 @@ def visible_max(grant) -> int:
 
 def masked_columns(product, grant, columns: list[str], settings: Settings) -> list[str]:
     """Of `columns`, those served as *** to the holder of `grant` (None: no grant)."""
-    levels, top = column_levels(product, settings), visible_max(grant)
+    levels, top = _levels(product, settings), visible_max(grant)
     return [c for c in columns if ORDER[level_of(product, c, levels)] > top]
 
 
@@ -90,7 +106,7 @@ def hidden_profile_fields(profile, grant, settings: Settings) -> frozenset[str]:
     """Fields of the profile product the holder of `grant` (a grant for the product that
     quotes them) may not see: their values stay out of derived text."""
     top = visible_max(grant)
-    return frozenset(f for f, lv in column_levels(profile, settings).items() if ORDER[lv] > top)
+    return frozenset(f for f, lv in _levels(profile, settings).items() if ORDER[lv] > top)
 
 
 def tags_reading(hidden: frozenset[str], settings: Settings) -> frozenset[str]:

@@ -8,6 +8,7 @@ caller audits it (the API's middleware, the portal's own audit rows). The rules:
   filters    key columns only, never a masked one (the rows returned would tell its values)
   row scope  the grant's rows only: added to the filters, a filter outside it is refused
   daily cap  the grant's rows per day (PUBLIC_DAILY_ROWS without a grant), counted in the audit
+  rate       the grant's requests per second and burst (限流, govlake.access.rate_limits): admit()
   text       tag evidence quoting a profile value the reader may not see is masked too
 """
 
@@ -24,10 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from govlake import release
+from govlake.access import rate_limits, read_runs
 from govlake.access.audit import rows_served_today
-from govlake.access.grants import Grant
+from govlake.access.grants import Grant, default_rate
 from govlake.access.levels import hidden_profile_fields, masked_columns, tags_reading
-from govlake.lineage.emitter import DatasetRef, JobRun
 from govlake.products import Product, load_products
 
 MASK = "***"
@@ -38,11 +39,17 @@ PROFILE, TAGS = "gold.enterprise_profile", "gold.enterprise_tags"
 
 
 class AccessDenied(Exception):
-    """A refused read: status is the HTTP status it answers (400/403/404/422/429)."""
+    """A refused read: status is the HTTP status it answers (400/403/404/422/429). reason: a
+    machine-readable cause for the audit (`rate_limited`); retry_after: seconds (429 of the rate)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, *, reason: str | None = None, retry_after: float | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.reason, self.retry_after = status, message, reason, retry_after
+
+    @property
+    def headers(self) -> dict | None:
+        """The HTTP headers of the refusal (Retry-After in whole seconds, at least 1)."""
+        return None if self.retry_after is None else {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 @dataclass
@@ -55,6 +62,10 @@ class Page:
     columns: list[str]
     rows: list[dict]
     masked: list[str] = field(default_factory=list)
+
+    @property
+    def masked_columns(self) -> list[str]:
+        return self.masked
 
     def as_dict(self) -> dict:
         return {"product": self.product, "label": self.label, "version": self.version, "total": self.total,
@@ -115,6 +126,32 @@ def sandbox_drafts(g: Grant | None, texts: list[str], settings) -> list[dict]:
             raise AccessDenied(400, "the draft must be a YAML mapping (草案须为政策条目)")
         docs.append(doc)
     return docs
+
+
+def grant_rate(p: Product, g: Grant | None) -> tuple[float, int]:
+    """(requests per second, burst) a read under g may make: the grant's; for a grant made before
+    rates were stored, the product's or the platform's default; without a grant, PUBLIC_RATE."""
+    if g is None:
+        return rate_limits.PUBLIC_RATE
+    if g.rate_per_s is not None and g.rate_burst is not None:
+        return g.rate_per_s, g.rate_burst
+    return default_rate(p)
+
+
+def admit(store, consumer: str, p: Product, g: Grant | None) -> None:
+    """Count one request against the grant's rate (限流); AccessDenied(429, reason rate_limited,
+    retry_after) past it. The buckets are shared by every worker process of the lake's API."""
+    rate, burst = grant_rate(p, g)
+    key = f"grant:{g.id}" if g is not None else f"public:{consumer}:{p.name}"
+    try:
+        rate_limits.limiter_for(store).take(key, rate, burst)
+    except rate_limits.RateLimited as e:
+        refusal = AccessDenied(
+            429, f"{rate_limits.REASON}: {consumer} may make {rate:g} requests per second to {p.name} (burst {burst}) "
+                 f"under {'grant ' + str(g.id) if g is not None else 'no grant'}; retry after {e.retry_after:.2f} s "
+                 f"(请求过于频繁，已限流)", reason=rate_limits.REASON, retry_after=e.retry_after)
+        rate_limits.note_denial(e.retry_after, refusal.message)
+        raise refusal
 
 
 def daily_remaining(store, consumer: str, p: Product, g: Grant | None) -> int:
@@ -208,9 +245,9 @@ def served_version(lake, p: Product, version: int | None) -> int:
     """The version a read serves: the asked one if the table has it, else the current release's
     (发布版本), never "latest of each table" (a build that crashed between two commits is not
     served half-published, govlake.release). 404 when unpublished or unknown."""
-    if not lake.exists(p.name):
+    if _log_stamp(lake, p.name) is None:  # no _delta_log directory: not a table (yet)
         raise AccessDenied(404, f"{p.name} ({p.label}) has not been published yet (尚未发布)")
-    if version is not None and not version_exists(lake.path(p.name), version):
+    if version is not None and not version_exists(table_path(lake, p.name), version):
         raise AccessDenied(404, f"{p.name} has no version {version} (无此版本)")
     v = released_version(lake, p.name) if version is None else version
     if v is None:
@@ -223,6 +260,7 @@ def read_rows(lake, store, p: Product, consumer: str, g: Grant | None, filters: 
     """A page of a stored product's rows at `version` as this grant may see them. whole=True:
     every row or a refusal (a dashboard drawn from part of a table would be wrong)."""
     settings = lake.settings
+    admit(store, consumer, p, g)
     try:
         schema = schema_of(lake, p.name, version)
     except Exception:  # e.g. a version whose files a vacuum removed
@@ -231,31 +269,58 @@ def read_rows(lake, store, p: Product, consumer: str, g: Grant | None, filters: 
     for col, raw in where.items():  # the filters, and the row scope's values, in the column's type
         typ = schema.field(col).type
         where[col] = [typed(col, v, typ) for v in raw] if isinstance(raw, list) else typed(col, raw, typ)
-    cols = served_columns(p, g, schema.names, columns)
-    masked = masked_of(p, g, cols, settings)
+    cols, masked = _plan(p, g, schema, version, columns, settings)
     left = daily_remaining(store, consumer, p, g)
     # masked columns are not read (nor, from a snapshot in memory, taken): their values, and
     # whether they are null, never reach the page
-    table = keyed_arrow(lake, p, version, [c for c in cols if c not in masked], where)
-    total = table.num_rows
-    if whole:
-        if total > left:
-            raise AccessDenied(429, f"{consumer} may read {left} more rows of {p.name} today, the table has {total} "
-                                    f"(超出每日行数上限)")
-        offset, limit = 0, total
-    rows = table.slice(offset, min(limit, left)).to_pylist()
+    read = [c for c in cols if c not in masked]
+    keyed = None if whole else keyed_positions(lake, p, version, where)
+    if keyed is not None:  # one key's rows from memory: each value taken from its column, no table built
+        snap, at = keyed
+        total = len(at)
+        rows = [snap.row(i, cols, masked) for i in at[offset:offset + min(limit, left)]]
+        text_masked = guard_text(p, g, rows, settings)
+        return Page(p.name, p.label, version, total, offset, cols, rows,
+                    [c for c in cols if c in masked] + text_masked)
+    else:
+        table = keyed_arrow(lake, p, version, read, where)
+        total = table.num_rows
+        if whole:
+            if total > left:
+                raise AccessDenied(429, f"{consumer} may read {left} more rows of {p.name} today, the table has "
+                                        f"{total} (超出每日行数上限)")
+            offset, limit = 0, total
+        rows = table.slice(offset, min(limit, left)).to_pylist()
     rows = [{c: r.get(c) for c in cols} for r in rows]
     text_masked = guard_text(p, g, rows, settings)
     rows = mask_rows(rows, masked)
     return Page(p.name, p.label, version, total, offset, cols, rows, [c for c in cols if c in masked] + text_masked)
 
 
+_plans: dict[tuple, tuple] = {}
+
+
+def _plan(p: Product, g: Grant | None, schema: pa.Schema, version: int, columns: str | None,
+          settings) -> tuple[list[str], set[str]]:
+    """The columns served and those masked, for a grant, version and columns= (a grant never
+    changes but by its revocation, which active_grant sees; a catalog edit makes new products)."""
+    k = (p.name, None if g is None else g.id, version, columns)
+    hit = _plans.get(k)
+    if hit is not None and hit[0] is p and hit[1] is schema:
+        return hit[2], hit[3]
+    cols = served_columns(p, g, schema.names, columns)
+    masked = masked_of(p, g, cols, settings)
+    if len(_plans) > 4096:
+        _plans.clear()
+    _plans[k] = (p, schema, cols, masked)
+    return cols, masked
+
+
 def emit_read(job: str, product: str, version: int | None, rows: int, settings) -> None:
     """An OpenLineage reader run (`api.<consumer>`, `portal.<consumer>`, `sql.<consumer>`), input =
-    the product: `govlake lineage PRODUCT --downstream` lists who read it."""
-    run = JobRun(job, settings, job_type="STREAMING", integration="API")
-    run.add_input(DatasetRef(product, version=version, rows=rows))
-    run.complete()
+    the product: `govlake lineage PRODUCT --downstream` lists who read it. Written off the request
+    path in a serving process (govlake.access.read_runs)."""
+    read_runs.submit(job, product, version, rows, settings)
 
 
 # -- keyed reads from memory ------------------------------------------------------------------
@@ -268,9 +333,65 @@ SNAPSHOT_MAX_PARQUET_BYTES = 512 * 2 ** 20
 
 @dataclass
 class _Snapshot:
+    """A released version in memory. index: key value -> its row (unique keys), or -> start * 2**32
+    + count in `order` (row numbers sorted by key) when keys repeat. Plain str -> int, so the
+    garbage collector never walks it (a dict of lists per key would be millions of tracked
+    objects, and a full collection a pause of tens of milliseconds on some request)."""
     table: pa.Table
     key: str
     index: dict
+    order: pa.Array | None = None
+    arrays: dict = field(default_factory=dict)   # column -> its one chunk
+
+    def __post_init__(self):
+        self.arrays = {c: (col.chunk(0) if col.num_chunks == 1 else col.combine_chunks())
+                       for c, col in zip(self.table.column_names, self.table.columns)}
+
+    def row(self, i: int, cols: list[str], masked: set[str]) -> dict:
+        """Row i as served: masked columns *** (never read), NaN as null."""
+        out = {}
+        for c in cols:
+            if c in masked:
+                out[c] = MASK
+            else:
+                v = self.arrays[c][i].as_py()
+                out[c] = None if v.__class__ is float and v != v else v
+        return out
+
+    def positions(self, value) -> list[int]:
+        at = self.index.get(value)
+        if at is None:
+            return []
+        if self.order is None:
+            return [at]
+        start, count = divmod(at, 2 ** 32)
+        return self.order.slice(start, count).to_pylist()
+
+    def rows_of(self, value) -> pa.Table:
+        at = self.index.get(value)
+        if at is None:
+            return self.table.slice(0, 0)
+        if self.order is None:
+            return self.table.slice(at, 1)  # one row: a zero-copy slice; take() would copy every column
+        start, count = divmod(at, 2 ** 32)
+        return self.table.take(self.order.slice(start, count))
+
+
+def _index(data: pa.Table, key: str) -> _Snapshot:
+    keys = data.column(key)
+    if pc.count_distinct(keys, mode="all").as_py() == data.num_rows:
+        return _Snapshot(data, key, dict(zip(keys.to_pylist(), range(data.num_rows))))
+    order = pc.sort_indices(keys)  # stable: a key's rows keep their order
+    index: dict = {}
+    prev, start = None, 0
+    for i, k in enumerate(keys.take(order).to_pylist()):
+        if i == 0 or k != prev:
+            if i:
+                index[prev] = start * 2 ** 32 + (i - start)
+            prev, start = k, i
+    if data.num_rows:
+        index[prev] = start * 2 ** 32 + (data.num_rows - start)
+    return _Snapshot(data, key, index, order)
 
 
 _snapshots: dict[str, tuple[int, _Snapshot | None]] = {}   # table path -> (version, snapshot or None: too big)
@@ -279,9 +400,26 @@ _versions: dict[tuple[str, str], tuple[tuple, int | None]] = {}
 _lock = threading.Lock()
 
 
+_log_dirs: dict[tuple[str, str], str] = {}
+_paths: dict[tuple[str, str], object] = {}
+
+
+def table_path(lake, table: str):
+    """lake.path(table), kept (a Path built per call is a visible share of a keyed read)."""
+    k = (str(lake.settings.lake_root), table)
+    path = _paths.get(k)
+    if path is None:
+        path = _paths[k] = lake.path(table)
+    return path
+
+
 def _log_stamp(lake, table: str) -> int | None:
+    k = (str(lake.settings.lake_root), table)
+    d = _log_dirs.get(k)
+    if d is None:
+        d = _log_dirs[k] = str(table_path(lake, table) / "_delta_log")
     try:
-        return os.stat(lake.path(table) / "_delta_log").st_mtime_ns
+        return os.stat(d).st_mtime_ns
     except OSError:
         return None
 
@@ -317,7 +455,7 @@ def parquet_bytes(lake, table: str, version: int) -> int:
 
 
 def _snapshot(lake, table: str, version: int, key: str) -> _Snapshot | None:
-    path = str(lake.path(table))
+    path = str(table_path(lake, table))
     hit = _snapshots.get(path)
     if hit is not None and hit[0] == version and (hit[1] is None or hit[1].key == key):
         return hit[1]
@@ -327,13 +465,34 @@ def _snapshot(lake, table: str, version: int, key: str) -> _Snapshot | None:
             return hit[1]
         snap = None
         if parquet_bytes(lake, table, version) <= SNAPSHOT_MAX_PARQUET_BYTES:
-            data = lake.to_arrow(table, version).combine_chunks()
-            index: dict = {}
-            for i, k in enumerate(data.column(key).to_pylist()):
-                index.setdefault(k, []).append(i)
-            snap = _Snapshot(data, key, index)
+            snap = _index(lake.to_arrow(table, version).combine_chunks(), key)
         _snapshots[path] = (version, snap)
         return snap
+
+
+def in_memory(lake, p: Product) -> bool:
+    """Whether a keyed read of p's released version is served from the snapshot already held."""
+    hit = _snapshots.get(str(table_path(lake, p.name)))
+    return hit is not None and hit[1] is not None and hit[0] == released_version(lake, p.name)
+
+
+def keyed_positions(lake, p: Product, version: int, where: dict) -> tuple[_Snapshot, list[int]] | None:
+    """For a read filtered on the product's first key column by one value, of the released version
+    held in memory: the snapshot and the row numbers (the other filters applied). None: scan."""
+    key = p.contract.key[0] if p.contract.key else None
+    value = where.get(key) if key else None
+    if value is None or isinstance(value, list) or version != released_version(lake, p.name):
+        return None
+    snap = _snapshot(lake, p.name, version, key)
+    if snap is None:
+        return None
+    at = snap.positions(value)
+    for col, v in where.items():
+        if col != key and at:
+            values = set(v) if isinstance(v, list) else {v}
+            arr = snap.arrays[col]
+            at = [i for i in at if arr[i].as_py() in values]
+    return snap, at
 
 
 def keyed_arrow(lake, p: Product, version: int, columns: list[str], where: dict, *,
@@ -350,9 +509,7 @@ def keyed_arrow(lake, p: Product, version: int, columns: list[str], where: dict,
     if snap is None:
         return lake.to_arrow(p.name, version, columns=columns, where=where or None)
     if keyed:
-        at = snap.index.get(value, [])
-        # one row (a profile): a zero-copy slice; take() would copy every column
-        rows = snap.table.slice(at[0], 1) if len(at) == 1 else snap.table.take(pa.array(at, pa.int64()))
+        rows = snap.rows_of(value)
     else:
         rows = snap.table
     for col, v in where.items():

@@ -12,25 +12,30 @@ input = the product) so `govlake lineage <product> --downstream` shows who used 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import asynccontextmanager
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from govlake import release
 from govlake.access import Grant, active_grant, open_store
-from govlake.access import reads
+from govlake.access import read_runs, reads
 from govlake.access.reads import MAX_COLUMNS_PARAM, PROFILE, TAGS
 from govlake.api import deps
+from govlake.api.read_json import ReadJSON
 from govlake.api.audit_middleware import AuditMiddleware, audit_event
 from govlake.api.csv_export import csv_document
 from govlake.api.sql_routes import router as sql_router
 from govlake.cleanroom.routes import router as cleanroom_router
 from govlake.lakehouse import Lakehouse
+from govlake.petitions.routes import router as petitions_router
 from govlake.policy_qa.routes import router as policy_qa_router
 from govlake.precredit.routes import router as precredit_router
 from govlake.products import Product, load_catalog
 from govlake.portal.pages import router as portal_router
+from govlake.portal.cleanroom_page import router as cleanroom_page_router
 from govlake.portal.sandbox_page import router as sandbox_page_router
 from govlake.services.routes import router as services_router
 from govlake.settings import Settings, get_settings
@@ -54,7 +59,8 @@ _ERRORS = {
     403: "no grant for this product, column, rows or export (无权限)",
     404: "unknown product, version or enterprise (不存在)",
     422: "parameter out of bounds (参数越界)",
-    429: "the grant's rows per day are used up (超出每日行数)",
+    429: "the grant's rows per day are used up, or its requests per second: retry after Retry-After seconds "
+         "(超出每日行数或限流)",
     503: "not ready: no dispatch model trained yet (服务未就绪)",
 }
 
@@ -78,17 +84,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     lake = Lakehouse(None, settings)
     store = open_store(settings)
-    app = FastAPI(title="govlake API", version="2",
+    @asynccontextmanager
+    async def lifespan(_app):
+        # reader runs (OpenLineage) are written by a background thread while serving, and every
+        # queued one before the process ends (govlake.access.read_runs)
+        read_runs.start()
+        try:
+            yield
+        finally:
+            read_runs.stop()
+
+    app = FastAPI(title="govlake API", version="2", lifespan=lifespan,
                   description="区级企业与民生服务数据产品接口. Authenticate with `Authorization: Bearer <API key>` "
                               "(接口密钥, issued by `govlake access key issue`).")
     app.add_middleware(AuditMiddleware, store=store)
     app.state.settings, app.state.store = settings, store
     app.include_router(portal_router)  # 公共数据服务门户 under /portal
     app.include_router(sandbox_page_router)  # /portal/policy-sandbox 政策沙盘推演
+    app.include_router(cleanroom_page_router)  # /portal/cleanroom 数据沙箱
     app.include_router(sql_router)  # POST /sql: read-only SQL over granted products
     # the routes of the services built on the products, each authorised through govlake.api.deps
     for router in (cleanroom_router, precredit_router, services_router, space_router, space_pages_router,
-                   policy_qa_router):
+                   policy_qa_router, petitions_router):
         app.include_router(router)
     bearer = deps.bearer
 
@@ -104,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     consumer_or_401, grant_or_403 = deps.caller, deps.grant_for
 
     def denied(e: reads.AccessDenied) -> HTTPException:
-        return HTTPException(e.status, e.message)
+        return HTTPException(e.status, e.message, headers=e.headers)
 
     def hidden_text_fields(g: Grant | None) -> frozenset[str]:
         return reads.hidden_text_fields(g, settings)
@@ -134,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   limit: int, offset: int, version: int | None, columns: str | None) -> dict:
         """A product built on read (e.g. gold.policy_matches from its keys and outcome tables)."""
         ev = audit_event(request)
+        reads.admit(store, consumer, p, g)
         reads.check_filters(p, g, filters, None, settings)
         stored = p.stored_in[-1] if p.stored_in else None
         if version is not None and (stored is None or not lake.exists(stored)
@@ -196,13 +214,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     name_param = Path(..., pattern=PRODUCT_NAME, max_length=120, description="layer.table, e.g. gold.enterprise_tags")
     uscc_param = Path(..., pattern=USCC, description="统一社会信用代码")
 
-    @app.get("/products/{name}", responses=READ_ERRORS)
-    def read_product(request: Request, name: str = name_param, limit: int = Query(100, ge=1, le=MAX_LIMIT),
-                     offset: int = Query(0, ge=0, le=MAX_OFFSET), version: int | None = Query(None, ge=0, le=MAX_VERSION),
-                     columns: str | None = Query(None, max_length=MAX_COLUMNS_PARAM, description="comma-separated"),
-                     cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+    async def served(fn, p: Product | None, version: int | None, key_value: str | None):
+        """fn() on the event loop when the read is served from memory (a keyed read of the
+        released snapshot: well under a millisecond, and no hand-off to a thread and back), else
+        in the thread pool (a scan, a time travel, the first load of a snapshot)."""
+        if (version is None and key_value is not None and p is not None and not p.view and p.contract.key
+                and reads.in_memory(lake, p)):
+            return fn()
+        return await run_in_threadpool(fn)
+
+    @app.get("/products/{name}", responses=READ_ERRORS, response_class=ReadJSON)
+    async def read_product(request: Request, name: str = name_param, limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                           offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                           version: int | None = Query(None, ge=0, le=MAX_VERSION),
+                           columns: str | None = Query(None, max_length=MAX_COLUMNS_PARAM, description="comma-separated"),
+                           cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """Rows of a product. Any key column is a filter: /products/gold.enterprise_tags?uscc=..."""
-        return product_page(name, request, limit, offset, version, columns, cred)
+        p = next((p for p in catalog().products if p.name == name), None)
+        key_value = request.query_params.get(p.contract.key[0]) if p is not None and p.contract.key else None
+        return await served(lambda: ReadJSON(product_page(name, request, limit, offset, version, columns, cred)),
+                            p, version, key_value)
 
     @app.get("/products/{name}/rows.csv", responses={**READ_ERRORS, 200: {"content": {"text/csv": {}}}})
     def export_product(request: Request, name: str = name_param, limit: int = Query(100, ge=1, le=MAX_LIMIT),
@@ -216,17 +247,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         headers={"Content-Disposition": f'attachment; filename="{name}-v{page["version"]}.csv"',
                                  "X-Total-Count": str(page["total"])})  # the page's rows of how many
 
-    @app.get("/enterprises/{uscc}/profile", responses=READ_ERRORS)
-    def enterprise_profile(request: Request, uscc: str = uscc_param, version: int | None = Query(None, ge=0, le=MAX_VERSION),
-                           columns: str | None = Query(None, max_length=MAX_COLUMNS_PARAM),
-                           cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
-        consumer = consumer_or_401(request, cred)
-        page = read(request, product_or_404(PROFILE), consumer, {"uscc": uscc}, limit=1, version=version,
-                    columns=columns)
-        if not page["rows"]:
-            raise HTTPException(404, f"no profile for {uscc} (无此企业画像)")
-        return {"uscc": uscc, "version": page["version"], "masked_columns": page["masked_columns"],
-                "profile": page["rows"][0]}
+    @app.get("/enterprises/{uscc}/profile", responses=READ_ERRORS, response_class=ReadJSON)
+    async def enterprise_profile(request: Request, uscc: str = uscc_param,
+                                 version: int | None = Query(None, ge=0, le=MAX_VERSION),
+                                 columns: str | None = Query(None, max_length=MAX_COLUMNS_PARAM),
+                                 cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        p = next((p for p in catalog().products if p.name == PROFILE), None)
+
+        def profile():
+            consumer = consumer_or_401(request, cred)
+            page = read(request, p or product_or_404(PROFILE), consumer, {"uscc": uscc}, limit=1, version=version,
+                        columns=columns)
+            if not page["rows"]:
+                raise HTTPException(404, f"no profile for {uscc} (无此企业画像)")
+            return ReadJSON({"uscc": uscc, "version": page["version"], "masked_columns": page["masked_columns"],
+                             "profile": page["rows"][0]})
+        return await served(profile, p, version, uscc)
 
     @app.get("/enterprises/{uscc}/tags", responses=READ_ERRORS)
     def enterprise_tags(request: Request, uscc: str = uscc_param,
@@ -313,7 +349,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             docs = reads.sandbox_drafts(g, [t for t in (body.draft, body.against) if t], settings)
         except reads.AccessDenied as e:
-            raise HTTPException(e.status, e.message)
+            raise denied(e)
         try:
             report = run_sandbox(docs[0], settings, lake=lake, against=docs[1] if len(docs) > 1 else None,
                                  budget_wan=body.budget_wan, points=body.points, as_of=body.as_of)

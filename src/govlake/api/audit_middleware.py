@@ -6,11 +6,14 @@ bad parameters) is still recorded with its status and client address.
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 
 from govlake.access.audit import AuditEvent, append_audit
 from govlake.access.consumers import AuthError, key_id_of, verify_key
 from govlake.access.database import AccessStore
+from govlake.access.rate_limits import DENIAL
 
 SCOPE_KEY = "govlake.audit"
 UNAUDITED = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -62,9 +65,15 @@ class AuditMiddleware:
         ev = scope[SCOPE_KEY] = AuditEvent(action=f"{scope['method']} {scope['path'][:300]}", outcome="",
                                            client=client[0] if client else None)
         done = []
+        # a refusal by the rate limiter, whichever route or package made the read, notes itself here
+        # (govlake.access.rate_limits): the audit row gets its reason, the answer Retry-After
+        note: dict = {}
+        DENIAL.set(note)
 
         def record(code: int) -> None:
             ev.status, ev.outcome = code, outcome_of(code)
+            if code == 429 and note.get("reason"):
+                ev.detail = " ".join(filter(None, (note["message"][:300], ev.detail)))
             if ev.actor is None:  # refused before the route looked at the key (e.g. a parameter out of bounds)
                 self._identify(scope, ev)
             if ev.outcome != "allowed":
@@ -76,6 +85,10 @@ class AuditMiddleware:
             # the row is written before the response starts: no audit row, no answer (fail closed)
             if message["type"] == "http.response.start" and not done:
                 record(message["status"])
+                if message["status"] == 429 and "retry_after" in note and not any(
+                        k.lower() == b"retry-after" for k, _ in message.get("headers") or []):
+                    retry = str(max(1, math.ceil(note["retry_after"]))).encode()
+                    message = {**message, "headers": [*(message.get("headers") or []), (b"retry-after", retry)]}
             await send(message)
 
         try:

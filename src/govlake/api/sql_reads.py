@@ -136,6 +136,7 @@ def run_sql(lake, store, consumer: str, sql: str, granted: list[tuple[Product, o
     limit = MAX_ROWS
     try:
         for i, (p, g) in enumerate(granted):
+            reads.admit(store, consumer, p, g)  # one request against each product's grant (限流)
             if p.view:
                 raise reads.AccessDenied(400, f"{p.name} is built on read: query it with GET /products/{p.name} "
                                               f"(该产品不支持SQL查询)")

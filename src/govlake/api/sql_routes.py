@@ -31,7 +31,7 @@ _ERRORS = {
     404: "a product not published yet (尚未发布)",
     408: "the statement ran too long and was cancelled (查询超时)",
     422: "the statement is too long or needs too much memory (超出限制)",
-    429: "the grant's rows per day are used up (超出每日行数)",
+    429: "the grant's rows per day are used up, or its requests per second (超出每日行数或限流; Retry-After)",
 }
 
 
@@ -56,7 +56,7 @@ def sql_query(request: Request, body: SqlRequest, cred: HTTPAuthorizationCredent
         ev.product = names[0]
         result = run_sql(lake, store, consumer, body.sql, granted)
     except reads.AccessDenied as e:
-        raise HTTPException(e.status, e.message)
+        raise HTTPException(e.status, e.message, headers=e.headers)
     except HTTPException as e:
         if e.status_code == 404 and "unknown data product" in str(e.detail):
             # naming a table that is no product is a bad statement, not a missing resource
