@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCALE ?= 5000
 
-.PHONY: run test test-slow bench venv lock clean check-java check-browser
+.PHONY: run test test-slow bench venv lock clean check-java check-browser cluster-up cluster-down test-cluster
 
 $(STAMP): constraints.txt pyproject.toml jvm/pom.xml
 	@$(MAKE) --no-print-directory check-java
@@ -42,6 +42,21 @@ bench: $(STAMP)
 # Re-resolve constraints.txt from requirements.in (needs the registry).
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.in -p $(BIN)/python -o constraints.txt
+
+# The scale-out deployment as separate processes on this machine (docs/scale-out.md): SeaweedFS (S3),
+# PostgreSQL, Spark master + 2 workers, Airflow 3 (LocalExecutor); state in .cluster/.
+cluster-up: $(STAMP)
+	@command -v go >/dev/null || { echo "ERROR: go not found: the object store (SeaweedFS) is built from its Go module"; exit 1; }
+	@test -x /usr/lib/postgresql/15/bin/pg_ctl || { echo "ERROR: PostgreSQL 15 not found: apt-get install -y postgresql"; exit 1; }
+	$(BIN)/uv pip install -q -p $(BIN)/python -r deploy/cluster/requirements.txt
+	$(BIN)/python -m govlake.cluster up
+
+cluster-down:
+	$(BIN)/python -m govlake.cluster down
+
+# needs `make cluster-up`; plain `make test` does not collect tests/cluster (its conftest.py)
+test-cluster: $(STAMP)
+	GOVLAKE_CLUSTER_TEST=1 $(BIN)/python -m pytest -q --durations=10 tests/cluster
 
 clean:
 	rm -rf lakehouse airflow_home spark-warehouse metastore_db dbt/target dbt/logs

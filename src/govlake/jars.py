@@ -38,22 +38,23 @@ def ensure(settings: Settings | None = None) -> list[Path]:
     return sorted(target.glob("*.jar"))
 
 
-def fetch(settings: Settings, target: Path) -> None:
+def fetch(settings: Settings, target: Path, *, pom_file: Path | None = None,
+          what: str = "the pinned Spark jars (Delta, OpenLineage)", must_have: str = "delta-spark_*.jar") -> None:
+    """Copy the jars a pom pins (jvm/pom.xml by default) from Maven Central into target."""
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise RuntimeError(
-            "Maven (mvn) is needed once to fetch the pinned Spark jars (Delta, OpenLineage) from Maven "
-            "Central into " f"{target}: apt-get install -y maven")
+        raise RuntimeError(f"Maven (mvn) is needed once to fetch {what} from Maven Central into {target}: "
+                           "apt-get install -y maven")
     target.parent.mkdir(parents=True, exist_ok=True)
     # Copied into a sibling folder, then renamed: a cache folder is complete or absent.
     tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=target.parent))
     try:
-        r = subprocess.run([mvn, "-q", "-B", "-f", str(pom(settings)), "dependency:copy-dependencies",
+        r = subprocess.run([mvn, "-q", "-B", "-f", str(pom_file or pom(settings)), "dependency:copy-dependencies",
                             f"-DoutputDirectory={tmp}"], capture_output=True, text=True)
         if r.returncode != 0:
-            raise RuntimeError(f"fetching the Spark jars failed (mvn exit {r.returncode}):\n{r.stdout[-3000:]}{r.stderr[-2000:]}")
-        if not any(tmp.glob("delta-spark_*.jar")):
-            raise RuntimeError(f"mvn copied no delta-spark jar into {tmp}")
+            raise RuntimeError(f"fetching {what} failed (mvn exit {r.returncode}):\n{r.stdout[-3000:]}{r.stderr[-2000:]}")
+        if not any(tmp.glob(must_have)):
+            raise RuntimeError(f"mvn copied no {must_have} into {tmp}")
         (tmp / STAMP).write_text("\n".join(sorted(p.name for p in tmp.glob("*.jar"))) + "\n")
         try:
             os.rename(tmp, target)

@@ -1,0 +1,187 @@
+"""Where the cluster lives: its state folder, the ports it chose once, and the environment its clients
+(the Airflow tasks, the test's Spark driver, delta-rs) use to reach it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from govlake.settings import REPO_ROOT
+
+BUCKET = "govlake"
+S3_REGION = "us-east-1"
+# The ports each component needs; chosen free once, then kept in <state>/ports.json so that a second
+# `cluster up` finds the running components where the first put them.
+PORT_NAMES = ("s3", "seaweed_master", "seaweed_master_grpc", "seaweed_volume", "seaweed_volume_grpc",
+              "seaweed_filer", "seaweed_filer_grpc", "s3_grpc", "postgres", "spark_master", "spark_master_ui",
+              "spark_worker1_ui", "spark_worker2_ui", "airflow_api")
+WORKERS = (1, 2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @classmethod
+    def default(cls) -> "Layout":
+        return cls(Path(os.environ.get("GOVLAKE_CLUSTER_DIR", REPO_ROOT / ".cluster")).resolve())
+
+    # folders
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.root / "pids"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def seaweed_dir(self) -> Path:
+        return self.root / "seaweedfs"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.root / "postgres" / "data"
+
+    @property
+    def spark_dir(self) -> Path:
+        return self.root / "spark"
+
+    @property
+    def spark_conf_dir(self) -> Path:
+        return self.spark_dir / "conf"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow"
+
+    @property
+    def local_lake(self) -> Path:
+        """The lake of the Airflow DAG runs: Settings.lake_root is a local path today (docs/scale-out.md)."""
+        return self.root / "lake"
+
+    def log(self, component: str) -> Path:
+        return self.logs / f"{component}.log"
+
+    # ports and secrets, chosen once
+    def _state(self) -> dict:
+        path = self.root / "state.json"
+        if path.exists():
+            state = json.loads(path.read_text())
+        else:
+            state = {}
+        changed = False
+        ports = state.setdefault("ports", {})
+        for name in PORT_NAMES:
+            if name not in ports:
+                ports[name] = _free_port()
+                changed = True
+        for key in ("s3_secret", "airflow_jwt_secret"):
+            if key not in state:
+                state[key] = secrets.token_hex(16)
+                changed = True
+        if changed:
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(state, indent=2))
+        return state
+
+    def port(self, name: str) -> int:
+        return self._state()["ports"][name]
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port('s3')}"
+
+    @property
+    def s3_access_key(self) -> str:
+        return "govlake"
+
+    @property
+    def s3_secret_key(self) -> str:
+        return self._state()["s3_secret"]
+
+    @property
+    def spark_master_url(self) -> str:
+        return f"spark://127.0.0.1:{self.port('spark_master')}"
+
+    @property
+    def spark_master_ui(self) -> str:
+        return f"http://127.0.0.1:{self.port('spark_master_ui')}"
+
+    @property
+    def postgres_url(self) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port('postgres')}/airflow"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.port('airflow_api')}"
+
+    def delta_rs_storage_options(self) -> dict[str, str]:
+        """delta-rs's S3 store against the cluster's object store. Reads need no commit coordination;
+        writers from more than one process would set a conditional-put or locking option
+        (docs/scale-out.md)."""
+        return {"AWS_ENDPOINT_URL": self.s3_endpoint, "AWS_ACCESS_KEY_ID": self.s3_access_key,
+                "AWS_SECRET_ACCESS_KEY": self.s3_secret_key, "AWS_REGION": S3_REGION, "AWS_ALLOW_HTTP": "true",
+                "AWS_S3_ADDRESSING_STYLE": "path"}
+
+    def client_env(self) -> dict[str, str]:
+        """What a Spark driver on this machine (an Airflow task, the cluster test) needs to use the
+        cluster: the master, spark-defaults.conf with s3a, the lake and the object store's keys."""
+        return {
+            "GOVLAKE_SPARK_MASTER": self.spark_master_url,
+            "SPARK_CONF_DIR": str(self.spark_conf_dir),
+            "AWS_ACCESS_KEY_ID": self.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
+            "AWS_ENDPOINT_URL": self.s3_endpoint,
+            "AWS_REGION": S3_REGION,
+        }
+
+    def airflow_env(self) -> dict[str, str]:
+        """Airflow 3 on the cluster's PostgreSQL, LocalExecutor, the repo's dags/; its tasks run the
+        Spark driver against the cluster master (the lake stays local: docs/scale-out.md)."""
+        api = self.airflow_url
+        return {
+            **self.client_env(),
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres_url,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # 2 cores: two task processes at most, each a Spark driver
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            # a task queued behind two running ones (transform, and a sibling waiting for the lake's
+            # run lock) waits for a slot; the default (600 s) failed it while still queued
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "14400",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            # paused until asked: govlake_daily (catchup off) would otherwise start its latest interval at once
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port("airflow_api")),
+            "AIRFLOW__API__BASE_URL": api,
+            # the api-server, scheduler and task processes sign and check the same task tokens
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._state()["airflow_jwt_secret"],
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "govlake",
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(self.local_lake / "lineage" / "airflow-events.jsonl"),
+                 "append": True}),
+            "GOVLAKE_LAKE_ROOT": str(self.local_lake),
+            "GOVLAKE_SCALE": os.environ.get("GOVLAKE_CLUSTER_SCALE", "400"),
+            "GOVLAKE_SPARK_SHUFFLE_PARTITIONS": "4",
+            "GOVLAKE_SPARK_DRIVER_MEMORY": "1g",
+        }
