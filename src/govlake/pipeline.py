@@ -139,16 +139,22 @@ def step_approve(ctx: StepContext):
 def step_enterprise_services(ctx: StepContext):
     """亲清政企 services over the released profile: 产业空间撮合 (parks, needs, two-way matches),
     诉求直达 with 挂点服务 (requests, key enterprises, visits), then 外迁预警 (it reads the key
-    enterprises and their officials)."""
-    from govlake.services.enterprise_requests import run_requests
-    from govlake.services.relocation import run_relocation
-    from govlake.space.inventory import write_needs, write_parks
-    from govlake.space.matching import run_space_matching
+    enterprises and their officials). Every table passes its quality gate before its commit and
+    all are released together (govlake.services.daily_release); the figures (requests, space
+    matches, warnings) are printed with the run."""
+    from govlake.services.daily_release import run_enterprise_services
 
-    d = ctx.load_date
-    return {"parks": write_parks(ctx.lake, as_of=d), "needs": write_needs(ctx.lake, d),
-            "space_matches": run_space_matching(ctx.lake, d), "requests": run_requests(ctx.lake, d),
-            "relocation": run_relocation(ctx.lake, d)}
+    return run_enterprise_services(ctx.lake, ctx.load_date, parent_run=ctx.run)
+
+
+def step_precredit(ctx: StepContext):
+    """融资预授信: train the pre-credit model if no published one has the current recipe
+    (features, generator, n, seed; a re-run trains nothing), then score the released profile so
+    the route and the sandbox model answer (govlake.precredit.refresh). No Spark."""
+    from govlake.lakehouse import Lakehouse
+    from govlake.precredit.refresh import refresh
+
+    return refresh(ctx.settings, Lakehouse(None, ctx.settings), ctx.run)
 
 
 def step_maintain(ctx: StepContext):
@@ -173,6 +179,7 @@ STEPS: dict[str, Callable[[StepContext], object]] = {
     "push": step_push,
     "approve": step_approve,
     "enterprise_services": step_enterprise_services,
+    "precredit": step_precredit,
     "maintain": step_maintain,
 }
 
@@ -189,7 +196,8 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "push": ("match",),
     "approve": ("push",),
     "enterprise_services": ("transform",),
-    "maintain": ("approve", "dispatch", "signals", "enterprise_services"),
+    "precredit": ("transform",),
+    "maintain": ("approve", "dispatch", "signals", "enterprise_services", "precredit"),
 }
 
 
