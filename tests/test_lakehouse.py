@@ -85,6 +85,7 @@ def _both(lake, table, version=None):
     return spark_rows
 
 
+@pytest.mark.slow  # every version after MERGE/OPTIMIZE/VACUUM read by both readers; make test-slow (CI) runs it
 def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(lake, spark, monkeypatch):
     """The profile's and tags' daily merge: every row of a changed key replaced (also by none),
     one MERGE that marks old rows in deletion vectors (no file rewritten); Spark and delta-rs

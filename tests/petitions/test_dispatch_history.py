@@ -84,6 +84,7 @@ def _dispatch(spark, lake, settings, load: dt.date) -> dict:
     return res
 
 
+@pytest.mark.slow  # the whole 退单/裁决 flow over several days with real Spark; make test-slow (CI) runs it
 def test_history_roles_agreement_returns_and_arbitration(spark, lake, settings, tickets, store, H):
     from pyspark.sql import functions as F
 
