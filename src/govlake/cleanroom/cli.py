@@ -133,12 +133,8 @@ def jobs_cmd(consumer, limit):
                    + (f"\n      reason: {j['reason']}" if j["reason"] else ""))
 
 
-@cleanroom.command("set-k")
-@click.argument("consumer")
-@click.argument("k", type=int)
-@by_option
-def set_k_cmd(consumer, k, by):
-    """Set a consumer's k, the fewest enterprises a released cell covers (最小单元企业数)."""
+def _admin_ledger_call(by: str, change) -> None:
+    """An administrator's change to the ledger, stamped now; a refused change is a clear CLI error."""
     import datetime as dt
 
     from govlake.cleanroom.ledger import Ledger
@@ -146,11 +142,20 @@ def set_k_cmd(consumer, k, by):
     _account(by, "admin")
     ledger = Ledger(_settings())
     try:
-        ledger.set_k(consumer, k, by=by, at=dt.datetime.now(dt.timezone.utc).isoformat())
+        change(ledger, dt.datetime.now(dt.timezone.utc).isoformat())
     except ValueError as e:
         raise click.ClickException(str(e))
     finally:
         ledger.close()
+
+
+@cleanroom.command("set-k")
+@click.argument("consumer")
+@click.argument("k", type=int)
+@by_option
+def set_k_cmd(consumer, k, by):
+    """Set a consumer's k, the fewest enterprises a released cell covers (最小单元企业数)."""
+    _admin_ledger_call(by, lambda ledger, at: ledger.set_k(consumer, k, by=by, at=at))
     click.echo(f"{consumer}: k = {k}")
 
 
@@ -161,16 +166,5 @@ def set_k_cmd(consumer, k, by):
 def set_org_cmd(consumer, org, by):
     """Put a consumer in an organisation (组织): consumers of one organisation — and of one
     department — share one differencing history, so two of them cannot combine their answers."""
-    import datetime as dt
-
-    from govlake.cleanroom.ledger import Ledger
-
-    _account(by, "admin")
-    ledger = Ledger(_settings())
-    try:
-        ledger.set_organisation(consumer, org, by=by, at=dt.datetime.now(dt.timezone.utc).isoformat())
-    except ValueError as e:
-        raise click.ClickException(str(e))
-    finally:
-        ledger.close()
+    _admin_ledger_call(by, lambda ledger, at: ledger.set_organisation(consumer, org, by=by, at=at))
     click.echo(f"{consumer}: organisation {org}")
