@@ -32,6 +32,8 @@ def _check(expect, res, where):
         assert res["eligible"] == expect["eligible"], f"{where}: eligible {res}"
     if "near_miss" in expect:
         assert res["near_miss"] == expect["near_miss"], f"{where}: near_miss {res}"
+    if "needs_review" in expect:
+        assert res["needs_review"] == expect["needs_review"], f"{where}: needs_review {res}"
     for cid, st in (expect.get("clauses") or {}).items():
         assert res["clause_results"][cid] == st, f"{where}: clause {cid} {res['clause_results']}"
     if "explanation_contains" in expect:
@@ -71,10 +73,15 @@ def test_cases_spark(spark, policies, fields):
             uscc, cp = f"case-{pid}-{i}", cp_of[pid]
             st = {cl.clause.id: statuses[uscc][col_of[cl.sql]] for cl in cp.clauses}
             res = {"clause_results": {k: "unknown" if v is None else ("pass" if v else "fail") for k, v in st.items()}}
+            manual = {mc.id: "manual" for mc in cp.policy.manual_clauses}
+            res["clause_results"].update(manual)
             n_failed = sum(v is not True for v in st.values())
-            res["eligible"], res["near_miss"] = n_failed == 0, n_failed == 1
+            res["eligible"], res["near_miss"] = n_failed == 0 and not manual, n_failed == 1
+            res["needs_review"] = n_failed == 0 and bool(manual)
             m = kept.get((pid, uscc))
             assert (m is not None) == (n_failed <= 1), f"{pid} / {c['name']}: stored row iff eligible or near miss"
+            if m is not None:  # the stored row agrees with the clause statuses (manual: never eligible)
+                assert m.eligible == res["eligible"], f"spark {pid} / {c['name']}: stored eligible {m.eligible}"
             res["explanation_zh"] = m.explanation_zh if m is not None else ""
             expect = dict(c["expect"])
             if m is None:

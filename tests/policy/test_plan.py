@@ -35,8 +35,9 @@ def test_outcome_keys_are_unique_per_policy_and_outcome(policies, core):
     rows = outcome_rows(cps, w, AS_OF)
     assert len({r[0] for r in rows}) == len(rows) == sum(1 + 2 * len(cp.clauses) for cp in cps)
     assert all(cps[r[0] // w].policy.policy_id == r[1] for r in rows)
-    for r in rows:  # eligible, or exactly the unmet clause named, failed or unknown
-        assert (r[7], r[8], r[9]) == ((True, False, 0) if r[0] % w == 0 else (False, True, 1))
+    for r in rows:  # eligible (needs_review with a manual clause), or exactly the unmet clause named
+        manual = bool(cps[r[0] // w].policy.manual_clauses)
+        assert (r[7], r[8], r[9]) == ((not manual, False, 0) if r[0] % w == 0 else (False, True, 1))
         assert r[11] == ([] if r[0] % w == 0 else [r[12]]) and r[14]
 
 

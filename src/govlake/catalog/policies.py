@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +38,10 @@ class Clause:
     label_zh: str
     rule: str
     text_zh: str = ""  # the published wording this clause encodes
+    # A condition of the text that the profile cannot see (待人工核验): no rule; `needs` names the
+    # field(s) it would read. An enterprise meeting every other clause is needs_review, not eligible.
+    manual: bool = False
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,9 @@ class Policy:
     window_close: dt.date | None
     funding: dict
     params: dict  # name -> value, or [{from: date, value: v}, ...]
-    clauses: tuple[Clause, ...]
+    clauses: tuple[Clause, ...]  # the machine-checked clauses (each has a rule)
     manual_checks: tuple[str, ...] = ()
+    manual_clauses: tuple[Clause, ...] = ()  # conditions only a person can verify (manual: true)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -133,14 +139,20 @@ def parse_policy(doc: dict, *, source: str = "policy", dept_codes: set[str] | No
                 raise CatalogError(f"{where}: dated parameter {name!r} needs entries {{from, value}}")
             v = [{"from": _date(e["from"], f"{where} parameter {name}"), "value": e["value"]} for e in v]
         params[name] = v
-    clauses, seen = [], set()
+    clauses, manual, seen = [], [], set()
     for c in doc["clauses"]:
-        if not isinstance(c, dict) or not c.get("id") or not c.get("rule") or not c.get("label_zh"):
+        if isinstance(c, dict) and c.get("manual"):
+            manual.append(_manual_clause(c, where))
+        elif not isinstance(c, dict) or not c.get("id") or not c.get("rule") or not c.get("label_zh"):
             raise CatalogError(f"{where}: every clause needs id, label_zh and rule, got {c!r}")
+        else:
+            clauses.append(Clause(c["id"], c["label_zh"], str(c["rule"]), c.get("text_zh", "")))
         if c["id"] in seen:
             raise CatalogError(f"{where}: duplicate clause id {c['id']!r}")
         seen.add(c["id"])
-        clauses.append(Clause(c["id"], c["label_zh"], str(c["rule"]), c.get("text_zh", "")))
+    if not clauses:
+        # the batch keeps pairs by their machine clauses; with none every enterprise would be kept
+        raise CatalogError(f"{where}: needs at least one clause with a rule besides its manual: true clauses")
     win = doc.get("application_window") or {}
     p = Policy(
         policy_id=pid, name_zh=doc["name_zh"], kind=doc["kind"], dept=doc["dept"],
@@ -150,14 +162,37 @@ def parse_policy(doc: dict, *, source: str = "policy", dept_codes: set[str] | No
         article_zh=str(doc.get("article_zh") or ""),
         window_open=_date(win.get("open"), where), window_close=_date(win.get("close"), where),
         funding=dict(doc.get("funding") or {}), params=params, clauses=tuple(clauses),
-        manual_checks=tuple(doc.get("manual_checks") or ()), raw=doc,
+        manual_checks=tuple(doc.get("manual_checks") or ()), manual_clauses=tuple(manual), raw=doc,
     )
     return p
+
+
+def _manual_clause(c: dict, where: str) -> Clause:
+    """A `manual: true` clause: id, label_zh, needs (the field or fields it would read), no rule."""
+    if not c.get("id") or not c.get("label_zh"):
+        raise CatalogError(f"{where}: a manual clause needs id and label_zh, got {c!r}")
+    if c.get("rule"):
+        raise CatalogError(f"{where}: clause {c['id']} is manual: true and has a rule; drop one of them "
+                           f"(a condition the profile can check is a rule, not a manual clause)")
+    needs = c.get("needs")
+    needs = (needs,) if isinstance(needs, str) else tuple(needs or ())
+    if not needs or not all(isinstance(n, str) and _IDENT.fullmatch(n) for n in needs):
+        raise CatalogError(f"{where}: manual clause {c['id']} ({c['label_zh']}) must name the field(s) it needs "
+                           f"as ASCII ids (needs: field_id), got {c.get('needs')!r}")
+    return Clause(c["id"], c["label_zh"], "", c.get("text_zh", ""), manual=True, needs=needs)
+
+
+_IDENT = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def validate_policy(p: Policy, fields: dict[str, str], *, tags: set[str] | None = None,
                     cert_keys: set[str] | None = None) -> None:
     """Check every clause under every dated parameter set. fields: field id -> type."""
+    for c in p.manual_clauses:
+        known = [n for n in c.needs if n in fields]
+        if known:
+            raise RuleError(f"policy {p.policy_id} ({p.name_zh}) clause {c.id} ({c.label_zh}): manual clause needs "
+                            f"{known}, which the profile has: write it as a rule instead of manual: true")
     for day in p.param_dates():
         params = p.params_on(day)
         for c in p.clauses:

@@ -4,8 +4,12 @@ Chinese explanation. The explanation text is built in Python only: online here, 
 stored matches by govlake.policy.matches with the same `unmet_detail`.
 
 Clause status: True = 符合 (pass), False = 不符合 (fail), None = 数据缺失 (unknown: an input is
-null). Only 'pass' counts toward eligibility. The explanation lists the clauses in three groups:
-  符合：成立满一年、…；不符合：研发费用占比（近三年研发费用占营业收入比例 3.2% < 要求 5.0%）；数据缺失：…（缺少 …）
+null). Only 'pass' counts toward eligibility. A `manual: true` clause (a condition the profile
+cannot see) has the status 'manual': an enterprise passing every other clause is needs_review
+(待人工核验), never eligible. The explanation lists the clauses in groups:
+  符合：成立满一年、…；待人工核验：…（需字段 …）；不符合：研发费用占比（近三年研发费用占营业收入比例 3.2% < 要求 5.0%）；数据缺失：…（缺少 …）
+(the manual group comes before the unmet clause: the matches view appends the unmet clause's
+detail to the stored text, so the detail has to end it).
 """
 
 from __future__ import annotations
@@ -20,7 +24,23 @@ from govlake import rulelang as E
 from govlake.policy.fields import FieldInfo, is_ratio
 
 NEG = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "==": "≠", "!=": "="}
-PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+PASS, FAIL, UNKNOWN, MANUAL = "pass", "fail", "unknown", "manual"
+OUTCOME_ZH = {"eligible": "符合", "needs_review": "待人工核验", "near_miss": "仅差一项", "ineligible": "不符合"}
+
+
+def manual_group(policy: Policy) -> str:
+    """'待人工核验：a（需字段 x）、b（需字段 y）', or '' when the policy has no manual clause."""
+    if not policy.manual_clauses:
+        return ""
+    return "待人工核验：" + "、".join(f"{c.label_zh}（需字段 {'、'.join(c.needs)}）" for c in policy.manual_clauses)
+
+
+def outcome_of(eligible: bool, n_failed: int) -> str:
+    """eligible | needs_review | near_miss | ineligible from a stored outcome: no machine clause
+    unmet but not eligible = a manual clause waits for a person."""
+    if eligible:
+        return "eligible"
+    return "needs_review" if n_failed == 0 else "near_miss" if n_failed == 1 else "ineligible"
 _NAMES = {True: PASS, False: FAIL, None: UNKNOWN}
 
 
@@ -75,7 +95,12 @@ class PolicyResult:
     near_miss: bool
     clause_results: dict[str, str]
     missing: list[str]
+    needs_review: bool = False  # every machine clause passes, a manual clause waits for a person
     _ctx: tuple = field(default=(), compare=False, repr=False)
+
+    @property
+    def outcome(self) -> str:
+        return outcome_of(self.eligible, len(self.missing))
 
     @cached_property
     def explanation_zh(self) -> str:
@@ -84,7 +109,8 @@ class PolicyResult:
 
     def to_dict(self) -> dict:
         return {"policy_id": self.policy_id, "policy_version": self.policy_version, "name_zh": self.name_zh,
-                "eligible": self.eligible, "near_miss": self.near_miss, "clause_results": self.clause_results,
+                "eligible": self.eligible, "near_miss": self.near_miss, "needs_review": self.needs_review,
+                "outcome": self.outcome, "clause_results": self.clause_results,
                 "missing": self.missing, "explanation_zh": self.explanation_zh}
 
 
@@ -107,6 +133,8 @@ class CompiledPolicy:
         self.fields_read = sorted({f for c in self.clauses for f in c.fields_read})
         self.tags_read = sorted({t for c in self.clauses for t in c.rule.tags})
         self._ids = [c.clause.id for c in self.clauses]
+        self._manual = {c.id: MANUAL for c in policy.manual_clauses}
+        self._manual_zh = manual_group(policy)
 
     # -- Python path -------------------------------------------------------------------------
     def evaluate(self, row: dict, tags: set[str] | frozenset = frozenset()) -> PolicyResult:
@@ -116,9 +144,13 @@ class CompiledPolicy:
     def result(self, row: dict, tags, statuses: list) -> PolicyResult:
         # the online path builds 342 of these per request: C-level zip/map, no per-clause Python calls
         missing = [cid for cid, s in zip(self._ids, statuses) if s is not True]
+        results = dict(zip(self._ids, map(_NAMES.__getitem__, statuses)))
+        if self._manual:
+            results.update(self._manual)
         return PolicyResult(
-            self.policy.policy_id, self.policy.version, self.policy.name_zh, not missing, len(missing) == 1,
-            dict(zip(self._ids, map(_NAMES.__getitem__, statuses))), missing, (self, row, tags, statuses),
+            self.policy.policy_id, self.policy.version, self.policy.name_zh, not missing and not self._manual,
+            len(missing) == 1, results, missing, needs_review=not missing and bool(self._manual),
+            _ctx=(self, row, tags, statuses),
         )
 
     def explain(self, row: dict, tags, statuses: list) -> str:
@@ -134,6 +166,8 @@ class CompiledPolicy:
         parts = []
         if ok:
             parts.append("符合：" + "、".join(ok))
+        if self._manual_zh:
+            parts.append(self._manual_zh)
         if bad:
             parts.append("不符合：" + "、".join(bad))
         if miss:

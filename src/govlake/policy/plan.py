@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from govlake import rulelang as E
-from govlake.policy.compile import CompiledPolicy, FAIL, PASS, UNKNOWN
+from govlake.policy.compile import MANUAL, CompiledPolicy, FAIL, PASS, UNKNOWN, manual_group
 
 KEYS_SCHEMA = "bucket int, uscc string, keys array<int>"
 # The keys table is partitioned by segment and a hash bucket of the uscc, so reading one
@@ -114,6 +114,8 @@ class KeyKernel:
         self.nodes = nodes
         self.slots = [[slot[c.sql] for c in cp.clauses] for cp in compiled]
         self.width = width
+        # outcome 0 of a policy with a manual clause is needs_review, not eligible (for the counter)
+        self.auto = [not cp.policy.manual_clauses for cp in compiled]
         self.num_fields = set(num_fields)
         self.counters = counters  # Spark accumulators: enterprises, enterprises kept, pairs kept, eligible
         self._fns = None
@@ -174,7 +176,8 @@ class KeyKernel:
             np.cumsum(n[rows], out=offsets[1:])
             values = keys[keep]
             if self.counters:
-                for c, v in zip(self.counters, (len(keys), len(rows), len(values), int((values % self.width == 0).sum()))):
+                eligible = int(((values % self.width == 0) & np.asarray(self.auto, bool)[values // self.width]).sum())
+                for c, v in zip(self.counters, (len(keys), len(rows), len(values), eligible)):
                     c.add(v)
             arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.int32()))
             uscc = batch.column(batch.schema.get_field_index("uscc")).take(pa.array(rows))
@@ -214,14 +217,19 @@ def outcome_rows(compiled: list[CompiledPolicy], width: int, as_of: dt.date) -> 
         p = cp.policy
         head = (p.policy_id, int(p.version), p.rule_hash, p.name_zh, p.dept, as_of)
         pdef = policy_def(cp)
-        all_ok = ("符合：" + _joined(labels)) if labels else ""
-        rows.append((i * width, *head, True, False, 0, dict.fromkeys(ids, PASS), [], None, None, all_ok, pdef))
+        # manual clauses: status 'manual' in every outcome, never eligible (outcome 0 = needs_review);
+        # their group sits before the unmet clause, whose detail the view appends at the end
+        manual = dict.fromkeys((c.id for c in p.manual_clauses), MANUAL)
+        review = manual_group(p)
+        all_ok = "；".join(x for x in (("符合：" + _joined(labels)) if labels else "", review) if x)
+        rows.append((i * width, *head, not manual, False, 0, dict.fromkeys(ids, PASS) | manual, [], None, None,
+                     all_ok, pdef))
         for k, cid in enumerate(ids):
             others = labels[:k] + labels[k + 1:]
-            ok = ("符合：" + _joined(others) + "；") if others else ""
+            ok = "".join(x + "；" for x in (("符合：" + _joined(others)) if others else "", review) if x)
             for unknown in (False, True):
                 status = UNKNOWN if unknown else FAIL
-                res = dict.fromkeys(ids, PASS) | {cid: status}
+                res = dict.fromkeys(ids, PASS) | manual | {cid: status}
                 prefix = ok + ("数据缺失：" if unknown else "不符合：") + labels[k]
                 rows.append((i * width + 1 + 2 * k + unknown, *head, False, True, 1, res, [cid], cid, status, prefix, pdef))
     return rows

@@ -401,15 +401,17 @@ class _Outcome:
     unmet_unknown: np.ndarray
 
 
-def _outcome(ok: np.ndarray, unk: np.ndarray) -> _Outcome:
-    """The engine's rule: eligible = every clause passes; near miss = exactly one does not."""
+def _outcome(ok: np.ndarray, unk: np.ndarray, manual: bool = False) -> _Outcome:
+    """The engine's rule: eligible = every clause passes; near miss = exactly one does not.
+    manual: the policy has a `manual: true` clause, so passing every clause is needs_review, not
+    eligible (used for the policies in force; a draft's reach counts who could qualify before review)."""
     bad = ~ok
     nbad = bad.sum(axis=0)
     near = nbad == 1
     unmet = np.where(near, bad.argmax(axis=0), -1)
     cols = np.arange(ok.shape[1])
     unmet_unknown = near & unk[np.maximum(unmet, 0), cols] if ok.shape[0] else near
-    return _Outcome(nbad == 0, near, unmet, unmet_unknown)
+    return _Outcome((nbad == 0) & (not manual), near, unmet, unmet_unknown)
 
 
 def _number(batch: pa.RecordBatch, node: E.Node) -> np.ndarray:
@@ -687,7 +689,7 @@ def _overlap(in_force: list[CompiledPolicy], elig_batch) -> tuple[list[Overlap],
     for them; per such enterprise: how many policies, and their total amount."""
     overlaps, act_n, act_amt = [], np.zeros(elig_batch.num_rows, np.int32), np.zeros(elig_batch.num_rows)
     for other, (o_ok, o_unk) in zip(in_force, _policy_statuses(elig_batch, in_force)):
-        m = _outcome(o_ok, o_unk).eligible
+        m = _outcome(o_ok, o_unk, bool(other.policy.manual_clauses)).eligible
         if not m.any():
             continue
         act_n += m

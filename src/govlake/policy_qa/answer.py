@@ -75,7 +75,7 @@ def enterprise_result(engine, uscc: str, policy_id: str, as_of: dt.date) -> dict
         clauses.append({"clause_id": c.clause.id, "label_zh": c.clause.label_zh, "text_zh": c.clause.text_zh,
                         "result": r.clause_results[c.clause.id], "result_zh": STATUS_ZH[status],
                         "detail_zh": "" if r.clause_results[c.clause.id] == PASS else cp.unmet_detail(c, row, tags, status)})
-    return {"eligible": r.eligible, "near_miss": r.near_miss, "explanation_zh": r.explanation_zh,
+    return {"eligible": r.eligible, "near_miss": r.near_miss, "needs_review": r.needs_review, "explanation_zh": r.explanation_zh,
             "manual_checks": list(cp.policy.manual_checks), "clauses": clauses}
 
 
@@ -111,6 +111,7 @@ def answer_zh(items: list[dict]) -> str:
         lines.append(head + (f"：{std}" if std else ""))
         e = it.get("enterprise")
         if e:
-            verdict = "符合全部可核验条件" if e["eligible"] else ("仅差一项条件" if e["near_miss"] else "尚不符合")
+            verdict = ("符合全部可核验条件" if e["eligible"] else "其余条件均符合，待人工核验" if e.get("needs_review")
+                       else "仅差一项条件" if e["near_miss"] else "尚不符合")
             lines.append(f"  贵企业{verdict}：{e['explanation_zh']}")
     return "\n".join(lines)
