@@ -47,7 +47,13 @@ def profile(n: int = N, seed: int = 11) -> pa.Table:
 
 @pytest.fixture
 def services_lake(lake):
+    """The profile, and the park inventory landed as an extract and ingested into bronze."""
+    from govlake.generate import land_parks
+    from govlake.ingest import ingest_source
+
     write_deltalake(str(lake.path("gold.enterprise_profile")), profile())
+    land_parks(lake.settings, AS_OF, n=300, bad_share=0)
+    ingest_source(lake.spark, lake, "industrial_parks", AS_OF)
     return lake
 
 
@@ -67,10 +73,14 @@ def test_released_together_rerun_records_nothing(services_lake):
     checked = quality_rows(lake)
     assert sorted(r["table"] for r in checked) == sorted(TABLES) and all(r["success"] for r in checked)
     assert out["requests"]["requests"] > 0 and out["space_matches"]["rows"] > 0
+    assert out["parks"]["source"] == "bronze.industrial_parks" and out["parks"]["rows"] == 300
     assert any("撮合" in line for line in out["summary_zh"])
 
-    # the same day again: same rows, no commit, no gate run, no second release
-    again = run_enterprise_services(lake, AS_OF)
+    # the same day again, as the pipeline's step (parks from bronze): same rows, no commit, no
+    # gate run, no second release
+    from govlake.pipeline import StepContext, run_step
+
+    again = run_step(STEP, StepContext(lake.settings, AS_OF, N, _spark=lake.spark, _lake=lake))
     assert again["release"] == rel.release_id and again["committed"] == []
     assert len(release.history(lake)) == 1 and len(quality_rows(lake)) == len(TABLES)
 

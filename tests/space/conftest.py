@@ -48,9 +48,10 @@ def space_settings(tmp_path_factory):
 def space_lake(space_settings):
     """A lake with a profile, 400 parks and the needs derived from the profile (no Spark)."""
     from govlake.space.inventory import write_needs, write_parks
+    from govlake.space.parks import generate_parks
 
     lake = Lakehouse(None, space_settings)
     write_profile(lake)
-    write_parks(lake, n=400, as_of=AS_OF)
+    write_parks(lake, AS_OF, parks=generate_parks(400, as_of=AS_OF))
     write_needs(lake, AS_OF)
     return lake

@@ -107,6 +107,6 @@ def test_matching_job_idempotent_and_reconciled(space_lake):
     assert not again["committed"] and again["version"] == first["version"] and again["rows"] == first["rows"]
     ranks = read(space_lake, MATCHES).groupby("need_id")["rank"].max()
     assert (ranks <= 5).all()
-    assert not write_parks(space_lake, n=400, as_of=AS_OF)["committed"]  # same inventory: nothing committed
+    assert not write_parks(space_lake, AS_OF, parks=generate_parks(400, as_of=AS_OF))["committed"]  # same inventory: nothing committed
     assert not write_needs(space_lake, AS_OF)["committed"]
     assert write_needs(space_lake, AS_OF + dt.timedelta(days=1))["committed"]

@@ -21,10 +21,11 @@ from govlake.catalog import load_certificate_types, load_departments, load_sourc
 from govlake.generate.divisions import load_divisions
 from govlake.generate.enterprises import build_population, certificates, events, registry, yearly
 from govlake.generate.extract import format_frame, inject_defects, write_parts
+from govlake.generate.parks import N_PARKS, SEED as PARKS_SEED, generate_parks
 from govlake.generate.tickets import generate_petitions
 from govlake.settings import Settings
 
-__all__ = ["generate_all", "generate_changes", "manifest_path", "read_manifest", "petition_count"]
+__all__ = ["generate_all", "generate_changes", "land_parks", "manifest_path", "read_manifest", "petition_count"]
 
 BAD_SHARE = 0.01
 
@@ -75,6 +76,26 @@ def _write(settings: Settings, frames: dict[str, pd.DataFrame], seed: int, load_
     return manifest
 
 
+def parks_frame(load_date: dt.date, n: int = N_PARKS) -> pd.DataFrame:
+    """The district's park inventory as the industrial-space platform exports it: the whole
+    inventory whatever the scale (it counts parks, not enterprises), the same for the same date."""
+    df = generate_parks(n, PARKS_SEED, load_date).to_pandas()
+    df["available_from"] = pd.to_datetime(df["available_from"])
+    return df
+
+
+def land_parks(settings: Settings, load_date: dt.date, *, n: int = N_PARKS, seed: int = PARKS_SEED,
+               bad_share: float = BAD_SHARE) -> dict:
+    """The park inventory's extract alone (landing/industrial_parks/<date>/), with its share of bad
+    rows: for a lake that lands only this source (tests, a re-export of the inventory).
+    {"rows", "bad_rows", "bad_total", "files"} as in the manifest."""
+    src = load_sources(settings.catalog_dir)["industrial_parks"]
+    text = format_frame(parks_frame(load_date, n), src)
+    text, bad = inject_defects(text, src, _rng(seed, 6, load_date.toordinal(), zlib.crc32(src.name.encode())), bad_share)
+    files = write_parts(text, settings.landing_dir / src.name / load_date.isoformat())
+    return {"rows": len(text), "bad_rows": bad, "bad_total": sum(bad.values()), "files": files}
+
+
 def generate_all(settings: Settings, scale: int, seed: int, load_date: dt.date, *, bad_share: float = BAD_SHARE) -> dict:
     """Full extract of every source for load_date; returns (and writes) the manifest."""
     t0 = time.perf_counter()
@@ -87,6 +108,7 @@ def generate_all(settings: Settings, scale: int, seed: int, load_date: dt.date, 
     frames["petitions"] = generate_petitions(
         _rng(seed, 5), pop, load_departments(settings.catalog_dir), petition_count(scale),
         as_of - dt.timedelta(days=365), 365, as_of)
+    frames["industrial_parks"] = parks_frame(load_date)
     m = _write(settings, frames, seed, load_date, bad_share, {"kind": "full", "scale": scale})
     m["seconds"] = round(time.perf_counter() - t0, 2)
     return m

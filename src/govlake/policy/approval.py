@@ -29,7 +29,7 @@ from govlake.catalog.policies import Policy, load_policies, parse_policy
 from govlake.catalog.work_calendar import load_work_calendar
 from govlake.catalog.sources import CatalogError
 from govlake import rulelang as E
-from govlake.policy.compile import CompiledPolicy
+from govlake.policy.compile import CompiledPolicy, manual_group
 from govlake.quality.gate import publish
 from govlake.policy.fields import FieldInfo, field_catalog
 
@@ -224,12 +224,13 @@ class VersionedReader:
 # -- deciding ---------------------------------------------------------------------------------
 def _eligibility(cp: CompiledPolicy, row: dict) -> tuple[bool | None, list[str]]:
     """True when every clause holds, False (with the failed clauses' labels) when one fails,
-    None when none fails but one cannot be evaluated (data missing -> a person checks)."""
+    None when none fails but one cannot be evaluated (data missing) or the policy has a manual
+    clause (待人工核验): either way a person checks."""
     statuses = [c.fn(row, frozenset()) for c in cp.clauses]
     failed = [c.clause.label_zh for c, s in zip(cp.clauses, statuses) if s is False]
     if failed:
         return False, failed
-    return (None if any(s is None for s in statuses) else True), []
+    return (None if cp.policy.manual_clauses or any(s is None for s in statuses) else True), []
 
 
 def _decide(app: dict, policy: Policy, tree: dict, reader: VersionedReader, as_of: dt.date,
@@ -265,6 +266,9 @@ def _decide(app: dict, policy: Policy, tree: dict, reader: VersionedReader, as_o
         v = E.to_py(rule.node)(facts, frozenset())
         path.append(f"{node_id}:{'pass' if v else 'unknown' if v is None else 'fail'}")
         if v is None:
+            if "policy_eligible" in rule.fields and policy.manual_clauses and facts["policy_eligible"] is None \
+                    and all(c.fn(row, frozenset()) is True for c in cp.clauses):
+                return done("manual", [f"{manual_group(policy)}，转人工核验"], path)
             gaps = "、".join(allf[f].label for f in E.fields_of(rule.node) if facts.get(f) is None) or "无法计算"
             return done("manual", [f"{node.get('label_zh', node_id)}：数据缺失（缺少 {gaps}），转人工核实"], path)
         nxt = node["pass"] if v else node["fail"]
@@ -342,7 +346,10 @@ NOTICE_SCHEMA = (
     "notice_id string COMMENT '公示编号（决定编号）', enterprise_name string COMMENT '企业名称', "
     "uscc_masked string COMMENT '统一社会信用代码（公示脱敏）', policy_id string COMMENT '政策编号', "
     "policy_name_zh string COMMENT '政策名称', dept string COMMENT '主管部门', amount_wan double COMMENT '核准金额（万元）', "
-    "decision_date date COMMENT '决定日期', notice_start date COMMENT '公示开始日期', notice_end date COMMENT '公示截止日期'")
+    "decision_date date COMMENT '决定日期', notice_start date COMMENT '公示开始日期', notice_end date COMMENT '公示截止日期', "
+    "approval_mode string COMMENT '审批方式（秒批自动审批/人工审核）'")
+MODE_AUTO, MODE_MANUAL = "秒批自动审批", "人工审核"
+REVIEWS = "ops.approval_reviews"  # a person's decisions on 转人工审核 applications (govlake.policy.review)
 GENERATED = "generated"  # applications.channel of generated applications: their submitted_at is modelled
 
 
@@ -543,11 +550,24 @@ def mask_uscc(uscc: str) -> str:
     return uscc[0] + "*" * max(len(uscc) - 2, 0) + uscc[-1:] if len(uscc) > 1 else "*"
 
 
+def _approvals(lake, decisions: list[dict]) -> list[dict]:
+    """Every approval the 公示 lists: the automatic ones (ops.approval_decisions) and the ones a
+    person approved on review (ops.approval_reviews, govlake.policy.review: notice id = review id,
+    the person's decision time and amount). A rejection, by the checks or by a person, never."""
+    out = [{**d, "mode": MODE_AUTO} for d in decisions if d["outcome"] == "approve"]
+    if lake.exists(REVIEWS):
+        out += [{"decision_id": r["review_id"], "uscc": r["uscc"], "policy_id": r["policy_id"],
+                 "amount_approved_wan": r["amount_approved_wan"], "decided_at": r["decided_at"], "mode": MODE_MANUAL}
+                for r in lake.to_arrow(REVIEWS).to_pylist() if r["outcome"] == "approve"]
+    return sorted(out, key=lambda d: (local(d["decided_at"]), d["decision_id"]))
+
+
 def build_notices(spark, lake, policies: list[Policy], decisions: list[dict], *, changed: bool = True) -> int:
-    """gold.approval_notices, rebuilt from every approval (enterprise name from the released profile)."""
-    approved = sorted((d for d in decisions if d["outcome"] == "approve"), key=lambda d: (local(d["decided_at"]), d["decision_id"]))
-    if not changed and lake.exists(NOTICES):
+    """gold.approval_notices, rebuilt from every approval, automatic or by a person's review
+    (enterprise name from the released profile)."""
+    if not changed and lake.exists(NOTICES) and "approval_mode" in lake.arrow_schema(NOTICES).names:
         return lake.row_count(NOTICES)
+    approved = _approvals(lake, decisions)
     pol = {p.policy_id: p for p in policies}
     calendar = load_work_calendar(lake.settings.catalog_dir)  # 公示期 in working days, holidays off
     reader = VersionedReader(lake)
@@ -561,11 +581,21 @@ def build_notices(spark, lake, policies: list[Policy], decisions: list[dict], *,
         start, end = calendar.workdays_after(day, NOTICE_WORKING_DAYS)
         p = pol.get(d["policy_id"])
         rows.append((d["decision_id"], names.get(d["uscc"]) or "（名称缺失）", mask_uscc(d["uscc"]), d["policy_id"],
-                     p.name_zh if p else d["policy_id"], p.dept if p else None, d["amount_approved_wan"], day, start, end))
-    key = hashlib.sha256("|".join(r[0] for r in rows).encode()).hexdigest()[:16]
+                     p.name_zh if p else d["policy_id"], p.dept if p else None, d["amount_approved_wan"], day, start, end,
+                     d["mode"]))
+    key = hashlib.sha256("|".join(f"{r[0]}:{r[-1]}" for r in rows).encode()).hexdigest()[:16]
     # a data product (catalog/products.yaml): gated against its contract before the commit
     publish(spark.createDataFrame(rows, NOTICE_SCHEMA), NOTICES, lake, app_id=f"approval_notices@{key}")
     return len(rows)
+
+
+def refresh_notices(lake) -> int:
+    """Rebuild the 公示 list now (after a person's review), from every decision recorded."""
+    s = lake.settings
+    fields = field_catalog(s.catalog_dir)
+    policies = load_policies(s.catalog_dir, {k: v.type for k, v in fields.items()})
+    decisions = lake.to_arrow(DECISIONS).to_pylist() if lake.exists(DECISIONS) else []
+    return build_notices(lake.spark, lake, policies, decisions)
 
 
 def read_notices(lake, on: dt.date | None = None) -> list[dict]:

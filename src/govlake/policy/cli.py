@@ -28,7 +28,8 @@ def validate_cmd() -> None:
     ps = load_policies(s.catalog_dir)
     trees = load_trees(s.catalog_dir)
     for p in ps:
-        click.echo(f"{p.policy_id:32s} v{p.version} {p.kind:18s} {p.dept:5s} {len(p.clauses)} 条件  {p.name_zh}  {p.doc_no}")
+        manual = f" +{len(p.manual_clauses)} 人工核验" if p.manual_clauses else ""
+        click.echo(f"{p.policy_id:32s} v{p.version} {p.kind:18s} {p.dept:5s} {len(p.clauses)} 条件{manual}  {p.name_zh}  {p.doc_no}")
     click.echo(f"{len(ps)} policies OK; {len(trees)} 秒批 trees OK")
 
 
@@ -107,18 +108,21 @@ def approve_cmd(as_of) -> None:
 @policy.command("notices")
 @click.option("--date", "on", default=None, help="YYYY-MM-DD: only notices whose 公示期 covers this day (default: all)")
 def notices_cmd(on) -> None:
-    """Print the 秒批 approvals' public notice list (公示), gold.approval_notices."""
+    """Print the approvals' public notice list (公示), gold.approval_notices: the automatic 秒批
+    approvals and those a person approved on review (人工审核)."""
     from govlake.lakehouse import Lakehouse
     from govlake.policy.approval import NOTICE_WORKING_DAYS, NOTICES, read_notices
     from govlake.settings import get_settings
 
     rows = read_notices(Lakehouse(None, get_settings()), dt.date.fromisoformat(on) if on else None)
     click.echo(f"秒批资助公示（{NOTICES}；公示期 {NOTICE_WORKING_DAYS} 个工作日）" + (f"，公示中：{on}" if on else ""))
-    click.echo("序号\t企业名称\t统一社会信用代码\t政策名称\t主管部门\t核准金额（万元）\t决定日期\t公示期")
+    click.echo("序号\t企业名称\t统一社会信用代码\t政策名称\t主管部门\t核准金额（万元）\t决定日期\t公示期\t审批方式")
     for i, r in enumerate(rows, 1):
         click.echo(f"{i}\t{r['enterprise_name']}\t{r['uscc_masked']}\t{r['policy_name_zh']}\t{r['dept'] or ''}\t"
-                   f"{r['amount_wan']:g}\t{r['decision_date']}\t{r['notice_start']} 至 {r['notice_end']}")
-    click.echo(f"共 {len(rows)} 条")
+                   f"{r['amount_wan']:g}\t{r['decision_date']}\t{r['notice_start']} 至 {r['notice_end']}\t"
+                   f"{r.get('approval_mode') or '秒批自动审批'}")
+    manual = sum(r.get("approval_mode") == "人工审核" for r in rows)
+    click.echo(f"共 {len(rows)} 条（其中人工审核 {manual} 条）")
 
 
 @policy.command("replay")

@@ -13,10 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from govlake.policy.approval import (APPLICATIONS, DECISIONS, OUTCOME_ZH, TIMELINE, TIMELINE_SCHEMA, _timeline_row,
-                                     aware, first_push, local, now_local)
-
-REVIEWS = "ops.approval_reviews"
+from govlake.policy.approval import (APPLICATIONS, DECISIONS, OUTCOME_ZH, REVIEWS, TIMELINE, TIMELINE_SCHEMA,
+                                     _timeline_row, aware, first_push, local, now_local, refresh_notices)
 REVIEW_SCHEMA = (
     "review_id string COMMENT '审核编号', application_id string COMMENT '申请编号', "
     "decision_id string COMMENT '转人工的秒批决定编号', uscc string COMMENT '统一社会信用代码', "
@@ -80,6 +78,8 @@ def decide_review(lake, application_id: str, *, approve: bool, reason: str, by: 
                        first_push(lake).get((d["policy_id"], d["uscc"]), []), None)
     lake.write(spark.createDataFrame([tl], TIMELINE_SCHEMA), TIMELINE, mode="append",
                app_id=f"approval_timeline@{review_id}")
+    if approve:  # the 公示 lists a person's approval beside the automatic ones (人工审核)
+        refresh_notices(lake)
     return {"review_id": review_id, "application_id": application_id, "outcome": outcome,
             "outcome_zh": OUTCOME_ZH[outcome], "amount_approved_wan": amount, "reviewer": by.strip(),
             "reason": reason.strip(), "decided_at": when.isoformat(sep=" "),

@@ -207,6 +207,8 @@ def scope_sql(catalog_sources: list[str], d: Dialect) -> str:
     lines.append("WHERE uscc IN (\n  SELECT uscc FROM (")
     parts = []
     for s in catalog_sources:
+        if not enterprise_source(s):  # an inventory of parks, not of enterprises: no one to recompute
+            continue
         u, key = USCC_COLUMN.get(s, "uscc"), staging_key(s)
         if u in key or len(key) != 1:
             parts.append(f"    SELECT {u} FROM {d.bronze(s)} WHERE {cond}")
@@ -223,6 +225,22 @@ def _staging_keys(catalog_dir: str) -> dict[str, tuple[str, ...]]:
     from govlake.catalog.sources import load_sources
 
     return {s.name: tuple(s.key) for s in load_sources(Path(catalog_dir))}
+
+
+@lru_cache(maxsize=8)
+def _enterprise_sources(catalog_dir: str) -> frozenset[str]:
+    from govlake.catalog.sources import load_sources
+
+    return frozenset(s.name for s in load_sources(Path(catalog_dir)) if USCC_COLUMN.get(s.name, "uscc") in s.column_names)
+
+
+def enterprise_source(source: str, catalog_dir: Path | None = None) -> bool:
+    """Whether the source's rows belong to enterprises (it has their uscc column)."""
+    if catalog_dir is None:
+        from govlake.settings import get_settings
+
+        catalog_dir = get_settings().catalog_dir
+    return source in _enterprise_sources(str(Path(catalog_dir).resolve()))
 
 
 def staging_key(source: str, catalog_dir: Path | None = None) -> tuple[str, ...]:

@@ -83,7 +83,8 @@ def warn_command(as_of, official):
 
 @services.group("request")
 def request_group():
-    """诉求直达: submit an enterprise's request (the CLI twin of POST /enterprise-requests)."""
+    """诉求直达: submit a request (POST /enterprise-requests); a unit lists, accepts, replies, closes; the
+    enterprise evaluates (POST /enterprise-requests/{id}/actions)."""
 
 
 @request_group.command("submit")
@@ -143,3 +144,117 @@ def submit_command(consumer, client_id, uscc, service_id, form_json, fields, pro
     finally:
         store.close()
     click.echo(json.dumps(t.to_dict(), ensure_ascii=False, indent=2))
+
+
+def _acting(lake, consumer: str, what: str, filters: dict):
+    """The consumer's grant on ops.enterprise_requests and unit, and a function that appends the
+    CLI's audit row (the API's middleware does it for the routes)."""
+    from govlake import access
+
+    store = access.open_store(lake.settings)
+    g = access.active_grant(store, consumer, "ops.enterprise_requests")
+    c = access.get_consumer(store, consumer)
+    event = dict(actor_kind="consumer", actor=consumer, product="ops.enterprise_requests", client="cli",
+                 filters=filters, purpose=getattr(g, "purpose", None), grant_id=getattr(g, "id", None))
+
+    def audit(outcome: str, status: int, detail: str, rows: int = 0) -> None:
+        access.append_audit(store, access.AuditEvent(what, outcome, status=status, rows=rows, detail=detail, **event))
+
+    if g is None:
+        audit("denied", 403, "no grant on ops.enterprise_requests (未获授权)")
+        store.close()
+        raise click.ClickException(f"{consumer}: no grant on ops.enterprise_requests (未获授权)")
+    scope = (g.row_scope or {}).get("uscc")
+    return store, (c.dept if c else None), (list(scope) if scope is not None else None), audit
+
+
+@request_group.command("list")
+@click.option("--as", "consumer", required=True, help="a consumer of the unit (its department is the unit)")
+@click.option("--all", "include_done", is_flag=True, help="also the handled, closed and returned ones")
+@click.option("--today", default=None, help="YYYY-MM-DD: count overdue against this day (default today)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON (with each request's events)")
+def list_command(consumer, include_done, today, as_json):
+    """The unit's queue (本单位待办): open requests, overdue (逾期) first."""
+    from govlake.services.request_handling import unit_queue
+
+    lake = _lake()
+    store, unit, scope, audit = _acting(lake, consumer, "services.request.list", {"include_done": include_done})
+    try:
+        rows = unit_queue(lake, unit, today=_day(today), include_done=include_done, uscc_scope=scope) if unit else []
+        audit("allowed", 200, f"queue of {unit}", rows=len(rows))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{unit} 本单位诉求：{len(rows)} 件，逾期 {sum(r['overdue'] for r in rows)} 件")
+    click.echo("诉求编号\t服务事项\t状态\t提交日期\t截止日期\t剩余工作日\t逾期")
+    for r in rows:
+        left = "" if r["workdays_left"] is None else r["workdays_left"]
+        click.echo(f"{r['request_id']}\t{r['service']}\t{r['status_zh']}\t{r['submitted_on']}\t{r['deadline']}\t"
+                   f"{left}\t{r['overdue_zh']}")
+
+
+def _act(consumer: str, request_id: str, action: str, action_id: str | None, note: str = "",
+         evaluation: str | None = None) -> None:
+    from govlake.services.request_handling import HandlingError, act, default_action_id
+
+    lake = _lake()
+    action_id = action_id or default_action_id(request_id, action, consumer, note.strip(), evaluation)
+    store, unit, scope, audit = _acting(lake, consumer, f"services.request.{action}",
+                                        {"request_id": request_id, "action_id": action_id})
+    try:
+        try:
+            e = act(lake, request_id=request_id, action=action, action_id=action_id, actor=consumer, actor_dept=unit,
+                    note=note, evaluation=evaluation, uscc_scope=scope)
+        except HandlingError as err:
+            audit("denied" if err.status == 403 else "error", err.status, str(err))
+            raise click.ClickException(str(err))
+        audit("allowed", 200, f"enterprise request {request_id} {action}" + (" (repeat)" if e.duplicate else ""), 1)
+    finally:
+        store.close()
+    click.echo(json.dumps(e.to_dict(), ensure_ascii=False, indent=2))
+
+
+_ACTION_ID = click.option("--action-id", default=None,
+                          help="the caller's action id (idempotent); default: derived from the command")
+
+
+@request_group.command("accept")
+@click.argument("request_id")
+@click.option("--as", "consumer", required=True, help="a consumer of the request's unit")
+@_ACTION_ID
+def accept_command(request_id, consumer, action_id):
+    """签收: the unit takes the request on (已受理登记 → 已签收)."""
+    _act(consumer, request_id, "accept", action_id)
+
+
+@request_group.command("reply")
+@click.argument("request_id")
+@click.option("--as", "consumer", required=True, help="a consumer of the request's unit")
+@click.option("--result", required=True, help="办理结果: what the unit did and answers the enterprise")
+@_ACTION_ID
+def reply_command(request_id, consumer, result, action_id):
+    """办理答复: the unit's handling result (已签收 → 已办理)."""
+    _act(consumer, request_id, "reply", action_id, note=result)
+
+
+@request_group.command("close")
+@click.argument("request_id")
+@click.option("--as", "consumer", required=True, help="a consumer of the request's unit")
+@click.option("--note", default="", help="办结说明")
+@_ACTION_ID
+def close_command(request_id, consumer, note, action_id):
+    """办结: the unit closes the handled request (已办理 → 已办结)."""
+    _act(consumer, request_id, "close", action_id, note=note)
+
+
+@request_group.command("evaluate")
+@click.argument("request_id")
+@click.option("--as", "consumer", required=True, help="the enterprise's side (a grant covering the enterprise)")
+@click.option("--evaluation", required=True, type=click.Choice(["满意", "基本满意", "不满意"]), help="满意度评价")
+@click.option("--comment", default="", help="评价意见")
+@_ACTION_ID
+def evaluate_command(request_id, consumer, evaluation, comment, action_id):
+    """评价: the enterprise rates a closed request; the first 不满意 reopens it (不满意重办)."""
+    _act(consumer, request_id, "evaluate", action_id, note=comment, evaluation=evaluation)

@@ -9,7 +9,9 @@ import math
 from govlake.lakehouse import Lakehouse
 from govlake.release import version_of
 from govlake.services import key_enterprises as ke
-from govlake.services.enterprise_requests import REQUESTS
+from govlake.catalog.work_calendar import load_work_calendar
+from govlake.services.request_handling import live_requests, view
+from govlake.services.request_intake import TZ_OFFSET
 from govlake.services.relocation import WARNINGS
 
 HEADLINE = ["uscc", "ent_name", "reg_status", "reg_date", "industry_code", "street_code", "reg_address", "legal_rep",
@@ -45,7 +47,7 @@ def profile_headline(lake: Lakehouse, uscc: str) -> dict:
 
 
 def enterprise_file(lake: Lakehouse, uscc: str, *, masked: frozenset[str] = frozenset(),
-                    hidden_fields: frozenset[str] = frozenset()) -> dict:
+                    hidden_fields: frozenset[str] = frozenset(), today: dt.date | None = None) -> dict:
     """The enterprise's file. masked: profile columns served as *** (the reader's grant, see
     govlake.access.levels.masked_columns); hidden_fields: profile fields kept out of the policy
     match explanations."""
@@ -56,9 +58,10 @@ def enterprise_file(lake: Lakehouse, uscc: str, *, masked: frozenset[str] = froz
     matches = read_matches(lake, uscc=uscc, hidden_fields=hidden_fields)["rows"]
     approvals = _rows(lake, DECISIONS, uscc, ["decision_id", "policy_id", "outcome", "outcome_zh",
                                               "amount_approved_wan", "as_of"])
-    requests = sorted(_rows(lake, REQUESTS, uscc, ["request_id", "category", "service", "dept_code", "submitted_on",
-                                                   "deadline", "status", "status_zh", "on_time", "overdue", "rating",
-                                                   "proxy_official"]), key=lambda r: r["submitted_on"], reverse=True)
+    # in their current state, each with its events (submission, the unit's actions, the evaluation)
+    requests = sorted((view(r, today or dt.datetime.now(TZ_OFFSET).date(), load_work_calendar(lake.settings.catalog_dir))
+                       for r in live_requests(lake, uscc=uscc)), key=lambda r: (r["submitted_on"], r["request_id"]),
+                      reverse=True)
     key = _rows(lake, ke.KEY, uscc, ["rank", "rule_reason", "leader_id", "specialist_id"])
     visits = sorted(_rows(lake, ke.VISITS, uscc, ["visit_date", "official_id", "topic"]),
                     key=lambda r: r["visit_date"], reverse=True)

@@ -34,6 +34,31 @@ class LifecycleError(ValueError):
     pass
 
 
+# -- the units' and enterprises' actions (govlake.services.request_handling records them) -----------
+ACTIONS = "ops.enterprise_request_actions"
+ACTION_SCHEMA = pa.schema([
+    ("action_id", pa.string()), ("request_id", pa.string()), ("action", pa.string()), ("actor", pa.string()),
+    ("actor_dept", pa.string()), ("at", pa.string()), ("on", pa.date32()), ("note", pa.string()),
+    ("evaluation", pa.string()), ("seq", pa.int64())])
+# unit action -> (the status it acts on, the status it leads to, 中文)
+UNIT_ACTIONS = {"accept": ("received", "accepted", "签收"), "reply": ("accepted", "handled", "办理答复"),
+                "close": ("handled", "closed", "办结")}
+ACTION_ZH = {"submit": "受理登记", "accept": "签收", "reply": "办理答复", "close": "办结", "evaluate": "评价",
+             "return": "退回", "reopen": "不满意重办"}
+EVALUATIONS = ("满意", "基本满意", "不满意")
+MAX_REOPENS = 1           # 不满意 reopens a request once; a second 不满意 stands
+OPEN = ("received", "accepted")
+
+
+class HandlingError(ValueError):
+    """A refused action; status: the HTTP status it answers (403 not the caller's request,
+    404 no such request, 409 wrong state or an action id used for another action, 422 bad input)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class EnterpriseRequest:
     request_id: str
@@ -47,6 +72,8 @@ class EnterpriseRequest:
     handled_on: dt.date | None = None
     rating: int | None = None
     events: list[dict] = field(default_factory=list)
+    evaluation: str | None = None   # 满意 / 基本满意 / 不满意 (govlake.services.request_handling)
+    reopened: int = 0               # times a 不满意 sent it back to the unit
 
     def move(self, to: str, on: dt.date, by: str, note: str = "") -> None:
         if to not in NEXT[self.status]:
@@ -66,6 +93,7 @@ class EnterpriseRequest:
         if not isinstance(rating, int) or not 1 <= rating <= 5:
             raise LifecycleError(f"rating must be 1-5 (评价须为1-5分), got {rating!r}")
         self.rating = rating
+        self.evaluation = "满意" if rating >= 4 else "基本满意" if rating == 3 else "不满意"
 
     @property
     def on_time(self) -> bool | None:
@@ -84,6 +112,76 @@ def submit(catalog: ServiceCatalog, cal: WorkCalendar, *, request_id: str, uscc:
     r.events.append({"status": "received", "on": submitted_on, "by": proxy_official or uscc,
                      "note": f"派发至 {svc.dept}，办理时限 {svc.days} 个工作日"})
     return r
+
+
+# -- the fold of the recorded actions --------------------------------------------------------------------------------------
+def apply_action(r: EnterpriseRequest, a: dict) -> dict:
+    """Apply one action row (ACTION_SCHEMA's fields) to the request; append and return its event.
+    Raises HandlingError(409) when the request's state does not allow it."""
+    act, on = a["action"], a["on"]
+    zh = ACTION_ZH.get(act, act)
+    if act in UNIT_ACTIONS:
+        frm, to, _ = UNIT_ACTIONS[act]
+        if r.status != frm:
+            raise HandlingError(409, f"{r.request_id} is {r.status} ({STATUS_ZH[r.status]}): {act} ({zh}) needs "
+                                     f"{frm} ({STATUS_ZH[frm]}) (当前状态不能{zh})")
+        if act == "reply" and not (a.get("note") or "").strip():
+            raise HandlingError(422, f"{r.request_id}: a reply needs the handling result (办理答复须填写办理结果)")
+        r.status = to
+        if to == "handled":
+            r.handled_on = on
+    elif act == "evaluate":
+        if r.status != "closed":
+            raise HandlingError(409, f"{r.request_id} is {r.status} ({STATUS_ZH[r.status]}): only a closed request "
+                                     "(已办结) can be evaluated (办结后方可评价)")
+        if r.evaluation is not None:
+            raise HandlingError(409, f"{r.request_id} was already evaluated {r.evaluation} (已评价)")
+        if a.get("evaluation") not in EVALUATIONS:
+            raise HandlingError(422, f"evaluation must be one of {', '.join(EVALUATIONS)} (评价须为满意/基本满意/不满意), "
+                                     f"got {a.get('evaluation')!r}")
+        r.evaluation = a["evaluation"]
+        if a["evaluation"] == "不满意" and r.reopened < MAX_REOPENS:
+            r.reopened += 1
+            # back to the unit, to be handled, closed and evaluated again; the first rating stays in the events
+            r.status, r.handled_on, r.evaluation = "accepted", None, None
+    else:
+        raise HandlingError(422, f"unknown action {act!r}; one of accept, reply, close, evaluate (未知操作)")
+    ev = {"status": r.status, "on": on, "by": a["actor"], "note": a.get("note") or "", "action": act,
+          "action_id": a["action_id"], "at": a["at"], "evaluation": a.get("evaluation")}
+    r.events.append(ev)
+    return ev
+
+
+def fold(reqs: list[EnterpriseRequest], actions: list[dict]) -> int:
+    """Apply the actions (in the order recorded) to the requests they name; an action the state does not
+    allow (recorded against a state another writer changed since) is skipped. Returns the number
+    applied."""
+    by_id = {r.request_id: r for r in reqs}
+    done = {e.get("action_id") for r in reqs for e in r.events if e.get("action_id")}
+    n = 0
+    # seq: the order the actions of one request were recorded in (times can tie within a second)
+    for a in sorted(actions, key=lambda a: (a["request_id"], a["seq"])):
+        r = by_id.get(a["request_id"])
+        if r is None or a["action_id"] in done:
+            continue
+        try:
+            apply_action(r, a)
+            n += 1
+        except HandlingError:
+            continue
+    return n
+
+
+def recorded_actions(lake: Lakehouse, as_of: dt.date | None = None, *, request_ids=None) -> list[dict]:
+    """The recorded actions (an intake table: its latest version), up to as_of."""
+    if not lake.exists(ACTIONS):
+        return []
+    where = {"request_id": sorted(request_ids)} if request_ids is not None else None
+    if request_ids is not None and not request_ids:
+        return []
+    rows = lake.to_arrow(ACTIONS, where=where).to_pylist()
+    return [r for r in rows if as_of is None or r["on"] <= as_of]
+
 
 
 def _workday_add(cal: WorkCalendar, day: dt.date, n: int) -> dt.date:
@@ -165,9 +263,16 @@ REQUESTS_SCHEMA = pa.schema([
     ("service_id", pa.string()), ("service", pa.string()), ("dept_code", pa.string()), ("days", pa.int64()),
     ("submitted_on", pa.date32()), ("deadline", pa.date32()), ("status", pa.string()), ("status_zh", pa.string()),
     ("handled_on", pa.date32()), ("on_time", pa.bool_()), ("overdue", pa.bool_()), ("rating", pa.int64()),
-    ("proxy_official", pa.string()), ("form_json", pa.string()), ("as_of", pa.date32())])
+    ("proxy_official", pa.string()), ("form_json", pa.string()), ("as_of", pa.date32()),
+    ("evaluation", pa.string()), ("reopened", pa.int64())])
+# action / action_id / at / evaluation: the unit's and the enterprise's recorded actions
+# (govlake.services.request_handling); the generated progress has no action id or time
 EVENTS_SCHEMA = pa.schema([("request_id", pa.string()), ("seq", pa.int64()), ("status", pa.string()),
-                           ("status_zh", pa.string()), ("on", pa.date32()), ("by", pa.string()), ("note", pa.string())])
+                           ("status_zh", pa.string()), ("on", pa.date32()), ("by", pa.string()), ("note", pa.string()),
+                           ("action", pa.string()), ("action_id", pa.string()), ("at", pa.string()),
+                           ("evaluation", pa.string())])
+ACTION_OF_STATUS = {"received": "submit", "accepted": "accept", "handled": "reply", "closed": "close",
+                    "returned": "return"}
 
 
 def request_rows(reqs: list[EnterpriseRequest], as_of: dt.date) -> list[dict]:
@@ -179,7 +284,8 @@ def request_rows(reqs: list[EnterpriseRequest], as_of: dt.date) -> list[dict]:
              "deadline": r.deadline, "status": r.status, "status_zh": STATUS_ZH[r.status], "handled_on": r.handled_on,
              "on_time": r.on_time, "overdue": r.handled_on is None and r.status != "returned" and as_of > r.deadline,
              "rating": r.rating, "proxy_official": r.proxy_official,
-             "form_json": json.dumps(r.form, ensure_ascii=False, sort_keys=True), "as_of": as_of} for r in reqs]
+             "form_json": json.dumps(r.form, ensure_ascii=False, sort_keys=True), "as_of": as_of,
+             "evaluation": r.evaluation, "reopened": r.reopened} for r in reqs]
 
 
 def sla(rows: list[dict], by: str) -> list[dict]:
@@ -220,7 +326,7 @@ def from_submissions(catalog: ServiceCatalog, cal: WorkCalendar, rows: list[dict
                    form=json.loads(row["form_json"]), submitted_on=row["submitted_on"],
                    proxy_official=row["proxy_official"])
         r.deadline = row["deadline"]
-        r.events[0]["by"] = row["proxy_official"] or row["consumer_id"]
+        r.events[0].update(by=row["proxy_official"] or row["consumer_id"], at=row["submitted_at"])
         out.append(r)
     return out
 
@@ -242,15 +348,19 @@ def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28, *, gate=None) 
                              as_of, seed)
     real = from_submissions(catalog, cal, submitted(lake, as_of))
     reqs += real
+    # the units' and enterprises' actions recorded up to as_of, folded as the live view folds them
+    actions = fold(reqs, recorded_actions(lake, as_of))
     rows = request_rows(reqs, as_of)
     events = [{"request_id": r.request_id, "seq": i, "status": e["status"], "status_zh": STATUS_ZH[e["status"]],
-               "on": e["on"], "by": e["by"], "note": e["note"]} for r in reqs for i, e in enumerate(r.events)]
+               "on": e["on"], "by": e["by"], "note": e["note"], "action": e.get("action") or ACTION_OF_STATUS[e["status"]],
+               "action_id": e.get("action_id"), "at": e.get("at"), "evaluation": e.get("evaluation")}
+              for r in reqs for i, e in enumerate(r.events)]
     # keyed on each table's rows: a re-run over the same profile commits nothing, a changed one does
     written = [_replace(lake, t, pa.Table.from_pylist(data, schema), as_of, gate) for t, data, schema in (
         (ke.OFFICIALS, staff, ke.OFFICIALS_SCHEMA), (ke.KEY, assigned, ke.KEY_SCHEMA), (ke.VISITS, visits, ke.VISITS_SCHEMA),
         (REQUESTS, rows, REQUESTS_SCHEMA), (EVENTS, events, EVENTS_SCHEMA))]
     return {"as_of": as_of.isoformat(), "enterprises": len(profile), "key_enterprises": len(assigned),
             "officials": len(staff), "visits": len(visits), "requests": len(rows), "submitted": len(real),
-            "refused_bad_form": refused,
+            "refused_bad_form": refused, "actions_applied": actions,
             "proxy_requests": sum(r["proxy_official"] is not None for r in rows), "tables": written,
             "sla_by_unit": sla(rows, "dept_code"), "sla_by_category": sla(rows, "category")}

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from govlake.access.audit import rows_served_today
 from govlake.access.levels import hidden_profile_fields, masked_columns
 from govlake.api import deps
 from govlake.api.audit_middleware import audit_event
@@ -22,7 +21,8 @@ router = APIRouter(tags=["企业服务 enterprise services"])
 
 ERRORS = {401: "no valid API key (未认证)", 403: "no grant covering this enterprise (无权限)",
           404: "no such enterprise or profile not published (不存在)", 422: "bad USCC (参数错误)",
-          429: "the grant's rows per day are used up (超出每日行数)"}
+          429: "the grant's rows per day are used up, or too many requests: retry after Retry-After seconds "
+               "(超出每日行数或限流)"}
 
 
 @router.get("/enterprises/{uscc}/file", summary="一企一档 enterprise file",
@@ -35,8 +35,7 @@ def get_file(request: Request, uscc: str = Path(pattern=r"^[0-9A-Za-z]{18}$", de
     ev = audit_event(request)
     ev.filters = {"uscc": uscc}
     # a file is one profile row: it counts against the grant's rows per day like a profile read
-    if g is not None and rows_served_today(request.app.state.store, consumer, p.name) >= g.daily_rows:
-        raise HTTPException(429, f"{consumer} has read its {g.daily_rows} rows of {p.name} for today (今日行数已用完)")
+    deps.admit(request, consumer, "services", product=p, grant=g)  # rate and rows per day (govlake.access)
     scope = (g.row_scope or {}) if g is not None else {}
     if "uscc" in scope and uscc not in scope["uscc"]:
         # refused before the lookup, so the answer does not tell whether the enterprise exists
@@ -64,7 +63,8 @@ SUBMIT_ERRORS = {401: "no valid API key (未认证)",
                  403: "no grant on ops.enterprise_requests covering the enterprise (无权为该企业提交诉求)",
                  404: "the product is not in the catalog (不存在)",
                  409: "client_request_id already used for another request (客户端请求编号重复)",
-                 422: "unknown service or a form that fails its service's rules (服务事项不存在或表单校验未通过)"}
+                 422: "unknown service or a form that fails its service's rules (服务事项不存在或表单校验未通过)",
+                 429: "too many requests: retry after Retry-After seconds (请求过于频繁，已限流)"}
 
 
 class RequestSubmission(BaseModel):
@@ -90,6 +90,7 @@ def submit_enterprise_request(request: Request, body: RequestSubmission, respons
 
     consumer = deps.caller(request, cred)
     g = deps.grant_for(request, deps.product_or_404(request, REQUESTS_PRODUCT), consumer)
+    deps.admit(request, consumer, "services")
     ev = audit_event(request)
     ev.filters = {"uscc": body.uscc, "service_id": body.service_id, "client_request_id": body.client_request_id}
     scope = (g.row_scope or {}) if g is not None else {}
@@ -110,3 +111,96 @@ def submit_enterprise_request(request: Request, body: RequestSubmission, respons
     if t.duplicate:
         response.status_code = 200
     return t.to_dict()
+
+
+# -- 诉求直达: the unit's queue and actions, the enterprise's evaluation -----------------------------
+HANDLE_ERRORS = {401: "no valid API key (未认证)",
+                 403: "no grant on ops.enterprise_requests, or a request of another unit or enterprise "
+                      "(无权办理该诉求)",
+                 404: "no such request (无此诉求)",
+                 409: "the request's state does not allow the action, or action_id already used for another "
+                      "action (状态不允许或操作编号重复)",
+                 422: "bad action or evaluation (参数错误)",
+                 429: "the grant's rows per day are used up, or too many requests: retry after Retry-After "
+                      "seconds (超出每日行数或限流)"}
+
+
+class RequestAction(BaseModel):
+    action_id: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
+                           description="调用方操作编号：同一编号重复提交返回同一操作（幂等）")
+    action: str = Field(..., pattern=r"^(accept|reply|close|evaluate)$",
+                        description="accept 签收 / reply 办理答复 / close 办结（承办单位）；evaluate 评价（企业）")
+    note: str = Field("", max_length=2000, description="办理结果（答复必填）或评价意见")
+    evaluation: str | None = Field(None, description="评价：满意 / 基本满意 / 不满意（evaluate 必填）")
+
+
+def _unit_of(request: Request, consumer: str) -> str | None:
+    from govlake.access import get_consumer
+
+    c = get_consumer(request.app.state.store, consumer)
+    return c.dept if c is not None else None
+
+
+def _scope(g) -> list[str] | None:
+    scope = (g.row_scope or {}) if g is not None else {}
+    return list(scope["uscc"]) if "uscc" in scope else None
+
+
+@router.get("/enterprise-requests/queue", summary="诉求直达 the caller's unit's queue (本单位待办)",
+            responses=deps.errors({k: v for k, v in HANDLE_ERRORS.items() if k in (401, 403, 404, 429)}))
+def unit_queue_route(request: Request, include_done: bool = False,
+                     cred: HTTPAuthorizationCredentials | None = Depends(deps.bearer)) -> dict:
+    """The requests dispatched to the caller's unit (its consumer's department), open ones
+    (已受理登记, 已签收) unless include_done, overdue first (逾期: past the due date in working
+    days), each with its events. Needs a grant on ops.enterprise_requests."""
+    from govlake.services.request_handling import unit_queue
+
+    consumer = deps.caller(request, cred)
+    p = deps.product_or_404(request, REQUESTS_PRODUCT)
+    g = deps.grant_for(request, p, consumer)
+    unit = _unit_of(request, consumer)
+    ev = audit_event(request)
+    ev.filters = {"dept_code": unit, "include_done": include_done}
+    deps.admit(request, consumer, "services", product=p, grant=g)
+    rows = unit_queue(Lakehouse(None, request.app.state.settings), unit, include_done=include_done,
+                      uscc_scope=_scope(g)) if unit else []
+    ev.rows = len(rows)
+    return {"dept_code": unit, "requests": rows, "open": sum(r["status"] in ("received", "accepted") for r in rows),
+            "overdue": sum(r["overdue"] for r in rows)}
+
+
+@router.post("/enterprise-requests/{request_id}/actions", status_code=201,
+             summary="诉求直达 act on a request: 签收 / 办理答复 / 办结 / 评价",
+             responses={200: {"description": "the same action_id again: the action already recorded "
+                                             "(同一操作编号，返回原操作)"}, **deps.errors(HANDLE_ERRORS)})
+def act_route(request: Request, body: RequestAction, response: Response,
+              request_id: str = Path(..., pattern=r"^[A-Z0-9]{8,40}$", description="诉求编号（工单编号）"),
+              cred: HTTPAuthorizationCredentials | None = Depends(deps.bearer)) -> dict:
+    """accept, reply (note: the handling result), close: by a consumer of the unit the request
+    is assigned to (403 for any other unit). evaluate (evaluation 满意/基本满意/不满意, note: the
+    comment): by the enterprise's side, a grant whose rows (uscc) cover the enterprise; the first
+    不满意 reopens the request. Idempotent by action_id. Needs a grant on ops.enterprise_requests."""
+    from govlake.services.request_handling import HandlingError, act
+
+    consumer = deps.caller(request, cred)
+    g = deps.grant_for(request, deps.product_or_404(request, REQUESTS_PRODUCT), consumer)
+    deps.admit(request, consumer, "services")
+    ev = audit_event(request)
+    ev.filters = {"request_id": request_id, "action": body.action, "action_id": body.action_id}
+    try:
+        e = act(Lakehouse(None, request.app.state.settings), request_id=request_id, action=body.action,
+                action_id=body.action_id, actor=consumer, actor_dept=_unit_of(request, consumer), note=body.note,
+                evaluation=body.evaluation, uscc_scope=_scope(g))
+    except HandlingError as err:
+        raise HTTPException(err.status, str(err))
+    ev.rows = 1
+    ev.detail = f"enterprise request {request_id} {body.action}" + (" (repeat)" if e.duplicate else "")
+    if e.duplicate:
+        response.status_code = 200
+    return e.to_dict()
+
+
+# the portal page of a unit's queue (/portal/requests), mounted with these routes
+from govlake.services.request_pages import router as _pages  # noqa: E402
+
+router.include_router(_pages)

@@ -24,20 +24,26 @@ def space() -> None:
 
 
 @space.command("generate")
-@click.option("--parks", "n", default=None, type=int, help="number of parks (default 1,896)")
-@click.option("--seed", default=None, type=int)
+@click.option("--parks", "n", default=None, type=int,
+              help="write N generated parks instead of the ingested inventory (a demo lake without landing)")
+@click.option("--seed", default=None, type=int, help="seed of the generated parks (with --parks)")
 @click.option("--as-of", default=None, help="YYYY-MM-DD (default today)")
 def generate_cmd(n, seed, as_of) -> None:
-    """Write gold.industrial_parks (generated) and gold.space_needs (from the released profile),
-    each through its quality gate, then release them (发布版本)."""
+    """Write gold.industrial_parks (from bronze.industrial_parks, the ingested inventory; or
+    generated with --parks) and gold.space_needs (from the released profile), each through its
+    quality gate, then release them (发布版本)."""
     from govlake import release
     from govlake.services.table_gate import TableGate
     from govlake.space.inventory import write_needs, write_parks
-    from govlake.space.parks import N_PARKS, SEED
+    from govlake.space.parks import SEED, generate_parks
 
     lake, day = _lake(), _day(as_of)
     gate = TableGate(lake)
-    parks = write_parks(lake, n or N_PARKS, SEED if seed is None else seed, day, gate=gate)
+    given = generate_parks(n, SEED if seed is None else seed, day) if n else None
+    try:
+        parks = write_parks(lake, day, gate=gate, parks=given)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e))
     needs = write_needs(lake, day, gate=gate)
     gate.flush()
     rel = release.publish(lake, f"space-generate@{day}", {w["table"]: w["version"] for w in (parks, needs)}, step="space")
