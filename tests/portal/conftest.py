@@ -1,11 +1,19 @@
 """A small published lake for the portal (built once per session): enterprise tags with two
 versions, the petition SLA fact, reports and dispatch table, a recorded quality result, lineage
 events and a release; plus people's accounts in the access store (catalog grants imported on
-first open)."""
+first open). And `browser`: the portal in chromium, for the browser tests of any portal app."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +48,7 @@ def portal_lake(spark, tmp_path_factory):
                "monthly": lambda d: d.replace(day=1)}
     for name, period in periods.items():
         commit_rows(lake, spark, f"gold.rpt_petition_sla_{name}", report_rows(fact, period), REPORT_SCHEMA)
-    validate(spark.createDataFrame(tag_rows[:3], tag_ddl), "gold.enterprise_tags", engine="metrics", lake=lake)
+    validate(spark.createDataFrame(tag_rows[:3], tag_ddl), "gold.enterprise_tags", engine="arrow", lake=lake)
     release.publish(lake, "test-run", ["gold.enterprise_tags", "gold.fct_petition_sla", "gold.petition_dispatch",
                                        "gold.rpt_petition_sla_daily"], step="test")
     # lineage as the build reports it: the tags from the silver registry and certificates
@@ -67,3 +75,76 @@ def portal_app(portal_lake):
     from govlake.api.app import create_app
 
     return create_app(portal_lake["settings"])  # the API app serves the portal under /portal
+
+
+# -- the portal in a real browser -------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def _served(app):
+    """uvicorn serving `app` on a free port, in a thread; yields its URL."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert t.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        t.join(10)
+
+
+def _log_in(page, username: str, password: str) -> None:
+    """Log in through the login form a protected page sends to; lands on the catalog."""
+    page.goto(page.base + "/portal/products")
+    assert "/portal/login" in page.url  # not logged in: sent to the login page
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login")
+    page.wait_for_url(re.compile(r".*/portal/products$"))
+
+
+def _shoot(page, name: str, full_page: bool = False) -> None:
+    """With GOVLAKE_PORTAL_SCREENSHOTS=<dir>, the page saved there (docs/screenshots/)."""
+    folder = os.environ.get("GOVLAKE_PORTAL_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture
+def browser():
+    """open(app, height=800) -> a chromium page (Debian's chromium driven by playwright's wheel
+    driver, no `playwright install`; zh-CN, 1280 px wide) on `app` served by uvicorn on a free
+    port. The page carries `base` (the app's URL), `log_in(username, password)` and
+    `shoot(name, full_page=False)`. Skips without chromium; all closed after the test."""
+    if not shutil.which(CHROMIUM):
+        pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with contextlib.ExitStack() as stack:
+        def open_page(app, height: int = 800):
+            base = stack.enter_context(_served(app))
+            pw = stack.enter_context(sync_playwright())
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            stack.callback(chromium.close)
+            context = chromium.new_context(viewport={"width": 1280, "height": height}, locale="zh-CN")
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            page.base = base
+            page.log_in = lambda username, password: _log_in(page, username, password)
+            page.shoot = lambda name, full_page=False: _shoot(page, name, full_page)
+            return page
+
+        yield open_page

@@ -1,84 +1,30 @@
-"""The portal in a real browser: Debian's chromium driven by playwright (its wheel's driver; no
-`playwright install`), against uvicorn on a free port over the small lake of conftest.py.
+"""The portal in a real browser (conftest.py's `browser`: chromium against uvicorn) over the small
+lake of conftest.py.
 
 A member of 工信局 finds a product and applies, the owner of 政数局 approves, the member reads
 the rows in the portal and the department's consumer through the API with its key, and the
-owner sees both reads in the usage page's audit rows. With
-GOVLAKE_PORTAL_SCREENSHOTS=<dir> the main pages are saved there (docs/screenshots/)."""
+owner sees both reads in the usage page's audit rows. With GOVLAKE_PORTAL_SCREENSHOTS=<dir> the
+main pages are saved there (docs/screenshots/)."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
 from portal_lake import MEMBER, OWNER, PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PRODUCT = "gold.rpt_petition_sla_weekly"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def server(portal_app):
-    import uvicorn
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(portal_app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert t.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
-
-
-@pytest.fixture
-def page(server, tmp_path):
-    if not shutil.which(CHROMIUM):
-        pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        context.set_default_timeout(15_000)
-        pg = context.new_page()
-        pg.base = server
-        yield pg
-        browser.close()
-
-
-def shoot(page, name: str) -> None:
-    folder = os.environ.get("GOVLAKE_PORTAL_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+def page(browser, portal_app):
+    return browser(portal_app)
 
 
 def log_in(page, who) -> None:
-    page.goto(page.base + "/portal/products")
-    assert "/portal/login" in page.url  # not logged in: sent to the login page
-    page.fill("#username", who[0])
-    page.fill("#password", PASSWORD)
-    page.click("#login")
-    page.wait_for_url(re.compile(r".*/portal/products$"))
+    page.log_in(who[0], PASSWORD)
     assert who[3] in page.inner_text("#who")
 
 
@@ -89,19 +35,21 @@ def log_out(page) -> None:
 
 def test_apply_approve_read_audit_in_a_browser(page, portal_lake):
     log_in(page, MEMBER)
-    shoot(page, "login-catalog")
+    page.shoot("login-catalog")
     row = page.locator(f'tr[data-product="{PRODUCT}"]')
     assert "未授权" in row.inner_text()
     row.locator("a").first.click()
     page.wait_for_selector("#product-title")
     assert PRODUCT in page.inner_text("#product-title")
-    shoot(page, "product")
+    page.shoot("product")
     page.click("#apply-link")
     page.select_option("#consumer", "gxj_enterprise_service")
     page.fill("#purpose", "工业企业诉求周度时效分析")
     page.fill("#row_scope", "dept_code=GXJ")
     page.fill("#days", "90")
-    shoot(page, "apply")
+    page.fill("#rate_per_s", "2")      # 限流, as `govlake access apply --rate 2 --burst 4`
+    page.fill("#rate_burst", "4")
+    page.shoot("apply")
     page.click("#submit-apply")
     page.wait_for_selector("#flash")
     assert "已提交" in page.inner_text("#flash")
@@ -113,23 +61,27 @@ def test_apply_approve_read_audit_in_a_browser(page, portal_lake):
     page.click("#nav-approvals")
     pending = page.locator("#pending tr", has_text=PRODUCT)
     assert "gxj_enterprise_service" in pending.inner_text() and "工业企业诉求周度时效分析" in pending.inner_text()
-    shoot(page, "approvals")
+    assert "2 次/秒，突发 4" in pending.inner_text()  # the rate applied for
+    assert pending.locator("input.rate").input_value() == "2"
+    page.shoot("approvals")
+    pending.locator("input.rate").fill("1.5")  # the owner grants another rate
+    pending.locator("input.burst").fill("3")
     pending.locator("button.approve").click()
     page.wait_for_selector("#flash")
-    assert "已批准" in page.inner_text("#flash")
+    assert "已批准" in page.inner_text("#flash") and "限流 1.5 次/秒、突发 3" in page.inner_text("#flash")
     log_out(page)
 
     log_in(page, MEMBER)
     page.click("#nav-grants")
     grant = page.locator(f'#grants tr[data-product="{PRODUCT}"]')
-    assert "有效" in grant.inner_text()
+    assert "有效" in grant.inner_text() and "1.5 次/秒，突发 3" in grant.locator("td.rate").inner_text()
     grant.locator("a", has_text="读取").click()
     page.wait_for_selector("#read-summary")
     weeks = 3  # 2026-11-01..12 in weekly periods; the row scope keeps 工信局's row of each
     assert f"共 {weeks} 行" in page.inner_text("#read-summary")
     depts = page.locator("#rows tr td:nth-child(2)").all_inner_texts()
     assert depts == ["GXJ"] * weeks
-    shoot(page, "read")
+    page.shoot("read")
     log_out(page)
     # the same consumer through the API with a key issued to it: the same grant and row scope
     import httpx
@@ -150,11 +102,11 @@ def test_apply_approve_read_audit_in_a_browser(page, portal_lake):
     text = page.locator("#audit tr", has_text=f"GET /products/{PRODUCT}").first.inner_text()
     assert "gxj_enterprise_service" in text and "allowed" in text
     assert page.locator("#usage-summary").inner_text().startswith("成功请求 2 次")
-    shoot(page, "usage")
+    page.shoot("usage")
     if os.environ.get("GOVLAKE_PORTAL_SCREENSHOTS"):  # the other main pages, for docs/portal.md
         for name, url in (("lineage", "/portal/products/gold.enterprise_tags/lineage"),
                           ("field-lineage", "/portal/products/gold.enterprise_tags/fields/tag_name/lineage"),
                           ("profile-fields", "/portal/products/gold.enterprise_profile"),
                           ("sla", "/portal/petitions/sla?period=daily"), ("dispatch", "/portal/petitions/dispatch")):
             page.goto(page.base + url)
-            shoot(page, name)
+            page.shoot(name)

@@ -2,66 +2,36 @@
 through the app's HTTP stack (who may use it, forms, download, audit) and in chromium (a member
 of 工信局 logs in, submits an aggregate, sees the suppressed cells marked, then sees a
 differencing query refused with its reason and both jobs in the list, and downloads the result).
-The catalog grants gold.enterprise_profile to gxj_enterprise_service (工信局)."""
+The catalog grants gold.enterprise_profile to gxj_enterprise_service (工信局). The lake is the
+clean-room tests' (tests/cleanroom_lake.py), the browser conftest.py's `browser`."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import random
 import re
-import shutil
-import socket
-import threading
-import time
 from collections import Counter
-from pathlib import Path
 
-import pyarrow as pa
 import pytest
-from deltalake import write_deltalake
+from cleanroom_lake import PROFILE, enterprises, make_lake
 from fastapi.testclient import TestClient
 
 from govlake import access
-from govlake.lakehouse import Lakehouse
 from govlake.settings import Settings
 
 PASSWORD = "cleanroom-pass-2026"
 MEMBER, OUTSIDER = ("gxj_zhao", "member", "GXJ", "赵工信"), ("swj_qian", "member", "SWJ", "钱商务")
 CONSUMER = "gxj_enterprise_service"
-PROFILE = "gold.enterprise_profile"
-STREETS = {"440306017": 26, "440306018": 21, "440306019": 13}
 BREAKDOWN = ("SELECT street_code, enterprise_size, count(*) AS n FROM gold.enterprise_profile "
              "GROUP BY street_code, enterprise_size")
 BY_STREET = ("SELECT street_code, count(*) AS n, sum(revenue_y1_wan) AS rev FROM gold.enterprise_profile "
              "{where}GROUP BY street_code")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _rows() -> list[dict]:
-    rnd = random.Random(7)
-    rows, n = [], 0
-    for street, count in STREETS.items():
-        for _ in range(count):
-            n += 1
-            rows.append({"uscc": f"91440300{n:010d}", "ent_name": f"企业{n}", "street_code": street,
-                         "industry_code": rnd.choice(["C39", "I65", "F51"]),
-                         "enterprise_size": rnd.choice(["小型", "微型", "中型"]),
-                         "revenue_y1_wan": None if n % 9 == 0 else round(rnd.uniform(50, 5000), 1)})
-    return rows
 
 
 @pytest.fixture
 def world(tmp_path):
     settings = Settings(lake_root=tmp_path / "lake", spark_shuffle_partitions=4)
-    lake = Lakehouse(None, settings)
-    schema = pa.schema([("uscc", pa.string()), ("ent_name", pa.string()), ("street_code", pa.string()),
-                        ("industry_code", pa.string()), ("enterprise_size", pa.string()),
-                        ("revenue_y1_wan", pa.float64())])
-    write_deltalake(str(lake.path(PROFILE)), pa.Table.from_pylist(_rows(), schema), mode="append")
+    make_lake(settings)
     store = access.open_store(settings)   # the catalog's grants are imported on first open
     access.create_account(store, "admin", None, "admin")
     for username, role, dept, name in (MEMBER, OUTSIDER):
@@ -89,7 +59,7 @@ def _csrf(html: str) -> str:
 
 
 def _expected_breakdown(k: int = 10) -> tuple[dict, int]:
-    cells = Counter((x["street_code"], x["enterprise_size"]) for x in _rows())
+    cells = Counter((x["street_code"], x["enterprise_size"]) for x in enterprises())
     return {c: n for c, n in cells.items() if n >= k}, sum(1 for n in cells.values() if n < k)
 
 
@@ -116,7 +86,7 @@ def test_page_submit_download_and_audit(app, world):
     assert {(x["street_code"], x["enterprise_size"]): int(x["n"]) for x in got} == released
     # a model run for an enterprise that did not authorise the consumer: refused, reason shown
     r = client.post("/portal/cleanroom", data={"csrf": token, "consumer": CONSUMER, "kind": "model",
-                                               "model": "precredit", "uscc": _rows()[0]["uscc"]})
+                                               "model": "precredit", "uscc": enterprises()[0]["uscc"]})
     assert 'id="cr-refused"' in r.text and "HTTP 403" in r.text and "未授权" in r.text
     refused_id = int(re.search(r"作业 #(\d+) 被拒绝", r.text).group(1))
     assert client.get(f"/portal/cleanroom/jobs/{refused_id}.csv").status_code == 404
@@ -137,56 +107,9 @@ def test_page_submit_download_and_audit(app, world):
 
 
 # -- in a browser ---------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def browser_page(app):
-    if not shutil.which(CHROMIUM):
-        pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs it)")
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert t.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            context.set_default_timeout(15_000)
-            pg = context.new_page()
-            pg.base = f"http://127.0.0.1:{port}"
-            yield pg
-            browser.close()
-    finally:
-        srv.should_exit = True
-        t.join(10)
-
-
-def _shoot(page, name: str) -> None:
-    folder = os.environ.get("GOVLAKE_PORTAL_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def test_cleanroom_in_a_browser(browser_page, world):
-    page = browser_page
-    page.goto(page.base + "/portal/products")
-    assert "/portal/login" in page.url
-    page.fill("#username", MEMBER[0])
-    page.fill("#password", PASSWORD)
-    page.click("#login")
-    page.wait_for_url(re.compile(r".*/portal/products$"))
+def test_cleanroom_in_a_browser(browser, app):
+    page = browser(app, height=900)
+    page.log_in(MEMBER[0], PASSWORD)
     page.click("#nav-cleanroom")
     page.wait_for_selector("#cr-sql-form")
     assert page.locator("#cr-consumer").input_value() == CONSUMER
@@ -201,7 +124,7 @@ def test_cleanroom_in_a_browser(browser_page, world):
     shown = {tuple(page.locator("#cr-rows tr").nth(i).locator("td").all_inner_texts()[:3])
              for i in range(1, 1 + len(released))}
     assert shown == {(s, z, str(n)) for (s, z), n in released.items()}
-    _shoot(page, "cleanroom-result")
+    page.shoot("cleanroom-result", full_page=True)
     got = page.request.get(page.base + page.get_attribute("#cr-download", "href"))
     assert got.status == 200 and got.text().lstrip("\ufeff").splitlines()[0] == "street_code,enterprise_size,n"
 
@@ -219,4 +142,4 @@ def test_cleanroom_in_a_browser(browser_page, world):
     outcomes = page.locator("#cr-jobs tr[data-job]").evaluate_all("rs => rs.map(r => r.dataset.outcome)")
     assert outcomes == ["denied", "allowed", "allowed"]                    # newest first
     assert "differencing" in page.locator('#cr-jobs tr[data-outcome="denied"]').inner_text()
-    _shoot(page, "cleanroom-refused")
+    page.shoot("cleanroom-refused", full_page=True)

@@ -47,12 +47,15 @@ Column levels and masking (字段分级与脱敏), derived from the catalog, not
     access.masked_columns(product, grant, columns, settings) -> list[str]
 
 Audit (审计), hash-chained (sha256(prev_hash + canonical row)):
-    access.append_audit(store, AuditEvent(...)) -> int           # the row id
+    access.append_audit(store, AuditEvent(...)) -> int           # the row id (committed now)
+    access.audit.record(store, AuditEvent(...), usage_rows=0)    # a served request's row: the worker's
+                                                                 # journal, folded within 1 s (audit_journal)
     access.query_audit(store, product=None, consumer=None, since=None, outcome=None, limit=100) -> list[dict]
     access.verify_audit(store) -> AuditCheck                     # .ok, .rows, .first_broken
 
 Rate limits (限流): govlake.access.rate_limits (buckets shared by the API's worker processes),
-enforced for every read by govlake.access.reads.admit. Key and grant lookups are reused for at
+enforced for every read by govlake.access.reads.admit, and for the routes that are not product
+reads by govlake.access.reads.admit_route (per consumer and route class). Key and grant lookups are reused for at
 most lookup_cache.REVOCATION_BOUND_S (1 s) when a decision is made in another process.
 
 Bootstrap: access.bootstrap(store, settings) turns the `consumers:` of catalog/products.yaml into

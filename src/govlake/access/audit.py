@@ -1,94 +1,51 @@
 """The audit trail (审计日志): one row per API request, allowed or denied, and per access decision.
 
-Tamper-evident: each row stores hash = sha256(prev_hash + canonical row), the canonical row being
-its fields (id included) as sorted compact JSON; the first row's prev_hash is 64 zeros. Editing,
-deleting or reordering a row breaks the chain at that row (`verify_audit` names it); the
-database's triggers already refuse UPDATE and DELETE, so a break means the file was changed
-behind the platform's back.
+The rows form a hash chain (govlake.access.audit_chain: the row, its hash, the direct append).
+Requests served by the API are journaled first and folded into the table within a bounded delay
+(govlake.access.audit_journal); every reader here folds before it reads, so it sees every request
+already answered.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 
+from govlake.access import audit_journal
+from govlake.access.audit_chain import (FIELDS, GENESIS, AuditEvent, append_audit, canonical, chain_hash,
+                                        row_of)
 from govlake.access.database import AccessStore, stamp
 
-GENESIS = "0" * 64
-FIELDS = ["id", "ts", "actor_kind", "actor", "key_id", "action", "product", "version", "filters", "columns",
-          "rows", "purpose", "grant_id", "client", "outcome", "status", "detail"]
+__all__ = ["FIELDS", "GENESIS", "AuditEvent", "append_audit", "canonical", "chain_hash", "row_of", "record",
+           "rows_served_today", "query_audit", "AuditCheck", "verify_audit"]
 
-
-@dataclass
-class AuditEvent:
-    action: str
-    outcome: str                      # allowed | denied | error
-    actor_kind: str = "anonymous"     # consumer | account | anonymous | system
-    actor: str | None = None
-    key_id: str | None = None
-    product: str | None = None
-    version: int | None = None
-    filters: dict | None = None
-    columns: list[str] | None = None
-    rows: int | None = None
-    purpose: str | None = None
-    grant_id: int | None = None
-    client: str | None = None
-    status: int | None = None
-    detail: str | None = None
-    ts: str | None = None
-
-
-_EVENT_FIELDS = [f.name for f in dataclasses.fields(AuditEvent)]
-
-
-def _json(v) -> str | None:
-    return None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def canonical(row: dict) -> str:
-    return json.dumps({k: row[k] for k in FIELDS}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def chain_hash(prev_hash: str, row: dict) -> str:
-    return hashlib.sha256((prev_hash + canonical(row)).encode("utf-8")).hexdigest()
-
-
-def append_audit(store: AccessStore, event: AuditEvent, *, usage_rows: int = 0) -> int:
-    """Append one row to the chain; returns its id. usage_rows: rows to count against the
-    consumer's daily cap in the same transaction (so cap and audit never disagree)."""
-    # a shallow copy: asdict would deep-copy filters and columns first (a visible share of a read)
-    row = {name: getattr(event, name) for name in _EVENT_FIELDS}
-    row["ts"] = row["ts"] or stamp()
-    row["filters"], row["columns"] = _json(row["filters"]), _json(row["columns"])
-    if row["version"] is not None and not -2 ** 63 <= int(row["version"]) < 2 ** 63:
-        row["detail"] = f"version {row['version']} " + (row["detail"] or "")  # beyond SQLite's integers
-        row["version"] = None
-    with store.write() as db:
-        last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        row["id"] = (last["id"] + 1) if last else 1
-        prev = last["hash"] if last else GENESIS
-        h = chain_hash(prev, row)
-        db.execute(f"INSERT INTO audit ({', '.join(FIELDS)}, prev_hash, hash) VALUES ({', '.join('?' * len(FIELDS))}, ?, ?)",
-                   [row[k] for k in FIELDS] + [prev, h])
-        if usage_rows and event.actor and event.product:
-            db.execute("INSERT INTO usage VALUES (?, ?, ?, ?) ON CONFLICT (consumer_id, product, day) "
-                       "DO UPDATE SET rows = rows + excluded.rows",
-                       (event.actor, event.product, row["ts"][:10], usage_rows))
-    return row["id"]
+record = audit_journal.record
 
 
 def rows_served_today(store: AccessStore, consumer_id: str, product: str) -> int:
-    r = store.query("SELECT rows FROM usage WHERE consumer_id = ? AND product = ? AND day = ?",
-                    (consumer_id, product, stamp()[:10]))
-    return r[0]["rows"] if r else 0
+    """Rows counted against the daily cap: the folded ones, plus this process's journaled ones
+    not yet folded (read in one snapshot with the folded offsets, so none is counted twice)."""
+    day = stamp()[:10]
+    j = audit_journal.active(store)
+    if j is None or not j.unfolded:
+        r = store.query("SELECT rows FROM usage WHERE consumer_id = ? AND product = ? AND day = ?",
+                        (consumer_id, product, day))
+        return r[0]["rows"] if r else 0
+    with store.lock:
+        store.db.execute("BEGIN")  # one read snapshot for usage and the offsets (WAL)
+        try:
+            r = store.db.execute("SELECT rows FROM usage WHERE consumer_id = ? AND product = ? AND day = ?",
+                                 (consumer_id, product, day)).fetchone()
+            offsets = audit_journal.folded_offsets(store.db, {u[0] for u in j.unfolded})
+        finally:
+            store.db.execute("COMMIT")
+    return (r["rows"] if r else 0) + j.pending_rows(offsets, consumer_id, product, day)
 
 
 def query_audit(store: AccessStore, *, product: str | None = None, consumer: str | None = None,
                 since: str | None = None, outcome: str | None = None, limit: int = 100) -> list[dict]:
-    """Audit rows, newest first. since: an ISO date or timestamp (UTC)."""
+    """Audit rows, newest first (journaled requests folded first). since: an ISO date or timestamp (UTC)."""
+    audit_journal.fold(store)
     where, params = [], []
     for col, v in (("product", product), ("actor", consumer), ("outcome", outcome)):
         if v is not None:
@@ -116,8 +73,9 @@ class AuditCheck:
 
 
 def verify_audit(store: AccessStore) -> AuditCheck:
-    """Walk the chain from the first row: ids consecutive, each prev_hash the previous hash,
-    each hash recomputed from the row."""
+    """Walk the chain from the first row (journaled requests folded first): ids consecutive,
+    each prev_hash the previous hash, each hash recomputed from the row."""
+    audit_journal.fold(store)
     prev, expected_id, n = GENESIS, 1, 0
     with store.lock:
         cur = store.db.execute("SELECT * FROM audit ORDER BY id")

@@ -108,6 +108,13 @@ CREATE TABLE IF NOT EXISTS usage (
     PRIMARY KEY (consumer_id, product, day)
 );
 
+-- how far each audit journal is folded into the audit table (govlake.access.audit_journal),
+-- moved in the same transaction as the rows it folds: each journaled record folds exactly once
+CREATE TABLE IF NOT EXISTS journal_folds (
+    file   TEXT PRIMARY KEY,
+    offset INTEGER NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS audit (
     id         INTEGER PRIMARY KEY,
     ts         TEXT NOT NULL,

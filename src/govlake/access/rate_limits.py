@@ -36,6 +36,14 @@ PUBLIC_RATE = (5.0, 20)      # a 公开 product read without a grant, per consum
 MAX_RATE_PER_S = 10_000.0
 MAX_BURST = 100_000
 REASON = "rate_limited"
+# routes that are not product reads (no grant rate applies), per consumer and class: requests per
+# second, burst, label. Writes and heavy computations, so lower than a keyed read's default.
+ROUTE_CLASSES = {
+    "services": (10.0, 30, "企业服务 enterprise services"),        # 一企一档, 诉求直达 submit / queue / actions
+    "petitions": (10.0, 30, "民生诉求分拨 petition dispatch"),    # online 分拨 / 填单, 退单, 快速裁决
+    "sandbox": (0.5, 5, "政策沙盘推演 policy sandbox"),           # each run evaluates every enterprise
+    "cleanroom": (0.5, 5, "数据沙箱作业 cleanroom jobs"),         # a job runs a query or a model inside
+}
 
 _MAGIC = b"GLRB0001"
 _HEADER = struct.Struct("<8sQ")          # magic, slots

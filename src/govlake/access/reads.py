@@ -143,13 +143,27 @@ def admit(store, consumer: str, p: Product, g: Grant | None) -> None:
     retry_after) past it. The buckets are shared by every worker process of the lake's API."""
     rate, burst = grant_rate(p, g)
     key = f"grant:{g.id}" if g is not None else f"public:{consumer}:{p.name}"
+    _take(store, key, rate, burst, f"{p.name} (burst {burst}) under {'grant ' + str(g.id) if g is not None else 'no grant'}",
+          consumer)
+
+
+def admit_route(store, consumer: str, route_class: str) -> None:
+    """Count one request of a route that is not a product read (企业服务, 民生诉求分拨, 政策沙盘推演,
+    数据沙箱: rate_limits.ROUTE_CLASSES) against the consumer's rate for that class; the same
+    buckets, refusal and audit as admit()."""
+    rate, burst, label = rate_limits.ROUTE_CLASSES[route_class]
+    _take(store, f"route:{route_class}:{consumer}", rate, burst, f"{label} (route class {route_class}, burst {burst})",
+          consumer)
+
+
+def _take(store, key: str, rate: float, burst: int, what: str, consumer: str) -> None:
     try:
         rate_limits.limiter_for(store).take(key, rate, burst)
     except rate_limits.RateLimited as e:
         refusal = AccessDenied(
-            429, f"{rate_limits.REASON}: {consumer} may make {rate:g} requests per second to {p.name} (burst {burst}) "
-                 f"under {'grant ' + str(g.id) if g is not None else 'no grant'}; retry after {e.retry_after:.2f} s "
-                 f"(请求过于频繁，已限流)", reason=rate_limits.REASON, retry_after=e.retry_after)
+            429, f"{rate_limits.REASON}: {consumer} may make {rate:g} requests per second to {what}; "
+                 f"retry after {e.retry_after:.2f} s (请求过于频繁，已限流)", reason=rate_limits.REASON,
+            retry_after=e.retry_after)
         rate_limits.note_denial(e.retry_after, refusal.message)
         raise refusal
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from govlake import release
 from govlake.access import Grant, active_grant, open_store
-from govlake.access import read_runs, reads
+from govlake.access import audit_journal, read_runs, reads
 from govlake.access.reads import MAX_COLUMNS_PARAM, PROFILE, TAGS
 from govlake.api import deps
 from govlake.api.read_json import ReadJSON
@@ -89,9 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # reader runs (OpenLineage) are written by a background thread while serving, and every
         # queued one before the process ends (govlake.access.read_runs)
         read_runs.start()
+        audit_journal.start(store)  # request audit rows journaled, folded off the request path
         try:
             yield
         finally:
+            audit_journal.stop(store)
             read_runs.stop()
 
     app = FastAPI(title="govlake API", version="2", lifespan=lifespan,
@@ -283,6 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumer = consumer_or_401(request, cred)
         p = product_or_404(product)
         grant_or_403(request, p, consumer)
+        deps.admit(request, consumer, "petitions")
         parts = [petition.get(f) for f in ("title", "content", "address_text", "requester_id", "ticket_id")]
         if any(v is not None and not isinstance(v, str) for v in parts):
             raise HTTPException(422, "title, content, address_text, requester_id, ticket_id are text (须为文本)")
@@ -293,7 +296,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(422, f"a petition's text is at most {MAX_TEXT_CHARS} characters (诉求内容过长)")
         return consumer, p, text
 
-    @app.post("/petitions/dispatch", responses=errors(401, 403, 404, 422, 503))
+    @app.post("/petitions/dispatch", responses=errors(401, 403, 404, 422, 429, 503))
     def dispatch(request: Request, petition: dict = Body(...),
                  cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """Online 智能分拨 for one petition: top-3 departments with reasons (文本模型, 权责清单,
@@ -323,7 +326,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          requester_id=petition.get("requester_id"),
                          category_model=online_category_model(settings)).as_dict()
 
-    @app.post("/petitions/form", responses=errors(401, 403, 404, 422))
+    @app.post("/petitions/form", responses=errors(401, 403, 404, 422, 429))
     def petition_form(request: Request, petition: dict = Body(...),
                       cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """智能填单 for one petition text: category (三级), request type, standard address with its
@@ -333,7 +336,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _emit_read(consumer, p.name, None, 1)
         return {"ticket_id": petition.get("ticket_id"), "form": _petition_form(petition, text)}
 
-    @app.post("/policies/sandbox", responses=errors(400, 401, 403, 404, 422))
+    @app.post("/policies/sandbox", responses=errors(400, 401, 403, 404, 422, 429))
     def policy_sandbox(request: Request, body: SandboxRequest,
                        cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
         """政策沙盘推演: a draft's reach, cost, sensitivity, diff and overlap over the released
@@ -346,6 +349,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumer = consumer_or_401(request, cred)
         p = product_or_404(PROFILE)
         g = grant_or_403(request, p, consumer)
+        deps.admit(request, consumer, "sandbox")
         try:
             docs = reads.sandbox_drafts(g, [t for t in (body.draft, body.against) if t], settings)
         except reads.AccessDenied as e:

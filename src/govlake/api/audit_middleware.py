@@ -1,5 +1,6 @@
-"""One audit row per API request (govlake.access.audit), allowed or denied, written after the
-response status is known. The route fills in what it learns (consumer, product, version,
+"""One audit row per API request (govlake.access.audit), allowed or denied, recorded after the
+response status is known and before the answer starts (into the worker's audit journal while
+serving, govlake.access.audit_journal). The route fills in what it learns (consumer, product, version,
 filters, rows, purpose) on the request's AuditEvent; a request refused before that (no key,
 bad parameters) is still recorded with its status and client address.
 """
@@ -10,7 +11,7 @@ import math
 
 from starlette.requests import Request
 
-from govlake.access.audit import AuditEvent, append_audit
+from govlake.access.audit import AuditEvent, record as record_audit
 from govlake.access.consumers import AuthError, key_id_of, verify_key
 from govlake.access.database import AccessStore
 from govlake.access.rate_limits import DENIAL
@@ -78,7 +79,8 @@ class AuditMiddleware:
                 self._identify(scope, ev)
             if ev.outcome != "allowed":
                 ev.rows = 0 if ev.rows is not None else None
-            append_audit(self.store, ev, usage_rows=(ev.rows or 0) if ev.outcome == "allowed" else 0)
+            # into this worker's journal (folded into the table off the request path), before the answer
+            record_audit(self.store, ev, usage_rows=(ev.rows or 0) if ev.outcome == "allowed" else 0)
             done.append(code)
 
         async def send_audited(message):

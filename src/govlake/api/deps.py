@@ -12,7 +12,7 @@ from fastapi import HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from govlake.access import AuthError, Grant, active_grant, verify_key
+from govlake.access import AuthError, Grant, active_grant, reads, verify_key
 from govlake.access.consumers import key_id_of
 from govlake.api.audit_middleware import audit_event
 from govlake.products import Product, load_catalog
@@ -68,3 +68,18 @@ def grant_for(request: Request, p: Product, consumer: str, *, export: bool = Fal
     if export and not (g is not None and g.export):
         raise HTTPException(403, f"bulk export of {p.name} needs a grant with export (导出须经授权)")
     return g
+
+
+def admit(request: Request, consumer: str, route_class: str, *, product: Product | None = None,
+          grant: Grant | None = None) -> None:
+    """One request of a route that is not a product read, admitted in govlake.access (the one place
+    for rates and caps): the consumer's rate for the route class (rate_limits.ROUTE_CLASSES) and,
+    given the product read, the grant's rows per day. 429 with Retry-After past the rate (the
+    middleware audits it as denied, reason rate_limited)."""
+    store = request.app.state.store
+    try:
+        reads.admit_route(store, consumer, route_class)
+        if product is not None:
+            reads.daily_remaining(store, consumer, product, grant)
+    except reads.AccessDenied as e:
+        raise HTTPException(e.status, e.message, headers=e.headers)

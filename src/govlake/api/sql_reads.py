@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from govlake.access import reads
+from govlake.lakehouse import arrow_reads
 from govlake.products import Product
 
 MAX_SQL_CHARS = 20_000
@@ -142,10 +143,9 @@ def run_sql(lake, store, consumer: str, sql: str, granted: list[tuple[Product, o
                                               f"(该产品不支持SQL查询)")
             version = reads.served_version(lake, p, None)
             versions[p.name] = version
-            if reads.parquet_bytes(lake, p.name, version) > reads.SNAPSHOT_MAX_PARQUET_BYTES:
-                # the rows would be materialised in this process, outside DuckDB's memory limit
-                raise reads.AccessDenied(422, f"{p.name} is too large for SQL here: read it by key with "
-                                              f"GET /products/{p.name} (数据量过大，请按主键读取)")
+            # a table too large to hold is scanned where it lies, not materialised in this process
+            # (outside DuckDB's memory limit): the row scope in the scan, DuckDB's filters pushed down
+            large = reads.parquet_bytes(lake, p.name, version) > reads.SNAPSHOT_MAX_PARQUET_BYTES
             schema = reads.schema_of(lake, p.name, version)
             names = schema.names
             cols = reads.visible_columns(p, g, names, settings)
@@ -153,10 +153,14 @@ def run_sql(lake, store, consumer: str, sql: str, granted: list[tuple[Product, o
             where = reads.check_filters(p, g, {}, names, settings)  # the row scope
             where = {c: [reads.typed(c, v, schema.field(c).type) for v in vals] for c, vals in where.items()}
             limit = min(limit, reads.daily_remaining(store, consumer, p, g))
-            con.register(f"_product_{i}", reads.keyed_arrow(lake, p, version, cols, where, whole=True))
+            source = (arrow_reads.lazy_scan(reads.table_path(lake, p.name), version, cols, where) if large
+                      else reads.keyed_arrow(lake, p, version, cols, where, whole=True))
+            con.register(f"_product_{i}", source)
             layer, _, name = p.name.partition(".")
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
-            con.execute(f"CREATE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM _product_{i}")
+            # the view has the visible columns only (a lazy scan's source has every column)
+            con.execute(f"CREATE VIEW {_quote(layer)}.{_quote(name)} AS SELECT {', '.join(map(_quote, cols))} "
+                        f"FROM _product_{i}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         timer = threading.Timer(TIMEOUT_S, con.interrupt)
@@ -177,6 +181,10 @@ def run_sql(lake, store, consumer: str, sql: str, granted: list[tuple[Product, o
         except duckdb.OutOfMemoryException:
             raise reads.AccessDenied(422, f"the statement needs more than {MEMORY_LIMIT} (查询超出内存上限)")
         except duckdb.Error as e:
+            if "already been consumed" in str(e):  # a large table with deletion vectors is streamed once
+                raise reads.AccessDenied(400, "a product too large to hold is read once per statement: name it once, "
+                                              "e.g. WITH p AS MATERIALIZED (SELECT ... FROM layer.name) ... "
+                                              "(大表每条语句只能读取一次)")
             raise reads.AccessDenied(400, f"the statement failed (SQL执行错误): {str(e)[:300]}")
         finally:
             timer.cancel()

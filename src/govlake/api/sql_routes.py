@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from govlake.access import append_audit, reads
-from govlake.access.audit import AuditEvent
+from govlake.access import reads
+from govlake.access.audit import AuditEvent, record as record_audit
 from govlake.api import deps
 from govlake.api.audit_middleware import audit_event
 from govlake.api.sql_reads import MAX_SQL_CHARS, referenced_products, run_sql, sql_hash
@@ -66,7 +66,7 @@ def sql_query(request: Request, body: SqlRequest, cred: HTTPAuthorizationCredent
     ev.filters["versions"] = result.versions
     for p, g in granted[1:]:
         # one audit row (and daily count) per further product: each product's owner sees the read
-        append_audit(store, AuditEvent(ev.action, "allowed", ev.actor_kind, ev.actor, key_id=ev.key_id, product=p.name,
+        record_audit(store, AuditEvent(ev.action, "allowed", ev.actor_kind, ev.actor, key_id=ev.key_id, product=p.name,
                                        version=result.versions.get(p.name), filters=ev.filters, columns=ev.columns,
                                        rows=len(result.rows), purpose=getattr(g, "purpose", "公开数据"),
                                        grant_id=getattr(g, "id", None), client=ev.client, status=200,

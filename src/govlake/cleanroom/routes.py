@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from govlake.api.audit_middleware import audit_event
-from govlake.api.deps import bearer, caller, errors
+from govlake.api.deps import admit, bearer, caller, errors
 from govlake.cleanroom.aggregate_query import MAX_SQL_CHARS
 from govlake.cleanroom.jobs import MAX_USCCS, JobRefused, submit_model, submit_sql
 
@@ -25,6 +25,7 @@ _ERRORS = {
     403: "no grant, masked column, differencing, or enterprises that did not authorise (无权限或被防护拒绝)",
     404: "unknown product or model, or not published (不存在)",
     422: "bad request body (参数错误)",
+    429: "too many jobs: retry after Retry-After seconds (请求过于频繁，已限流)",
     500: "the registered model failed (模型运行失败)",
 }
 
@@ -41,6 +42,7 @@ def cleanroom_job(request: Request, body: JobRequest, cred: HTTPAuthorizationCre
     suppressed, differencing against earlier answers is refused) or a registered model (per-enterprise
     results only for enterprises that authorised the caller)."""
     consumer = caller(request, cred)
+    admit(request, consumer, "cleanroom")  # rate per consumer (govlake.access, 限流)
     if (body.sql is None) == (body.model is None):
         raise HTTPException(422, "give exactly one of sql or model (sql 与 model 二选一)")
     if body.uscc and body.model is None:

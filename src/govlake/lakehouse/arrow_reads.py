@@ -92,6 +92,20 @@ def to_arrow(path: Path, version: int | None = None, columns: list[str] | None =
     return pa.Table.from_batches([b.cast(types) for b in reader], schema=types)
 
 
+def lazy_scan(path: Path, version: int | None, columns: list[str],
+              where: Where | None = None) -> pads.Dataset | pa.RecordBatchReader:
+    """The rows matching `where` of a snapshot, not read yet: for a plain table a pyarrow dataset
+    with the filter in it (a reader such as DuckDB pushes its own projections and filters into the
+    Parquet scan, and may scan it more than once); with deletion vectors, DataFusion's stream of
+    `columns` (read once)."""
+    dt = open_table(path, version)
+    if not has_deletion_vectors(dt):
+        ds = dt.to_pyarrow_dataset()
+        expr = _expression(where)
+        return ds if expr is None else ds.filter(expr)
+    return _query(dt, columns, where)
+
+
 def to_batches(path: Path, columns: list[str], where_in: tuple[str, pa.Array] | None = None) -> Iterator[pa.RecordBatch]:
     """The latest version's rows (some columns) as record batches, streamed. where_in (column,
     values): only rows whose column is among values; on a plain table the string columns are then

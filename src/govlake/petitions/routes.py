@@ -25,7 +25,7 @@ DEPT = r"^[A-Z0-9]{2,16}$"
 ERRORS = {401: "no valid API key (未认证)", 403: "no grant, not this department's ticket, or not the arbiter (无权限)",
           404: "no such ticket or dispatch (不存在)", 409: "refused by the rules: window passed, in arbitration, "
           "already decided (不符合退单或裁决规则)", 422: "bad department or missing reason (参数错误)",
-          429: "the grant's rows per day are used up (超出每日行数)", 503: "no dispatch model trained yet (服务未就绪)"}
+          429: "rows per day used up, or too many requests: retry after Retry-After seconds (超出每日行数或限流)", 503: "no dispatch model trained yet (服务未就绪)"}
 
 
 class ReturnBody(BaseModel):
@@ -43,6 +43,7 @@ class ArbitrationBody(BaseModel):
 def _granted(request: Request, cred) -> str:
     consumer = deps.caller(request, cred)
     deps.grant_for(request, deps.product_or_404(request, DISPATCH), consumer)
+    deps.admit(request, consumer, "petitions")  # rate per consumer (govlake.access, 限流)
     return consumer
 
 
@@ -79,7 +80,7 @@ def ticket_dispatch(request: Request, ticket_id: str = TICKET,
 
 
 @router.post("/petitions/tickets/{ticket_id}/return", summary="退单（部门退回工单并重新分拨）",
-             responses=deps.errors({k: ERRORS[k] for k in (401, 403, 404, 409, 422, 503)}))
+             responses=deps.errors({k: ERRORS[k] for k in (401, 403, 404, 409, 422, 429, 503)}))
 def return_ticket(request: Request, body: ReturnBody, ticket_id: str = TICKET,
                   cred: HTTPAuthorizationCredentials | None = Depends(deps.bearer)) -> dict:
     from govlake.petitions.handling_events import HandlingError, return_ticket as do_return
@@ -94,7 +95,7 @@ def return_ticket(request: Request, body: ReturnBody, ticket_id: str = TICKET,
 
 
 @router.post("/petitions/tickets/{ticket_id}/arbitrate", summary="快速裁决（区民生诉求服务中心）",
-             responses=deps.errors({k: ERRORS[k] for k in (401, 403, 404, 409, 422)}))
+             responses=deps.errors({k: ERRORS[k] for k in (401, 403, 404, 409, 422, 429)}))
 def arbitrate_ticket(request: Request, body: ArbitrationBody, ticket_id: str = TICKET,
                      cred: HTTPAuthorizationCredentials | None = Depends(deps.bearer)) -> dict:
     from govlake.petitions.handling_events import HandlingError, ReturnRules, arbitrate

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from govlake import access
+from govlake.access.grants import default_rate
 from govlake.lakehouse import Lakehouse
 from govlake.lineage.graph import load_graph
 from govlake.portal import grant_reads, login_session, product_facts
@@ -255,12 +257,27 @@ def apply_page(name: str, ctx: Ctx = Depends(user)):
     p = _product(ctx, name)
     levels = access.column_levels(p, ctx.settings)
     return ctx.render("apply.html", f"申请 {p.label}", p=p, consumers=_my_consumers(ctx),
-                      columns=product_facts.fields(ctx.lake, p, levels))
+                      columns=product_facts.fields(ctx.lake, p, levels), default_rate=default_rate(p))
+
+
+def _rate_fields(rate_per_s: str, rate_burst: str) -> tuple[float | None, int | None]:
+    """The form's rate fields (每秒请求数, 突发请求数): blank for the default; the bounds are
+    checked by govlake.access (AccessError), as for `govlake access apply|approve --rate --burst`."""
+    try:
+        rate = float(rate_per_s) if rate_per_s.strip() else None
+        burst = int(rate_burst) if rate_burst.strip() else None
+    except ValueError:
+        raise access.AccessError(f"rate {rate_per_s!r} / burst {rate_burst!r}: numbers, burst a whole number "
+                                 f"(每秒请求数、突发请求数须为数字)")
+    if rate is not None and not math.isfinite(rate):
+        raise access.AccessError(f"rate {rate_per_s!r} is not a number (每秒请求数须为数字)")
+    return rate, burst
 
 
 @router.post("/products/{name}/apply")
 def apply(name: str, ctx: Ctx = Depends(user), csrf: str = Form(""), consumer: str = Form(""),
-          purpose: str = Form(""), columns: str = Form(""), row_scope: str = Form(""), days: int = Form(365)):
+          purpose: str = Form(""), columns: str = Form(""), row_scope: str = Form(""), days: int = Form(365),
+          rate_per_s: str = Form(""), rate_burst: str = Form("")):
     ctx.check_csrf(csrf)
     p = _product(ctx, name)
     if consumer not in {c.id for c in _my_consumers(ctx)}:
@@ -271,12 +288,13 @@ def apply(name: str, ctx: Ctx = Depends(user), csrf: str = Form(""), consumer: s
         col, _, values = row_scope.partition("=")
         scope = {col.strip(): [v.strip() for v in values.split("|") if v.strip()]}
     try:
+        rate, burst = _rate_fields(rate_per_s, rate_burst)
         a = access.apply(ctx.store, consumer, p.name, purpose.strip(), by=ctx.account.username, columns=cols,
-                         row_scope=scope, days=days)
+                         row_scope=scope, days=days, rate_per_s=rate, rate_burst=burst)
     except access.AccessError as e:
         levels = access.column_levels(p, ctx.settings)
         return ctx.render("apply.html", f"申请 {p.label}", p=p, consumers=_my_consumers(ctx), error=str(e),
-                          columns=product_facts.fields(ctx.lake, p, levels))
+                          columns=product_facts.fields(ctx.lake, p, levels), default_rate=default_rate(p))
     return _back("/portal/grants", f"申请 #{a.id} 已提交，等待 {p.owner} 审批 (application submitted)")
 
 
@@ -292,12 +310,16 @@ def approvals(ctx: Ctx = Depends(user)):
 
 
 @router.post("/approvals/{application_id}/{decision}")
-def decide(application_id: int, decision: str, ctx: Ctx = Depends(user), csrf: str = Form(""), reason: str = Form("")):
+def decide(application_id: int, decision: str, ctx: Ctx = Depends(user), csrf: str = Form(""), reason: str = Form(""),
+           rate_per_s: str = Form(""), rate_burst: str = Form("")):
     ctx.check_csrf(csrf)
     try:
         if decision == "approve":
-            g = access.approve(ctx.store, application_id, by=ctx.account.username)
-            msg = f"已批准申请 #{application_id}，授权 #{g.id} 有效至 {_when(g.valid_to)} (approved)"
+            # the approver may set another rate than the one applied for (blank: as applied)
+            rate, burst = _rate_fields(rate_per_s, rate_burst)
+            g = access.approve(ctx.store, application_id, by=ctx.account.username, rate_per_s=rate, rate_burst=burst)
+            msg = (f"已批准申请 #{application_id}，授权 #{g.id} 有效至 {_when(g.valid_to)}，"
+                   f"限流 {g.rate_per_s:g} 次/秒、突发 {g.rate_burst} (approved)")
         elif decision == "reject":
             access.reject(ctx.store, application_id, by=ctx.account.username, reason=reason)
             msg = f"已驳回申请 #{application_id} (rejected)"
