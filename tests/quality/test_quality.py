@@ -6,7 +6,6 @@ import pytest
 
 from govlake.lineage.emitter import read_events
 from govlake.quality import ColumnSpec, QualityGateFailed, gate, suite_from_columns, validate
-from govlake.quality.engine import evaluate
 from govlake.quality.suites import USCC_REGEX, load_sources, suite_from_source, suite_path
 
 from quality_rows import as_dict, frame
@@ -102,6 +101,20 @@ def test_bad_frame_fails_with_readable_message_and_engines_agree(spark, settings
     rec = lake.read("ops.quality_results").collect()
     assert len(rec) == 1 and rec[0]["success"] is False and rec[0]["n_failed"] == 8
     assert "诉求标题" in rec[0]["details"]
+    # it ran through the table's GX Checkpoint, which stored it and made its Data Docs page; the
+    # failures carry their counts and values (the second, SUMMARY pass) on that page
+    import re
+
+    from govlake.quality.checkpoints import project_dir, site_index
+
+    gx_dir = project_dir(settings) / "gx"
+    for kind in ("checkpoints", "validation_definitions"):
+        assert (gx_dir / kind / "bronze.petitions.json").exists(), kind
+    pages = list((site_index(settings).parent / "validations").rglob("*.html"))
+    assert len(pages) == 1 and site_index(settings).exists()
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", pages[0].read_text(encoding="utf-8")))
+    assert "Status: Failed" in page and "Unsuccessful Expectations 8" in page, page[:2000]
+    assert "飞鸽传书" in page and e.value.result.run_id in page
     # lineage: quality.bronze.petitions with assertions and the data-quality metrics facet
     ev = [x for x in read_events(settings.lineage_path) if x["job"]["name"] == "quality.bronze.petitions"]
     assert [x["eventType"] for x in ev] == ["START", "COMPLETE"]
@@ -116,36 +129,33 @@ def test_bad_frame_fails_with_readable_message_and_engines_agree(spark, settings
     if find_spec_dir() is not None:  # valid against the OpenLineage spec
         assert [validate_event(x) for x in ev] == [[], []]
 
-    # The one-aggregation engine gives the same verdicts and counts as GX on the same suite.
-    m_out, used = evaluate(df, suite, "metrics")
-    assert used == "metrics"
-    assert [o.success for o in m_out] == [o.success for o in gx_out]
-    for g, m in zip(gx_out, m_out):
-        if g.unexpected_count is not None and m.unexpected_count is not None:
-            assert g.unexpected_count == m.unexpected_count, (g.describe(), m.describe())
-
-    # So does the Arrow engine over the same rows written as Parquet (a staged table's files).
+    # The Arrow engine gives GX's verdicts and counts on the same rows: written as Parquet (a
+    # staged table's files) and as the frame's rows in memory, with the same null counts.
     import pyarrow.dataset as ds
 
     files = tmp_path / "staged"
     df.write.parquet(str(files))
-    m_nulls, a_nulls = {}, {}
-    evaluate(df, suite, "metrics", null_counts=m_nulls)
-    a_out, used = evaluate(df, suite, "arrow", null_counts=a_nulls, arrow=ds.dataset(str(files), format="parquet"))
-    assert used == "arrow" and a_nulls == m_nulls
-    for m, a in zip(m_out, a_out):
-        assert (m.success, m.unexpected_count, m.observed, m.error) == (a.success, a.unexpected_count, a.observed, a.error), \
-            (m.describe(), a.describe())
+    staged = validate(df, "bronze.petitions", suite, settings=settings, engine="arrow", record=False,
+                      arrow=ds.dataset(str(files), format="parquet"))
+    rows = validate(df, "bronze.petitions", suite, settings=settings, engine="arrow", record=False)
+    assert staged.engine == rows.engine == "arrow"
+    assert staged.null_counts == rows.null_counts == e.value.result.null_counts
+    assert staged.null_counts["title"] == 1
+    for g, a, m in zip(gx_out, staged.outcomes, rows.outcomes):
+        assert g.success == a.success, (g.describe(), a.describe())
+        if g.unexpected_count is not None and a.unexpected_count is not None:
+            assert g.unexpected_count == a.unexpected_count, (g.describe(), a.describe())
+        assert (a.success, a.unexpected_count, a.observed, a.error) == (m.success, m.unexpected_count, m.observed, m.error)
 
 
 @pytest.mark.parametrize("name", ["enterprise_registry", "tax_annual", "ip_records", "certificates"])
-def test_valid_sources_pass_metrics_engine(spark, settings, name):
+def test_valid_sources_pass_arrow_engine(spark, settings, name):
     src = load_sources(settings)[name]
-    res = validate(frame(spark, src), f"bronze.{name}", settings=settings, engine="metrics", record=False)
+    res = validate(frame(spark, src), f"bronze.{name}", settings=settings, engine="arrow", record=False)
     assert res.success, res.summary()
 
 
-def test_wide_suite_uses_metrics_engine_and_catches_a_bad_column(spark, settings, tmp_path):
+def test_wide_suite_uses_arrow_engine_and_catches_a_bad_column(spark, settings, tmp_path):
     from pyspark.sql import functions as F
 
     n_cols = 200
@@ -154,11 +164,12 @@ def test_wide_suite_uses_metrics_engine_and_catches_a_bad_column(spark, settings
     cols = [ColumnSpec("uscc", "string", "统一社会信用代码", nullable=False)] + [
         ColumnSpec(f"f{i}", "double", f"字段{i}", min=0, max=i + 6, max_null_rate=0.0) for i in range(n_cols)]
     cols[50].max = 3  # f49 holds values up to 55
+    # above 150 expectations "auto" counts with Arrow (the frame's rows), never GX's per-expectation jobs
     res = validate(df, "gold.wide", suite_from_columns("gold.wide", cols, ["uscc"]), settings=settings, record=False)
-    assert res.engine == "metrics"
+    assert res.engine == "arrow" and res.n_expectations > 150
     assert [(o.column, o.label) for o in res.failed] == [("f49", "字段49")]
     assert res.failed[0].unexpected_count > 0
-    # The Arrow engine (the profile gate's) scans 200 columns in one pass too and finds the same.
+    # Over the same rows as Parquet files (the profile gate's staged files) it finds the same.
     import pyarrow.dataset as ds
 
     df.write.parquet(str(tmp_path / "wide"))

@@ -128,7 +128,7 @@ def match_policies(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, poli
         # The outcome rows of this segment: built and gated before anything is written.
         new_rows = [(segment, *r, pv, tv) for r in outcome_rows(compiled, width, as_of)]
         rows_df = spark.createDataFrame([(*r, -1) for r in new_rows], OUTCOME_SCHEMA)
-        gate(rows_df, OUTCOMES, suite=outcomes_suite(), parent_run=run, lake=lake, engine="metrics",
+        gate(rows_df, OUTCOMES, suite=outcomes_suite(), parent_run=run, lake=lake, engine="arrow",
              record_key=segment)  # a re-run records no second result
 
         t1 = time.perf_counter()

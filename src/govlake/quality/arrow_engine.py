@@ -1,10 +1,10 @@
-"""The metrics engine's expectations evaluated by Arrow over Parquet files (a pyarrow dataset):
-for a table staged as files before its commit (`Lakehouse.stage`), such as the 1,500-column
-enterprise profile. Spark scans the files once per ~300 aggregates and decodes every value
-into rows; here each column is decoded once, column by column in C++, and its counts are
-added up batch by batch (memory: one batch of a few hundred columns).
+"""Expectations counted by Arrow compute over a pyarrow dataset: a table staged as Parquet files
+before its commit (`Staged.dataset()`, the 1,500-column enterprise profile and its tags), a Delta
+snapshot read by delta-rs, or a frame's rows as an in-memory dataset. Each column is decoded
+once, column by column in C++, and its counts are added up batch by batch (memory: one batch of
+a few hundred columns).
 
-Same expectation JSON, same `Outcome`s as `engine.run_metrics` (tests/quality check both agree);
+Same expectation JSON and `Outcome`s as GX on the same rows (tests/quality check both agree);
 column types come from the Spark schema of the same rows, so the type check is the same too.
 """
 
@@ -33,9 +33,18 @@ def _value(v, typ):
     return v
 
 
+def _local_files(dataset) -> bool:
+    """Plain Parquet files on local disk (staged files): their footers and dictionaries are read
+    directly; other datasets (delta-rs snapshots, in-memory rows) are scanned as they are."""
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    return isinstance(dataset, pads.FileSystemDataset) and isinstance(dataset.filesystem, pafs.LocalFileSystem)
+
+
 def _unexpected(e: dict, cols: dict):
-    """Boolean array: TRUE for an unexpected row of a column-map expectation (as
-    engine._map_condition in SQL), or None for expectations that are not row conditions."""
+    """Boolean array: TRUE for an unexpected row of a column-map expectation, or None for
+    expectations that are not row conditions."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -72,8 +81,10 @@ def _batches(dataset, cols: list[str]):
     733 tag ids 144 M times)."""
     import pyarrow.dataset as pads
 
-    fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=cols))
-    for b in pads.dataset(dataset.files, format=fmt).to_batches(columns=cols, batch_size=1 << 20):
+    if _local_files(dataset):
+        fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=cols))
+        dataset = pads.dataset(dataset.files, format=fmt)
+    for b in dataset.to_batches(columns=cols, batch_size=1 << 20):
         yield [b.column(c) for c in cols]
 
 
@@ -105,7 +116,7 @@ def _codes(arrays, keys) -> "np.ndarray":
 
 
 def _duplicate_rows(dataset, cols: list[str]) -> int:
-    """Rows whose (not all null) key value occurs more than once, as engine._duplicate_rows.
+    """Rows whose (not all null) key value occurs more than once (GX's unexpected_count).
 
     Keys become integer codes (a first pass collects each column's distinct values from the row
     groups' dictionaries); repeated codes are found by marking the codes seen, or by sorting them
@@ -151,6 +162,8 @@ def _footer_nulls(dataset, names: list[str]) -> dict[str, int]:
     statistics written with the file): counting them needs no scan."""
     import pyarrow.parquet as pq
 
+    if not _local_files(dataset):
+        return {}
     out: dict[str, int] = {c: 0 for c in names}
     for f in dataset.files:
         md = pq.read_metadata(f)

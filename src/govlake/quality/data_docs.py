@@ -1,27 +1,23 @@
-"""Great Expectations Data Docs (质量报告) from ops.quality_results: one static site a person opens
-in a browser, whatever engine checked the table (GX, the metrics engine, the Arrow engine).
+"""Great Expectations Data Docs (质量报告): one static site a person opens in a browser, whatever
+engine checked the table.
 
-Every validation is recorded in ops.quality_results with each expectation's outcome. Here each
-recorded validation becomes a GX ExpectationSuiteValidationResult in a file-backed GX project
-under `<lake>/quality/gx` and GX renders the site: one page per validation (run id, time,
-expectations passed and failed, unexpected counts and examples), an index of all of them.
-Rebuilding is idempotent: a validation's page is keyed by its table, run id and time.
+A GX validation's page is made when it runs: the table's Checkpoint stores the result in the GX
+project under `<lake>/quality/gx` and its action updates the site (quality/checkpoints.py). Every
+validation is also recorded in ops.quality_results with each expectation's outcome; here each
+recorded validation without a page (the Arrow engine's) becomes a GX
+ExpectationSuiteValidationResult in the same project and GX renders it: one page per validation
+(run id, time, expectations passed and failed, unexpected counts and examples), an index of all
+of them. Rebuilding is idempotent: a validation's page is keyed by its table, run id and time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
+from govlake.quality.checkpoints import SITE, context, site_index
 from govlake.quality.gate import RESULTS_TABLE
-
-SITE = "local_site"
-
-
-def project_dir(settings) -> Path:
-    return Path(settings.lake_root) / "quality" / "gx"
 
 
 def _results(row: dict):
@@ -62,17 +58,16 @@ def build_data_docs(lake) -> tuple[Path, int]:
     added); FileNotFoundError when nothing was validated yet."""
     if not lake.exists(RESULTS_TABLE):
         raise FileNotFoundError(f"no validations recorded yet (尚无质量校验记录): {RESULTS_TABLE} does not exist")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
 
-    ctx = gx.get_context(mode="file", project_root_dir=str(project_dir(lake.settings)))
+    ctx = context(lake.settings)
     store = ctx.validation_results_store
-    have = {k.to_tuple() for k in store.list_keys()}
+    # a page per run: the Checkpoint's (GX validations, stored as they ran) or one made here before
+    have = {k.run_id.run_name for k in store.list_keys()}
 
     def key(row: dict) -> ValidationResultIdentifier:
         return ValidationResultIdentifier(
@@ -82,15 +77,14 @@ def build_data_docs(lake) -> tuple[Path, int]:
 
     # the keys first: the details (every outcome, large for the profile) only of new validations
     keys = lake.to_arrow(RESULTS_TABLE, columns=["table", "suite", "run_id", "validated_at"]).to_pylist()
-    todo = sorted({r["run_id"] for r in keys if key(r).to_tuple() not in have})
+    todo = sorted({r["run_id"] for r in keys if r["run_id"] not in have})
     new = []
     if todo:
         for row in lake.to_arrow(RESULTS_TABLE, where={"run_id": todo}).to_pylist():
             k = key(row)
-            if k.to_tuple() not in have:
-                store.set(k, _results(row))
-                new.append(k)
-    index = project_dir(lake.settings) / "gx" / "uncommitted" / "data_docs" / SITE / "index.html"
+            store.set(k, _results(row))
+            new.append(k)
+    index = site_index(lake.settings)
     if new or not index.exists():
         ctx.build_data_docs(site_names=[SITE], resource_identifiers=new or None)
     return index, len(new)

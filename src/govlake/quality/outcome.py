@@ -1,13 +1,13 @@
-"""What a quality engine returns for one expectation (`Outcome`), and the verdict of a
-METRIC_TYPES expectation from what an engine counted: shared by the Spark metrics engine
-(engine.py) and the Arrow engine (arrow_engine.py)."""
+"""What a quality engine returns for one expectation (`Outcome`: GX's Checkpoint, checkpoints.py,
+or the Arrow engine, arrow_engine.py), and the verdict of a METRIC_TYPES expectation from what
+the Arrow engine counted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-# Types the metrics engine evaluates itself.
+# Types the Arrow engine counts itself (every type the generated suites use).
 METRIC_TYPES = {
     "expect_column_to_exist", "expect_column_values_to_be_of_type", "expect_table_row_count_to_be_between",
     "expect_column_values_to_not_be_null", "expect_column_proportion_of_non_null_values_to_be_between",

@@ -1,6 +1,8 @@
-"""The sandbox tests' world: a small profile lake (delta-rs, no Spark), an access store with an
-outside party `bank_a` granted the profile (no 敏感 columns), and a catalog folder whose model
-registry adds the tiny test model beside the real ones."""
+"""The sandbox's world, for the clean-room tests (tests/cleanroom) and the portal's sandbox page
+(tests/portal/test_cleanroom_page.py): a small profile lake (delta-rs, no Spark), an access
+store with an outside party `bank_a` granted the profile (no 敏感 columns), and a catalog folder
+whose model registry adds the tiny test model beside the real ones. At the top of tests/ so both
+folders import it (the root conftest's folder is on sys.path)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def enterprises() -> list[dict]:
 
 def make_catalog(base: Path) -> Path:
     """The repository's catalog, with the tiny model registered too."""
-    src = Path(__file__).resolve().parents[2] / "catalog"
+    src = Path(__file__).resolve().parents[1] / "catalog"
     dst = base / "catalog"
     dst.mkdir()
     for item in src.iterdir():
