@@ -4,6 +4,9 @@
   is known (on time: closed, or open past due; contact: contacted, or past the contact due time);
   回退率 is over rated tickets (the rule can only fire on a rating). Rates average 1.0d/0.0d so
   Spark keeps doubles (decimal literals would round the average to five places).
+  群体诉求: the row's tickets that belong to a group alert of the signals step
+  (int_petition_group_members); one alert can span rows (departments, streets), so a period's
+  number of alerts is the distinct count over group_alert_ids, not the sum of group_alert_count.
 #}
 {% macro petition_sla_report(period) %}
 select
@@ -26,8 +29,13 @@ select
     sum(case when f.is_rated then 1 else 0 end)                              as rated_count,
     sum(case when f.is_returned then 1 else 0 end)                            as returned_count,
     cast(avg(case when not f.is_rated then null when f.is_returned then 1.0d else 0.0d end) as double) as return_rate,
-    sum(case when f.is_escalated then 1 else 0 end)                           as escalated_count
+    sum(case when f.is_escalated then 1 else 0 end)                           as escalated_count,
+    count(distinct g.alert_id)                                                as group_alert_count,
+    count(g.alert_id)                                                         as group_ticket_count,
+    sort_array(collect_set(g.alert_id))                                       as group_alert_ids,
+    sort_array(collect_list(g.ticket_id))                                     as group_ticket_ids
 from {{ ref('fct_petition_sla') }} f
 left join {{ ref('dim_departments') }} d on d.dept_code = f.dept_code
+left join {{ ref('int_petition_group_members') }} g on g.ticket_id = f.ticket_id
 group by {{ period }}, f.dept_code, coalesce(d.dept_name, '未分派'), f.street_code, f.category_l1
 {% endmacro %}

@@ -106,6 +106,8 @@ def step_dispatch(ctx: StepContext):
 
 
 def step_signals(ctx: StepContext):
+    """诉求信号 (sensitive, repeats, 群体诉求, hot topics) for the day; runs before transform, whose
+    petition reports read the group alerts as the dbt source `signals`."""
     from govlake.signals.job import run_signals
 
     commits = run_signals(ctx.spark, ctx.lake, ctx.load_date, parent_run=ctx.run)
@@ -172,9 +174,9 @@ STEPS: dict[str, Callable[[StepContext], object]] = {
     "generate": step_generate,
     "ingest": step_ingest,
     "validate_bronze": step_validate_bronze,
+    "signals": step_signals,      # before transform: the 日报/周报/月报 read its group alerts
     "transform": step_transform,
     "dispatch": step_dispatch,
-    "signals": step_signals,
     "match": step_match,
     "push": step_push,
     "approve": step_approve,
@@ -189,9 +191,9 @@ STEPS: dict[str, Callable[[StepContext], object]] = {
 UPSTREAM: dict[str, tuple[str, ...]] = {
     "ingest": (),
     "validate_bronze": ("ingest",),
-    "transform": ("validate_bronze",),
-    "dispatch": ("validate_bronze",),
     "signals": ("validate_bronze",),
+    "transform": ("validate_bronze", "signals"),  # the reports read gold.group_petition_alerts
+    "dispatch": ("validate_bronze",),
     "match": ("transform",),
     "push": ("match",),
     "approve": ("push",),
@@ -201,8 +203,8 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
 }
 
 
-# An Airflow task waits this long for the lake's lock: the DAG runs dispatch and signals beside
-# transform, and those tasks take turns instead of failing. A `govlake run` does not wait
+# An Airflow task waits this long for the lake's lock: the DAG runs dispatch beside transform
+# and signals, and those tasks take turns instead of failing. A `govlake run` does not wait
 # (run_lock_wait_seconds), so a person starting one beside the DAG is told at once.
 TASK_LOCK_WAIT_SECONDS = 3600
 

@@ -24,6 +24,8 @@ def agreement_report(lake, *, dispatch_table: str = DISPATCH, input_table: str =
     from govlake.petitions.labels import LABEL_COL, latest_tickets, training_labels
 
     recs = lake.read(dispatch_table)
+    if "dispatch_kind" in recs.columns:  # the model's proposals only, not the 退单 replays (decided departments)
+        recs = recs.where(F.coalesce(F.col("dispatch_kind"), F.lit("model")) == "model")
     final = (training_labels(lake, latest_tickets(lake.read(input_table)), LABEL_COL)
              .where(F.col(LABEL_COL).isNotNull() & (F.trim(F.col(LABEL_COL)) != ""))
              .select("ticket_id", F.col(LABEL_COL).alias("final_dept_code")))

@@ -15,6 +15,8 @@ import shutil
 from pathlib import Path
 
 from govlake import release
+from govlake.lakehouse.staged import already_committed
+from govlake.petitions.dispatch_replay import MODEL
 from govlake.petitions.labels import LABEL_COL, latest_tickets, training_labels
 
 SOURCE = "bronze.petitions"
@@ -106,7 +108,7 @@ def _partitioned_by(lake, table: str) -> list[str]:
 def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir: str | Path,
                  text_col: str = "text", id_col: str = "ticket_id", k: int = 3,
                  as_of: dt.date | None = None, signals: dict | None = None,
-                 where=None, address_col: str | None = None) -> dict:
+                 where=None, address_col: str | None = None, replay: bool = False) -> dict:
     """Score the tickets of input_table (those matching `where`, a Spark Column or SQL string, if
     given) into output_table's partition `as_of` (one partition per dispatch date: a re-run of the
     date replaces its partition and leaves the other dates, so the table is the dispatch history
@@ -116,6 +118,10 @@ def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir:
 
     Reconciles: every input ticket gets k rows (k = min(k, number of labels)), exactly one of
     them its lead department (主办); a mismatch raises instead of writing a partial dispatch.
+
+    replay: also write, in the same partition, the 退单 / 快速裁决 replay rows (dispatch_replay) of
+    the earlier tickets whose recorded events changed their departments (`dispatch_kind`
+    model / replay).
     """
     from pyspark.sql import functions as F
 
@@ -130,7 +136,7 @@ def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir:
     out = score_dataframe(src, model_dir, text_col=text_col, id_col=id_col, k=k, signals=signals,
                           address_col=address_col).withColumn("as_of", F.lit(as_of))
     # when the departments were sent the ticket: the 退单 time limit runs from here
-    out = out.withColumn("dispatched_at", F.current_timestamp())
+    out = out.withColumn("dispatched_at", F.current_timestamp()).withColumn("dispatch_kind", F.lit(MODEL))
     out = out.cache()
     n_out = out.count()
     n_tickets = out.select("ticket_id").distinct().count()
@@ -140,13 +146,60 @@ def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir:
         out.unpersist()
         raise RuntimeError(f"dispatch reconciliation failed: {n_in} tickets in, {n_tickets} scored, "
                            f"{n_out} rows (expected {n_in * k_eff}), {n_leads} lead departments")
+    app_id = f"dispatch_petitions@{as_of.isoformat()}"
+    replayed = 0
+    if replay and lake.exists(output_table) and not already_committed(lake.path(output_table), app_id, 0):
+        rep = _replay_rows(spark, lake, out, model_dir, k=k, signals=signals, as_of=as_of)
+        if rep is not None:
+            replayed = rep.select("ticket_id").distinct().count()
+            out = out.unionByName(rep)
     mode = "replace_partitions" if _partitioned_by(lake, output_table) == ["as_of"] else "overwrite"
-    commit = lake.write(out, output_table, mode=mode, partition_by=["as_of"],
-                        app_id=f"dispatch_petitions@{as_of.isoformat()}", app_version=0)
+    commit = _with_schema_merge(spark, lambda: lake.write(out, output_table, mode=mode, partition_by=["as_of"],
+                                                          app_id=app_id, app_version=0))  # dispatch_kind came after the table: add it to older ones
     out.unpersist()
     return {"input_table": input_table, "output_table": output_table, "as_of": as_of.isoformat(),
             "tickets_in": n_in, "rows_written": n_out, "model_version": get_model(model_dir).meta.get("version"),
+            "replayed_tickets": replayed,
             "committed": getattr(commit, "committed", None), "version": getattr(commit, "version", None)}
+
+
+def _with_schema_merge(spark, write):
+    key = "spark.databricks.delta.schema.autoMerge.enabled"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, "true")
+    try:
+        return write()
+    finally:
+        spark.conf.unset(key) if before is None else spark.conf.set(key, before)
+
+
+def _replay_rows(spark, lake, out, model_dir, *, k: int, signals: dict | None, as_of: dt.date):
+    """The replay rows (dispatch_replay.replay_frame) as a DataFrame shaped like `out`, or None."""
+    from pyspark.sql import functions as F
+
+    from govlake.catalog import load_departments
+    from govlake.petitions.dispatch_replay import replay_frame
+    from govlake.petitions.scoring import get_model
+
+    names = {d.code: d.name for d in load_departments(lake.settings.catalog_dir)}
+    new_ids = {r[0] for r in out.select("ticket_id").collect()}
+    pdf = replay_frame(lake, get_model(model_dir), k=k, signals=signals, names=names, skip=new_ids)
+    if pdf.empty:
+        return None
+    schema = out.drop("as_of").schema
+    rows = [tuple(_py(v) for v in r) for r in pdf[[f.name for f in schema.fields]].itertuples(index=False)]
+    return spark.createDataFrame(rows, schema).withColumn("as_of", F.lit(as_of)).select(*out.columns)
+
+
+def _py(v):
+    """A pandas / numpy cell as the plain Python value createDataFrame accepts."""
+    import pandas as pd
+
+    if v is None or (not isinstance(v, (list, tuple)) and bool(pd.isna(v))):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    return v.item() if hasattr(v, "item") else v
 
 
 def write_forms(lake, load_date: dt.date, *, input_table: str = SOURCE, parent_run=None,
@@ -192,7 +245,7 @@ def dispatch_day(spark, lake, settings, load_date: dt.date, *, input_table: str 
            & (F.col("submit_time") < _ts(end)))
     res = run_dispatch(spark, lake, input_table=input_table, output_table=output_table, model_dir=model_dir,
                        k=cfg.k, as_of=load_date, signals=blend_inputs(settings.catalog_dir, model),
-                       where=new, address_col=ADDRESS_COL)
+                       where=new, address_col=ADDRESS_COL, replay=True)
     published = publish_model(model_dir, default_model_dir(settings))
     # 智能填单's category model: learned like the dispatch model, from the categories the district
     # filed on tickets before the day (the matter tree's names match far worse).

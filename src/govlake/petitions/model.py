@@ -32,7 +32,10 @@ from govlake.petitions.text import HMM, MAX_CHARS, overlap_mask, segmented_to_do
 
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
-MIN_ROWS_PER_LABEL = 5  # fewer cannot be split 80/20 and calibrated on 3 folds
+MIN_ROWS_PER_LABEL = 2  # fewer cannot be split 80/20 (stratified)
+# A label needs this many rows for its own sigmoid (a positive in each of the 3 calibration
+# folds); rarer labels share one sigmoid fitted on every label's out-of-fold scores (long tail).
+MIN_ROWS_OWN_CALIBRATION = 3
 SPLIT = {"method": "stratified", "test_size": 0.2, "seed": 42}
 
 
@@ -149,19 +152,60 @@ def _export(clf: CalibratedClassifierCV) -> dict:
     }
 
 
+def _fit_long_tail(X, y: np.ndarray, C: float, seed: int) -> dict:
+    """One LinearSVC on all rows, sigmoid calibrators from out-of-fold scores (3 folds, the same
+    folds as CalibratedClassifierCV): a label with MIN_ROWS_OWN_CALIBRATION rows gets its own
+    sigmoid, a rarer one the sigmoid shared by all labels (fitted on every label's out-of-fold
+    scores). A label missing from a fold's training part has no score for that fold's rows.
+    -> the arrays of PetitionModel."""
+    import warnings
+
+    from sklearn.calibration import _SigmoidCalibration
+
+    svc = LinearSVC(C=C, random_state=seed).fit(X, y)
+    classes = svc.classes_
+    oof = np.full((X.shape[0], len(classes)), np.nan)
+    with warnings.catch_warnings():  # "least populated class has only 1 member": expected here
+        warnings.simplefilter("ignore", UserWarning)
+        folds = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=seed).split(X, y))
+    for tr, te in folds:
+        f = LinearSVC(C=C, random_state=seed).fit(X[tr], y[tr])
+        cols = np.searchsorted(classes, f.classes_)
+        oof[np.ix_(te, cols)] = f.decision_function(X[te])
+    Y = y[:, None] == classes[None, :]
+    seen = ~np.isnan(oof)
+    shared = _SigmoidCalibration().fit(oof[seen], Y[seen])
+    a, b = np.full(len(classes), shared.a_, dtype=np.float64), np.full(len(classes), shared.b_, dtype=np.float64)
+    counts = Y.sum(axis=0)
+    for j in np.flatnonzero(counts >= MIN_ROWS_OWN_CALIBRATION):
+        col = seen[:, j]
+        cal = _SigmoidCalibration().fit(oof[col, j], Y[col, j])
+        a[j], b[j] = cal.a_, cal.b_
+    return {"classes": [str(c) for c in classes],
+            "Wt": np.ascontiguousarray(svc.coef_.T, dtype=np.float32), "b": svc.intercept_.astype(np.float64),
+            "cal_a": a, "cal_b": b}
+
+
 def fit_docs(docs: Sequence[str], labels: Sequence[str], *, C: float = 0.3, seed: int = 0,
-             feature_params: dict | None = None, text_params: dict | None = None) -> PetitionModel:
+             feature_params: dict | None = None, text_params: dict | None = None,
+             long_tail: bool = True) -> PetitionModel:
+    """Features + calibrated LinearSVC. Labels with fewer than MIN_ROWS_OWN_CALIBRATION rows
+    (and more than two labels) take the long-tail path (_fit_long_tail) unless long_tail=False;
+    otherwise sklearn's CalibratedClassifierCV, whose numbers predict_proba reproduces."""
     features = TextFeatures(**(feature_params or {}))
     X = features.fit(docs).transform(docs)
     y = np.asarray(labels, dtype=object)
+    tp = dict(text_params or {"max_chars": MAX_CHARS, "hmm": HMM})
+    _, counts = np.unique(y, return_counts=True)
+    if long_tail and len(counts) > 2 and counts.min() < MIN_ROWS_OWN_CALIBRATION:
+        return PetitionModel(features, **_fit_long_tail(X, y, C, seed), text_params=tp)
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     # ensemble=False: one SVC on all rows + sigmoid calibrators from out-of-fold scores.
     # Keeps the model to one weight matrix (it grows with departments x features).
     clf = CalibratedClassifierCV(LinearSVC(C=C, random_state=seed), method="sigmoid", cv=folds,
                                  ensemble=False)
     clf.fit(X, y)
-    m = PetitionModel(features, [str(c) for c in clf.classes_], **_export(clf),
-                      text_params=dict(text_params or {"max_chars": MAX_CHARS, "hmm": HMM}))
+    m = PetitionModel(features, [str(c) for c in clf.classes_], **_export(clf), text_params=tp)
     m._sklearn_clf = clf  # for the equivalence test only; not pickled (see __getstate__)
     return m
 
@@ -208,6 +252,9 @@ def train(texts: Sequence[str], labels: Sequence[str], *, extra_segmented: Seque
     would leak into the measured fit, copies of training rows would count twice.
     """
     texts, labels, rare = drop_rare(list(texts), [str(x) for x in labels])
+    if len(set(labels)) <= 2:  # the long-tail calibration needs 3+ labels: two keep 5 rows each
+        texts, labels, more = drop_rare(texts, labels, min_rows=5)
+        rare.update(more)
     if len(set(labels)) < 2:
         raise ValueError("need at least two labels with >= %d rows each" % MIN_ROWS_PER_LABEL)
     tp = {"max_chars": max_chars, "hmm": hmm}
@@ -238,7 +285,8 @@ def train(texts: Sequence[str], labels: Sequence[str], *, extra_segmented: Seque
         "holdout": {**SPLIT, "n_train": len(tr), "n_test": len(te),
                     "shipped_model": "refit on all rows" if refit else "the measured 80% model",
                     "metrics": holdout},
-        "params": {"C": C, "text": tp, "calibration": "sigmoid, 3-fold, ensemble=False",
+        "params": {"C": C, "text": tp, "calibration": "sigmoid, 3-fold, ensemble=False; labels under "
+                   f"{MIN_ROWS_OWN_CALIBRATION} rows share one sigmoid",
                    "features": m.features.get_params()},
     }
     return m

@@ -67,8 +67,10 @@ def dispatch_quality(dispatch: pa.Table, final: pa.Table, names: dict[str, str])
     from govlake.petitions.dispatch import Recommendation
 
     recs = defaultdict(list)
-    for r in dispatch.select(["ticket_id", "rank", "dept_code"]).to_pylist():
-        recs[r["ticket_id"]].append(r)
+    kind = ["dispatch_kind"] if "dispatch_kind" in dispatch.column_names else []
+    for r in dispatch.select(["ticket_id", "rank", "dept_code", *kind]).to_pylist():
+        if r.get("dispatch_kind") != "replay":  # 退单重放 rows are decisions, not the model's proposals
+            recs[r["ticket_id"]].append(r)
     handled = {r["ticket_id"]: r["dept_code"] for r in final.select(["ticket_id", "dept_code"]).to_pylist()
                if r["dept_code"] and r["dept_code"] != "UNASSIGNED"}
     tickets = sorted(t for t in recs if t in handled)

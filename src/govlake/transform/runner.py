@@ -167,6 +167,9 @@ def run_dbt(
         raise RuntimeError("dbt-spark session mode runs on the process's first SparkSession; "
                            "pass that session (govlake.spark.get_spark), not a newSession()")
     register_bronze(spark, settings)
+    from govlake.signals.report_sources import register_signal_views  # the reports' group alerts
+
+    register_signal_views(spark, settings)
     target = target_dir(settings)
     command = args[0] if args else "build"
     cli = [
