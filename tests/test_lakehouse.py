@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import duckdb
 import pytest
@@ -87,9 +88,10 @@ def _both(lake, table, version=None):
 
 @pytest.mark.slow  # every version after MERGE/OPTIMIZE/VACUUM read by both readers; make test-slow (CI) runs it
 def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(lake, spark, monkeypatch):
-    """The profile's and tags' daily merge: every row of a changed key replaced (also by none),
-    one MERGE that marks old rows in deletion vectors (no file rewritten); Spark and delta-rs
-    agree at every version, after OPTIMIZE and after VACUUM too."""
+    """The profile's and tags' daily merge: every row of a changed key replaced (also by none)
+    in one delta-spark commit that marks the old rows in deletion vectors (no file rewritten)
+    and adds the staged files as they are; the change feed records it without feed files; Spark
+    and delta-rs agree at every version, after OPTIMIZE and after VACUUM too."""
     import pyarrow as pa
 
     d = dt.date(2026, 11, 1)
@@ -100,13 +102,17 @@ def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(la
     assert props["delta.enableDeletionVectors"] == "true" and props["delta.enableChangeDataFeed"] == "true"
     files = set(DeltaTable(str(lake.path(t))).file_uris())
     day1 = lake.stage(_df(spark, [("B", "乙改", 20.0, d), ("N", "新", 5.0, d)]), t)
-    c1 = lake.merge_staged(day1, ["uscc"], replace=pa.table({"uscc": ["B", "N", "C"]}), app_id="day1")
-    day1.discard()
-    assert c1.committed and c1.rows_written == 2
-    # B's old rows deleted by a vector on A's file, which stays; a file left with no row goes
+    c1 = lake.merge_staged(day1, ["uscc"], replace=pa.table({"uscc": ["B", "N", "C"]}), app_id="day1",
+                           metadata={"built_on": "day1"})
+    assert c1.committed and c1.rows_written == 2 and c1.version == base.version + 1
+    # B's and C's old rows marked by vectors on their files, which stay; the staged file is added
     merge = lake.history(t)[0]
-    assert merge["operation"] == "MERGE" and int(merge["operationMetrics"]["numTargetDeletionVectorsAdded"]) >= 1
-    assert files & set(DeltaTable(str(lake.path(t))).file_uris())
+    assert merge["operation"] == "MERGE" and merge.get("userMetadata") == '{"built_on": "day1"}'
+    after = DeltaTable(str(lake.path(t)))
+    assert files & set(after.file_uris()) and set(map(str, day1.files)) <= set(after.file_uris())
+    assert any(json.loads(line).get("add", {}).get("deletionVector")  # delta-rs lists no vectors: the log
+               for line in (lake.path(t) / "_delta_log" / f"{c1.version:020d}.json").read_text().splitlines())
+    assert not (lake.path(t) / "_change_data").exists()  # the old rows were not read to be copied
     assert _both(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("N", "新", 5.0)]
     again = lake.stage(_df(spark, [("B", "错", 0.0, d)]), t)
     assert lake.merge_staged(again, ["uscc"], app_id="day1").committed is False  # a re-run commits nothing
@@ -119,7 +125,10 @@ def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(la
     # the change feed shows the day's change to downstream consumers
     feed = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", c1.version) \
         .load(str(lake.path(t)))
-    assert {(r.uscc, r._change_type) for r in feed.collect()} >= {("B", "delete"), ("C", "delete"), ("N", "insert")}
+    assert sorted((r.uscc, r.name, r.capital, r._change_type, r._commit_version) for r in feed.collect()) == [
+        ("B", "乙", 2.0, "delete", c1.version), ("B", "乙二", 2.5, "delete", c1.version),
+        ("B", "乙改", 20.0, "insert", c1.version), ("C", "丙", 3.0, "delete", c1.version),
+        ("N", "新", 5.0, "insert", c1.version)]
     assert lake.set_properties(t)["govlake.owner"] == "ZSJ"  # the catalog's descriptive properties
     props = DeltaTable(str(lake.path(t))).metadata().configuration
     assert props["govlake.classification"] == "内部" and props["govlake.label"] == "企业标签"
@@ -204,65 +213,34 @@ def test_wide_frames_are_written_by_arrow_with_the_same_rows_and_types(lake, spa
     assert lake.row_count("gold.wide") == 50
 
 
-def test_stage_with_writes_the_rows_derived_from_each_batch_in_the_same_pass(lake, spark):
-    """stage_with: the workers that write a frame's files also write the rows a function derives
-    from each Arrow batch (the tags from the profile) into the other table's folder; nothing is
-    committed until asked, and a failing function leaves no file in either folder."""
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
-
-    df = spark.range(0, 30, numPartitions=3).selectExpr("format_string('U%03d', id) AS uscc", "id % 4 AS k")
-    schema = StructType([StructField("uscc", StringType()), StructField("i", LongType())])
-
-    def copies(rb):  # k rows per row: none for k = 0
-        import pyarrow as pa
-
-        rows = [(u, i) for u, k in zip(rb.column("uscc").to_pylist(), rb.column("k").to_pylist()) for i in range(k)]
-        return pa.RecordBatch.from_arrays([pa.array([r[0] for r in rows], pa.string()),
-                                           pa.array([r[1] for r in rows], pa.int64())], names=["uscc", "i"])
-
-    staged, derived = lake.stage_with(df, "gold.base", "gold.derived", copies, schema)
-    assert staged.rows == 30 and derived.rows == sum(j % 4 for j in range(30))
-    assert sorted(tuple(r) for r in derived.frame(spark).collect()) == sorted(
-        (f"U{j:03d}", i) for j in range(30) for i in range(j % 4))
-    assert not lake.exists("gold.derived")  # staged, not committed
-    assert not [p for t in ("gold.base", "gold.derived") for p in lake.path(t).glob("_tmp-*")]
-    lake.commit(derived, app_id="derived@1")
-    assert lake.row_count("gold.derived") == 43 and sorted(lake.read("gold.derived").columns) == ["i", "uscc"]
-
-    def boom(rb):
-        raise ValueError("derive failed")
-
-    with pytest.raises(Exception, match="derive failed"):
-        lake.stage_with(df, "gold.base2", "gold.derived2", boom, schema)
-    assert not [p for t in ("gold.base2", "gold.derived2") for p in lake.path(t).rglob("*") if p.is_file()]
-
-
-def test_stage_batches_with_writes_rows_of_this_process_and_times_each_phase(lake, spark):
-    """stage_batches_with: record batches computed in this process (an incremental's profile) go
-    through the same writer as a Spark task's; both report the writers' seconds per phase (the
-    derived rows' time here: a function that takes 0.1 s a batch)."""
-    import time
-
+def test_files_a_step_writes_itself_are_staged_by_adopt(lake, spark):
+    """staging_folder + ParquetFileWriter + adopt: a step writes Parquet files of given Arrow
+    batches itself (the profile's workers); adopt stages only the files it names (a failed
+    attempt's go), invisible until committed; an aborted writer leaves no file; no batch, no file."""
     import pyarrow as pa
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
+    from govlake.lakehouse.staged import ParquetFileWriter
+
     schema = StructType([StructField("uscc", StringType()), StructField("k", LongType())])
-    dschema = StructType([StructField("uscc", StringType())])
-
-    def slow(rb):
-        time.sleep(0.1)
-        return rb.select(["uscc"])
-
+    folder = lake.staging_folder("gold.own")
+    assert folder.parent == lake.path("gold.own") and folder.name.startswith("_tmp-")
     batches = [pa.RecordBatch.from_pydict({"uscc": [f"U{i}{j}" for j in range(5)], "k": list(range(5))}) for i in range(4)]
-    staged, derived = lake.stage_batches_with(iter(batches), schema, "gold.local", "gold.local_derived", slow, dschema)
-    assert staged.rows == derived.rows == 20 and staged.schema == schema
-    assert sorted(r.uscc for r in derived.frame(spark).collect()) == sorted(u for b in batches for u in b.column("uscc").to_pylist())
-    assert 0.4 <= staged.task_seconds["derived"] < 5 and set(staged.task_seconds) == {"rows", "write", "derived"}
-    df = spark.range(0, 30, numPartitions=3).selectExpr("format_string('U%03d', id) AS uscc", "id AS k")
-    spark_staged, _ = lake.stage_with(df, "gold.spark", "gold.spark_derived", slow, dschema)
-    assert spark_staged.task_seconds["derived"] >= 0.3  # a batch per task at least
-    for s in (staged, derived, spark_staged):
-        s.discard()
+    kept, lost, failed = ParquetFileWriter(folder), ParquetFileWriter(folder, gather=False), ParquetFileWriter(folder)
+    for b in batches:
+        kept.write(b)
+    lost.write(batches[0])
+    failed.write(batches[1])
+    failed.abort()
+    assert ParquetFileWriter(folder).close() is None
+    names = [kept.close(), lost.close()]
+    assert len(list(folder.glob("*.parquet"))) == 2
+    staged = lake.adopt(folder, "gold.own", schema, keep=names[:1], task_seconds={"rows": 1.5})
+    assert staged.rows == 20 and len(staged.files) == 1 and staged.task_seconds == {"rows": 1.5}
+    assert not folder.exists() and not lake.exists("gold.own")
+    assert sorted(r.uscc for r in staged.frame(spark).collect()) == sorted(u for b in batches for u in b.column("uscc").to_pylist())
+    lake.commit(staged, app_id="own@1")
+    assert lake.row_count("gold.own") == 20 and lake.read("gold.own").columns == ["uscc", "k"]
 
 
 def test_stage_arrow_stages_driver_rows_like_spark_rows(lake, spark):

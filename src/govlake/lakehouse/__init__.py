@@ -85,21 +85,15 @@ class Lakehouse:
         a handle to query the files (`.frame(spark)`) and to `commit` or `.discard()` them."""
         return staged.stage(df, self.path(table), table)
 
-    def stage_with(self, df: DataFrame, table: str, derived_table: str, derive, derived_schema, *, project=None):
-        """`stage` df into table and, in the same pass over its rows, the rows `derive` computes
-        from each of its Arrow batches (a pyarrow RecordBatch -> RecordBatch of derived_schema)
-        into derived_table: (staged, staged derived). For a table computed from another row by
-        row (the enterprise tags from the profile) without reading the first back.
-        project: (fn, Spark schema): table's rows are fn(each task's Arrow batches of df), of
-        that schema (the profile's projection in the workers, govlake.profile.wide)."""
-        return staged.stage_with(df, self.path(table), table, self.path(derived_table), derived_table,
-                                 derive, derived_schema, project)
+    def staging_folder(self, table: str) -> Path:
+        """A new folder inside the table's for files a step writes itself (e.g. in Spark's Python
+        workers, `staged.ParquetFileWriter`); `adopt` stages them."""
+        return staged.staging_folder(self.path(table))
 
-    def stage_batches_with(self, batches, schema, table: str, derived_table: str, derive, derived_schema):
-        """`stage_with` for rows computed in this process: record batches of the Spark schema
-        `schema` (a small incremental's profile, govlake.profile.changed)."""
-        return staged.stage_batches_with(batches, schema, self.path(table), table, self.path(derived_table),
-                                         derived_table, derive, derived_schema)
+    def adopt(self, folder: Path, table: str, schema, *, keep=None, task_seconds=None):
+        """Stage the Parquet files written into `staging_folder(table)` (keep: only the files of
+        these names, the others go): a handle as `stage` returns, to commit or discard."""
+        return staged.adopt(folder, self.path(table), table, schema, keep=keep, task_seconds=task_seconds)
 
     def stage_arrow(self, parts, table: str, schema, **write_options):
         """`stage` rows computed in Arrow: an iterable of parts, each an iterable of pyarrow
@@ -119,17 +113,20 @@ class Lakehouse:
     def merge_staged(self, files, keys: list[str], replace=None, *, app_id: str | None = None, app_version: int = 0,
                      metadata: dict | None = None) -> Commit:
         """Replace every row of the staged rows' keys (and of the keys in `replace`, a pyarrow
-        Table of keys that may have no new rows) by the staged rows: one MERGE by delta-spark,
-        which marks the old rows in deletion vectors where the table enables them. The staged
-        files stay: `discard()` them."""
-        from pyspark.sql.types import StructType
+        Table of keys that may have no new rows) by the staged rows, in one delta-spark commit:
+        the old rows marked in deletion vectors, the staged files added as they are (they become
+        the table's: do not discard them after a commit). One key column."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        extra = None
-        if replace is not None and replace.num_rows:
-            extra = self.spark.createDataFrame(replace.select(keys), StructType([files.schema[k] for k in keys]))
-        return spark_tables.write(files.frame(self.spark), self.path(files.table), files.table, "replace_keys",
-                                  keys=keys, extra_keys=extra, app_id=app_id, app_version=app_version,
-                                  metadata=metadata, properties=self.properties(files.table))
+        if len(keys) != 1:
+            raise ValueError(f"{files.table}: merge_staged replaces by one key column, got {keys}")
+        (key,) = keys
+        parts = [files.to_table([key]).column(key)] + ([replace.column(key)] if replace is not None else [])
+        values = pc.unique(pa.chunked_array([c for p in parts for c in p.chunks], parts[0].type)).to_pylist()
+        return spark_tables.replace_keys_with_files(self.spark, self.path(files.table), files.table, key, values,
+                                                    staged.add_dicts(files), app_id=app_id, app_version=app_version,
+                                                    metadata=metadata)
 
     # -- delta-rs reads ---------------------------------------------------------------------
     def to_arrow(self, table: str, version: int | None = None, columns: list[str] | None = None, where=None):

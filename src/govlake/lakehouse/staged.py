@@ -1,12 +1,14 @@
 """Files written outside Spark's Delta writer (docs/adr/0001).
 
-The wide profile's rows and its tags are computed and written by pyarrow in Spark's Python
-workers (or in this process): parquet-mr takes a 1,500-column row one value at a time. Those
-files land in a `_tmp-*` folder inside the table and are moved to their final place. A full
-build commits them as ONE Delta transaction by delta-rs, with the statistics Delta's own writers
-record (numRecords, and minValues / maxValues / nullCount of the first 32 columns) read from
-each file's footer; an incremental's are the source of a delta-spark MERGE, then discarded.
-Readers only ever see committed files.
+The wide profile's rows and its tags are computed by the profile step and written by pyarrow
+(`ParquetFileWriter`) in Spark's Python workers or in this process: parquet-mr takes a
+1,500-column row one value at a time. This module computes nothing: it writes the batches it is
+given, stages the files and commits them. Files land in a `_tmp-*` folder inside the table and
+are moved to their final place (`adopt`). A full build commits them as ONE Delta transaction by
+delta-rs, with the statistics Delta's own writers record (numRecords, and minValues / maxValues /
+nullCount of the first 32 columns) read from each file's footer; an incremental's are added as
+they are to a delta-spark transaction that marks the rows they replace in deletion vectors
+(`spark_tables.replace_keys_with_files`). Readers only ever see committed files.
 """
 
 from __future__ import annotations
@@ -120,107 +122,90 @@ def file_stats(path: Path, indexed: int = INDEXED_COLUMNS) -> dict:
 ARROW_ROW_GROUP_ROWS = 32_768
 
 
-PHASES = ("rows", "write", "derived")
-WRITER_OUTPUT = pa.schema([("file", pa.string()), ("phase", pa.string()), ("seconds", pa.float64())])
+class ParquetFileWriter:
+    """One Parquet file of a staging folder, written from the Arrow batches it is given: pyarrow,
+    zstd. gather: batches are gathered into row groups of ARROW_ROW_GROUP_ROWS rows (the wide
+    profile: dictionaries off, like the session's writer); otherwise a row group per batch and
+    dictionaries on (repeated text: tag ids, names, dates), no Arrow schema stored (dictionary
+    arrays read back as plain columns, as the table's schema says). The file is opened at the
+    first batch: no batch, no file. group_rows: ARROW_ROW_GROUP_ROWS as the driver sees it when
+    the writer runs in a Python worker."""
+
+    def __init__(self, folder: Path, gather: bool = True, group_rows: int | None = None):
+        self.folder, self.gather = Path(folder), gather
+        self.group_rows = group_rows or ARROW_ROW_GROUP_ROWS
+        self.name: str | None = None
+        self._writer = None
+        self._group: list[pa.RecordBatch] = []
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._writer is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.name = f"{self.folder}/part-{uuid.uuid4().hex}.parquet"
+            options = {"use_dictionary": False} if self.gather else {"store_schema": False}
+            self._writer = pq.ParquetWriter(self.name, batch.schema, compression="zstd", **options)
+        if not self.gather:
+            self._writer.write_batch(batch)
+            return
+        self._group.append(batch)
+        if sum(b.num_rows for b in self._group) >= self.group_rows:  # a few batches
+            self._flush()
+
+    def _flush(self) -> None:
+        table = pa.Table.from_batches(self._group)
+        self._writer.write_table(table, row_group_size=table.num_rows)
+        self._group.clear()
+
+    def close(self) -> str | None:
+        """Finish the file; its name (None: no batch, no file)."""
+        if self._writer is not None:
+            if self._group:
+                self._flush()
+            self._writer.close()
+        return self.name
+
+    def abort(self) -> None:
+        """Close and delete the file (a failed task leaves none for its retry to double)."""
+        if self._writer is not None:
+            self._writer.close()
+            os.remove(self.name)
 
 
-def _batch_writer(folder: Path, derived=None, project=None):
-    """fn(iterator of record batches) -> one record batch naming the files it wrote into folder,
-    and its seconds per phase (PHASES):
-    Parquet by pyarrow, zstd, no dictionaries (like the session's writer). Run by each task of
-    `_write_arrow` in its Python worker, or in this process on batches computed here.
+def staging_folder(path: Path) -> Path:
+    """A new folder in the table's folder (path) for files to stage: Delta readers skip it."""
+    return path / f"_tmp-{uuid.uuid4().hex[:12]}"
 
-    project: fn(iterator of record batches) -> iterator of record batches, run on the batches
-    before anything else: the rows written are its output (the profile's projection,
-    govlake.profile.wide).
 
-    derived: (folder, fn), fn(record batch) -> record batch: another table's rows computed from
-    each batch on its way to the file (the enterprise tags from the profile rows), written by the
-    same worker into a file of that folder, one row group per batch, dictionaries on (its text
-    repeats: tag ids, names, dates). The rows are not read back from the first files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = str(folder)
-    dtarget, fn = (str(derived[0]), derived[1]) if derived else (None, None)
-    if dtarget:
-        Path(dtarget).mkdir(parents=True, exist_ok=True)
+def adopt(folder: Path, path: Path, name: str, schema: StructType, keep=None,
+          task_seconds: dict[str, float] | None = None) -> Staged:
+    """The Parquet files written into a staging folder, staged for the table at path: moved
+    into the table's folder (invisible to readers until committed). keep: the names of the files
+    to take (those of the task attempts Spark took the results of); the others are deleted."""
+    if keep is not None:
+        keep = set(keep)
+        for f in Path(folder).glob("*.parquet"):
+            if str(f) not in keep:
+                f.unlink()
+    tag = Path(folder).name.removeprefix("_tmp-")
+    return Staged(name, path, _adds(Path(folder), path, tag), schema, dict(task_seconds or {}))
+
+
+def _frame_writer(folder: Path):
+    """fn(iterator of record batches) -> one record batch naming the file it wrote: run by each
+    task of `stage` in its Python worker."""
+    target, group_rows = str(folder), ARROW_ROW_GROUP_ROWS
 
     def write(batches):
-        files: dict[str, tuple] = {}  # "main" / "derived" -> (name, writer)
-        group = []
-
-        def open_file(kind, folder_, schema, **options):
-            name = f"{folder_}/part-{uuid.uuid4().hex}.parquet"
-            files[kind] = (name, pq.ParquetWriter(name, schema, compression="zstd", **options))
-            return files[kind][1]
-
-        def flush():
-            table = pa.Table.from_batches(group)
-            files["main"][1].write_table(table, row_group_size=table.num_rows)
-            group.clear()
-
-        # Task-seconds spent getting the rows (from Spark, through the projection), writing them,
-        # and deriving and writing the derived rows: the build reports where its time goes.
-        spent = dict.fromkeys(PHASES, 0.0)
-        rows = iter(project(batches) if project is not None else batches)
+        out = ParquetFileWriter(Path(target), group_rows=group_rows)
         try:
-            while True:
-                t = time.perf_counter()
-                batch = next(rows, None)
-                spent["rows"] += (t1 := time.perf_counter()) - t
-                if batch is None:
-                    break
-                if "main" not in files:
-                    open_file("main", target, batch.schema, use_dictionary=False)
-                group.append(batch)
-                if sum(b.num_rows for b in group) >= ARROW_ROW_GROUP_ROWS:  # a few batches
-                    flush()
-                spent["write"] += (t2 := time.perf_counter()) - t1
-                if fn is not None:
-                    out = fn(batch)
-                    if out.num_rows:
-                        if "derived" not in files:  # no Arrow schema stored: its dictionary
-                            # arrays read back as plain columns, as the table's schema says
-                            open_file("derived", dtarget, out.schema, store_schema=False)
-                        files["derived"][1].write_batch(out)
-                    spent["derived"] += time.perf_counter() - t2
-            t = time.perf_counter()
-            if group:
-                flush()
+            for batch in batches:
+                out.write(batch)
         except BaseException:
-            for name, writer in files.values():  # a failed attempt leaves no file for a retry to double
-                writer.close()
-                os.remove(name)
+            out.abort()
             raise
-        for _, writer in files.values():
-            writer.close()
-        spent["write"] += time.perf_counter() - t
-        names = [files[k][0] for k in files]
-        yield pa.RecordBatch.from_pydict({"file": names + [None] * len(spent), "phase": [None] * len(names) + list(spent),
-                                          "seconds": [0.0] * len(names) + list(spent.values())},
-                                         schema=WRITER_OUTPUT)
+        name = out.close()
+        yield pa.RecordBatch.from_pydict({"file": [name] if name else []}, schema=pa.schema([("file", pa.string())]))
     return write
-
-
-def _task_seconds(out: pa.Table) -> dict[str, float]:
-    """The writer's seconds per phase, summed over its tasks."""
-    phases = out.filter(out.column("phase").is_valid())
-    return {p: round(sum(s for q, s in zip(phases.column("phase").to_pylist(), phases.column("seconds").to_pylist()) if q == p), 2)
-            for p in PHASES}
-
-
-def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> dict[str, float]:
-    """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
-    batches by pyarrow in the Python workers (`_batch_writer`); returns the tasks' seconds per
-    phase."""
-    write = _batch_writer(folder, derived, project)
-    dtarget = derived[0] if derived else None
-    out = df.mapInArrow(write, "file string, phase string, seconds double").toArrow()
-    # Row counts come from the footers, in _adds.
-    written = set(out.column("file").drop_null().to_pylist())
-    for f in [*folder.glob("*.parquet"), *(Path(dtarget).glob("*.parquet") if dtarget else [])]:
-        if str(f) not in written:  # only the files of the attempts Spark took the result of
-            f.unlink()
-    return _task_seconds(out)
 
 
 def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
@@ -248,18 +233,6 @@ def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
         )
     shutil.rmtree(tmp, ignore_errors=True)
     return actions
-
-
-def _stage_files(df: DataFrame, path: Path) -> list[AddAction]:
-    """Write df as Parquet inside the table folder by the Arrow writer; add actions for the new files."""
-    tag = uuid.uuid4().hex[:12]
-    tmp = path / f"_tmp-{tag}"
-    try:
-        _write_arrow(df, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _adds(tmp, path, tag)
 
 
 def _rows(actions: list[AddAction]) -> int:
@@ -306,7 +279,7 @@ class Staged:
     path: Path
     adds: list[AddAction]
     schema: StructType
-    task_seconds: dict[str, float] = field(default_factory=dict)  # writers' seconds per phase (stage_with)
+    task_seconds: dict[str, float] = field(default_factory=dict)  # the writing step's seconds per phase
 
     @property
     def rows(self) -> int:
@@ -341,44 +314,24 @@ class Staged:
         self.adds = []
 
 
+def add_dicts(staged: Staged) -> list[dict]:
+    """The staged files' add actions as Delta log entries (for a commit by delta-spark)."""
+    return [{"path": a.path, "partitionValues": dict(a.partition_values), "size": a.size,
+             "modificationTime": a.modification_time, "dataChange": a.data_change, "stats": a.stats}
+            for a in staged.adds]
+
+
 def stage(df: DataFrame, path: Path, name: str) -> Staged:
-    """Write df's rows as Parquet files into the table folder without committing them."""
+    """Write df's rows as Parquet files into the table folder without committing them: by
+    pyarrow from Spark's Arrow batches in the Python workers, a file per task."""
     path.mkdir(parents=True, exist_ok=True)
-    return Staged(name, path, _stage_files(df, path), df.schema)
-
-
-def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn, dschema: StructType,
-               project=None) -> tuple[Staged, Staged]:
-    """Stage df (as `stage`, by the Arrow writer whatever its width) and, in the same pass, the rows
-    fn derives from each of its Arrow batches (schema dschema) into the table at dpath.
-    project: (fn over a task's batches, schema): the staged rows are fn's output, not df's."""
-    tag = uuid.uuid4().hex[:12]
-    tmp, dtmp = path / f"_tmp-{tag}", dpath / f"_tmp-{tag}"
+    tmp = staging_folder(path)
     try:
-        spent = _write_arrow(df, tmp, derived=(dtmp, fn), project=project[0] if project else None)
+        out = df.mapInArrow(_frame_writer(tmp), "file string").toArrow()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(dtmp, ignore_errors=True)
         raise
-    schema = project[1] if project else df.schema
-    return (Staged(name, path, _adds(tmp, path, tag), schema, spent),
-            Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema))
-
-
-def stage_batches_with(batches, schema: StructType, path: Path, name: str, dpath: Path, dname: str, fn,
-                       dschema: StructType) -> tuple[Staged, Staged]:
-    """`stage_with` for record batches computed in this process (columns of schema): written by
-    the same writer as a Spark task's batches, into one file per table."""
-    tag = uuid.uuid4().hex[:12]
-    tmp, dtmp = path / f"_tmp-{tag}", dpath / f"_tmp-{tag}"
-    try:
-        spent = _task_seconds(pa.Table.from_batches(list(_batch_writer(tmp, derived=(dtmp, fn))(batches)), WRITER_OUTPUT))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(dtmp, ignore_errors=True)
-        raise
-    return (Staged(name, path, _adds(tmp, path, tag), schema, spent),
-            Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema))
+    return adopt(tmp, path, name, df.schema, keep=out.column("file").to_pylist())
 
 
 def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:

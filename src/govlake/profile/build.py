@@ -8,7 +8,7 @@ the old rows in deletion vectors (a day's change is a random 1 % of keys that a 
 files holding them would pay for in full); the policy marts, which come from the catalog alone, are left as they are.
 The wide profile is computed once into uncommitted Parquet files in the table's folder, and the
 tags (catalog rules as Arrow kernels) from the same rows into the tags table's folder, in one pass
-(`Lakehouse.stage_with`); the gates and the merge read those files, and each Delta commit happens
+(`profile_files`); the gates and the merge read those files, and each Delta commit happens
 only if its gate passes, so the 1,500-column plan is analysed and run once; a tag keeps its `since`
 date while it keeps holding. Figures per phase are returned (seconds_*).
 """
@@ -33,7 +33,7 @@ from govlake import release
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
-from govlake.profile import changed, direct, sqlgen, tag_kernels, tag_since, wide
+from govlake.profile import changed, direct, profile_files, sqlgen, tag_kernels, tag_since, wide
 
 PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS = (
     "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_profile", "gold.policy_tags")
@@ -220,11 +220,11 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
                 t = lap("tags_since", t)
             tagger = tag_kernels.tagger(settings.catalog_dir, as_of, since_index)
             if incremental:
-                staged, staged_tags = lake.stage_batches_with(scoped.profile(project), schema, PROFILE, TAGS, tagger,
-                                                              tag_kernels.spark_schema())
+                staged, staged_tags = profile_files.stage_from_batches(lake, scoped.profile(project), schema, PROFILE,
+                                                                       TAGS, tagger, tag_kernels.spark_schema())
             else:
-                staged, staged_tags = lake.stage_with(frames[wide.ROWS], PROFILE, TAGS, tagger, tag_kernels.spark_schema(),
-                                                      project=(project, schema))
+                staged, staged_tags = profile_files.stage_from_rows(lake, frames[wide.ROWS], project, schema, PROFILE,
+                                                                    TAGS, tagger, tag_kernels.spark_schema())
         if incremental and not staged.files:  # a quiet day: no enterprise changed, nothing to merge
             staged.discard()
             staged_tags.discard()
@@ -235,7 +235,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         t = lap("profile_compute", t)
         # where the compute's task time went: the staging rows in and the DuckDB projection, the
         # profile files, the tags and their files (task-seconds, summed over the tasks)
-        for phase, name in (("rows", "profile_rows"), ("write", "profile_files"), ("derived", "tags")):
+        for phase, name in (("rows", "profile_rows"), ("write", "profile_files"), ("tags", "tags")):
             out[f"task_seconds_{name}"] = staged.task_seconds.get(phase)
         try:
             # 3,000+ expectations over 1,500 columns: counted by Arrow from the staged files
@@ -284,11 +284,12 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             out[f"{model}_rows"] = pc.rows_written
             run.add_output(DatasetRef(table, rows=pc.rows_written, version=pc.version))
         lap("policy", t)
-        # Staged files not committed as they are (merged into new files, or the same app_id was
-        # already committed: an idempotent re-run) are deleted once nothing reads them any more.
-        if incremental or not c.committed:
+        # Staged files are committed as they are (an incremental's too, beside the deletion vectors
+        # of the rows they replace); if the same app_id was already committed (an idempotent
+        # re-run), they are deleted once nothing reads them any more.
+        if not c.committed:
             staged.discard()
-        if incremental or not tc.committed:
+        if not tc.committed:
             staged_tags.discard()
         return _released(lake, run, out, t0)
 

@@ -151,7 +151,7 @@ def spark_schema():
 
 def tagger(catalog_dir: Path, as_of: dt.date, published_since: Path | None = None) -> Callable:
     """A record batch of profile rows (any columns, the rule columns among them) -> its tag rows:
-    for the Python workers that write the profile (`Lakehouse.stage_with`), the program compiled
+    for the Python workers that write the profile (`profile_files`), the program compiled
     once per worker. published_since: a saved `tag_since.SinceIndex` of the published tags; a tag
     found there keeps its published since date."""
     catalog_dir = str(catalog_dir)

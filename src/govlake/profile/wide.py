@@ -6,7 +6,7 @@ task then holds all rows of its enterprises; its Python worker loads them into a
 DuckDB and runs the duckdb rendering of the same generated models over them: the 12 per-source
 aggregates, `int_enterprise_base` (the joins, defaults, types) and `enterprise_profile` (476
 derived fields inlined), one query per task, streamed to the Parquet writer and the tag
-kernels (`Lakehouse.stage_with`).
+kernels (`govlake.profile.profile_files`).
 
 Why: Spark's generated code for ~1,500 aggregates and projected columns, its JIT compiling that
 code, and the hand-over of wide rows to Arrow were most of the full build's CPU; DuckDB runs the
