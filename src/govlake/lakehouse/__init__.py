@@ -1,5 +1,8 @@
 """The only code that touches storage. Tables are named `layer.name` (bronze.petitions).
 
+The lake is a local folder or a prefix in an object store (Settings.lake_root, a URI): a table's
+path is a pathlib.Path or a storage.LakePath, and every reader takes it through `storage`.
+
 Spark reads and writes Delta through delta-spark (`spark_tables`); files computed outside Spark
 (the profile and its tags, written by the Python workers) are committed by delta-rs with their
 statistics (`staged`); readers without Spark go through delta-rs (`arrow_reads`). Every table
@@ -8,12 +11,11 @@ can be read by both at every version (docs/adr/0001-delta-writers.md).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pyspark.sql import DataFrame, SparkSession
 
 from govlake.lakehouse import arrow_reads, spark_tables, staged
 from govlake.lakehouse.commit import Commit
+from govlake.lakehouse.storage import AnyPath
 from govlake.settings import Settings, get_settings
 
 __all__ = ["Lakehouse", "Commit"]
@@ -25,7 +27,7 @@ class Lakehouse:
         self.spark = spark
         self.settings = settings or get_settings()
 
-    def path(self, table: str) -> Path:
+    def path(self, table: str) -> AnyPath:
         layer, _, name = table.partition(".")
         if not name:
             raise ValueError(f"table name must be layer.name, got {table!r}")

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pyarrow as pa
@@ -36,7 +33,9 @@ from deltalake.transaction import (
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from govlake.lakehouse import storage
 from govlake.lakehouse.commit import Commit
+from govlake.lakehouse.storage import AnyPath
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # Delta's own writers keep min/max/null statistics for the first 32 columns (Delta's default
@@ -46,8 +45,9 @@ INDEXED_COLUMNS = 32
 STRING_PREFIX = 32
 
 
-def is_delta(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
+def is_delta(path: AnyPath) -> bool:
+    log = path / "_delta_log"
+    return log.has_files() if isinstance(log, storage.LakePath) else log.is_dir()
 
 
 def snapshot_schema(dt: DeltaTable) -> StructType:
@@ -77,11 +77,13 @@ def _stat(v):
     return None
 
 
-def file_stats(path: Path, indexed: int = INDEXED_COLUMNS) -> dict:
+def file_stats(path: AnyPath, indexed: int = INDEXED_COLUMNS) -> dict:
     """Delta statistics of one Parquet file from its footer: numRecords, and minValues,
     maxValues and nullCount of its first `indexed` top-level primitive columns (a column whose
     row groups lack a bound gets no min/max, only its null count)."""
-    md = pq.read_metadata(path)
+    fs, key = storage.filesystem(path)
+    with fs.open_input_file(key) as f:
+        md = pq.read_metadata(f)
     stats: dict = {"numRecords": md.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
     schema = md.schema.to_arrow_schema()
     leaves = {md.schema.column(i).path: i for i in range(md.num_columns)}
@@ -124,7 +126,7 @@ PHASES = ("rows", "write", "derived")
 WRITER_OUTPUT = pa.schema([("file", pa.string()), ("phase", pa.string()), ("seconds", pa.float64())])
 
 
-def _batch_writer(folder: Path, derived=None, project=None):
+def _batch_writer(folder: AnyPath, derived=None, project=None):
     """fn(iterator of record batches) -> one record batch naming the files it wrote into folder,
     and its seconds per phase (PHASES):
     Parquet by pyarrow, zstd, no dictionaries (like the session's writer). Run by each task of
@@ -139,10 +141,12 @@ def _batch_writer(folder: Path, derived=None, project=None):
     same worker into a file of that folder, one row group per batch, dictionaries on (its text
     repeats: tag ids, names, dates). The rows are not read back from the first files."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = str(folder)
-    dtarget, fn = (str(derived[0]), derived[1]) if derived else (None, None)
+    # local or the bucket: the workers write through pyarrow's filesystem (files named by their
+    # path inside it)
+    fs, target = storage.filesystem(folder)
+    dtarget, fn = (storage.fs_path(derived[0]), derived[1]) if derived else (None, None)
     if dtarget:
-        Path(dtarget).mkdir(parents=True, exist_ok=True)
+        derived[0].mkdir(parents=True, exist_ok=True)
 
     def write(batches):
         files: dict[str, tuple] = {}  # "main" / "derived" -> (name, writer)
@@ -150,7 +154,7 @@ def _batch_writer(folder: Path, derived=None, project=None):
 
         def open_file(kind, folder_, schema, **options):
             name = f"{folder_}/part-{uuid.uuid4().hex}.parquet"
-            files[kind] = (name, pq.ParquetWriter(name, schema, compression="zstd", **options))
+            files[kind] = (name, pq.ParquetWriter(name, schema, compression="zstd", filesystem=fs, **options))
             return files[kind][1]
 
         def flush():
@@ -189,7 +193,7 @@ def _batch_writer(folder: Path, derived=None, project=None):
         except BaseException:
             for name, writer in files.values():  # a failed attempt leaves no file for a retry to double
                 writer.close()
-                os.remove(name)
+                fs.delete_file(name)
             raise
         for _, writer in files.values():
             writer.close()
@@ -208,7 +212,7 @@ def _task_seconds(out: pa.Table) -> dict[str, float]:
             for p in PHASES}
 
 
-def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> dict[str, float]:
+def _write_arrow(df: DataFrame, folder: AnyPath, derived=None, project=None) -> dict[str, float]:
     """Write df as Parquet files (one per partition of df) into folder, from Spark's Arrow
     batches by pyarrow in the Python workers (`_batch_writer`); returns the tasks' seconds per
     phase."""
@@ -217,20 +221,20 @@ def _write_arrow(df: DataFrame, folder: Path, derived=None, project=None) -> dic
     out = df.mapInArrow(write, "file string, phase string, seconds double").toArrow()
     # Row counts come from the footers, in _adds.
     written = set(out.column("file").drop_null().to_pylist())
-    for f in [*folder.glob("*.parquet"), *(Path(dtarget).glob("*.parquet") if dtarget else [])]:
-        if str(f) not in written:  # only the files of the attempts Spark took the result of
+    for f in [*folder.glob("*.parquet"), *(dtarget.glob("*.parquet") if dtarget else [])]:
+        if storage.fs_path(f) not in written:  # only the files of the attempts Spark took the result of
             f.unlink()
     return _task_seconds(out)
 
 
-def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
+def _adds(tmp: AnyPath, path: AnyPath, tag: str) -> list[AddAction]:
     """Move the Parquet files written into tmp (flat: staged tables are unpartitioned) into the
     table folder (path); their add actions."""
     actions: list[AddAction] = []
     now_ms = int(time.time() * 1000)
     for f in sorted(tmp.glob("*.parquet")):
         dest = path / f"{tag}-{f.name}"
-        f.rename(dest)
+        f.rename(dest)  # in the bucket: a server-side copy, then the source removed
         stats = file_stats(dest)
         if stats["numRecords"] == 0:
             # Spark leaves empty files for empty tasks; the schema lives in the log, drop them.
@@ -246,18 +250,18 @@ def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
                 stats=json.dumps(stats, ensure_ascii=False, allow_nan=False),
             )
         )
-    shutil.rmtree(tmp, ignore_errors=True)
+    storage.rmtree(tmp)
     return actions
 
 
-def _stage_files(df: DataFrame, path: Path) -> list[AddAction]:
+def _stage_files(df: DataFrame, path: AnyPath) -> list[AddAction]:
     """Write df as Parquet inside the table folder by the Arrow writer; add actions for the new files."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
     try:
         _write_arrow(df, tmp)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        storage.rmtree(tmp)
         raise
     return _adds(tmp, path, tag)
 
@@ -272,21 +276,22 @@ def _props(app_id: str | None, app_version: int, metadata: dict | None) -> Commi
     return CommitProperties(app_transactions=txns, custom_metadata=meta or None)
 
 
-def already_committed(path: Path, app_id: str | None, app_version: int) -> bool:
+def already_committed(path: AnyPath, app_id: str | None, app_version: int) -> bool:
     if not app_id or not is_delta(path):
         return False
-    done = DeltaTable(str(path)).transaction_version(app_id)
+    done = storage.delta_table(path).transaction_version(app_id)
     return done is not None and done >= app_version
 
 
-def _commit(path: Path, name: str, schema: DeltaSchema, props: CommitProperties, adds: list[AddAction],
+def _commit(path: AnyPath, name: str, schema: DeltaSchema, props: CommitProperties, adds: list[AddAction],
             dt: DeltaTable | None = None,
             configuration: dict[str, str] | None = None) -> Commit:
     """One Delta transaction: create the table with `adds` (dt None) and its properties
     (configuration), or replace every file of the existing table dt by `adds`."""
     if dt is None:
-        create_table_with_add_actions(str(path), schema, adds, mode="error",
-                                      name=name, configuration=configuration or None, commit_properties=props)
+        create_table_with_add_actions(storage.delta_uri(path), schema, adds, mode="error",
+                                      name=name, configuration=configuration or None, commit_properties=props,
+                                      storage_options=storage.delta_options(path))
         return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
     # delta-rs writes the overwrite's remove actions itself, with each file's deletion vector
     # (a remove without it would leave a file that has one in the snapshot).
@@ -303,7 +308,7 @@ class Staged:
     not see them. Query them with `frame`, then `commit` them as one transaction or `discard`."""
 
     table: str
-    path: Path
+    path: AnyPath
     adds: list[AddAction]
     schema: StructType
     task_seconds: dict[str, float] = field(default_factory=dict)  # writers' seconds per phase (stage_with)
@@ -313,7 +318,7 @@ class Staged:
         return _rows(self.adds)
 
     @property
-    def files(self) -> list[Path]:
+    def files(self) -> list[AnyPath]:
         return [self.path / unquote(a.path) for a in self.adds]
 
     def frame(self, spark: SparkSession) -> DataFrame:
@@ -325,7 +330,8 @@ class Staged:
         """The staged files as a pyarrow dataset (Arrow readers, e.g. the quality gate)."""
         import pyarrow.dataset as ds
 
-        return ds.dataset(list(map(str, self.files)), format="parquet")
+        fs, _ = storage.filesystem(self.path)
+        return ds.dataset([storage.fs_path(f) for f in self.files], format="parquet", filesystem=fs)
 
     def to_table(self, columns: list[str]) -> pa.Table:
         """Some columns of the staged rows as a pyarrow Table (no files: an empty one)."""
@@ -341,13 +347,13 @@ class Staged:
         self.adds = []
 
 
-def stage(df: DataFrame, path: Path, name: str) -> Staged:
+def stage(df: DataFrame, path: AnyPath, name: str) -> Staged:
     """Write df's rows as Parquet files into the table folder without committing them."""
     path.mkdir(parents=True, exist_ok=True)
     return Staged(name, path, _stage_files(df, path), df.schema)
 
 
-def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn, dschema: StructType,
+def stage_with(df: DataFrame, path: AnyPath, name: str, dpath: AnyPath, dname: str, fn, dschema: StructType,
                project=None) -> tuple[Staged, Staged]:
     """Stage df (as `stage`, by the Arrow writer whatever its width) and, in the same pass, the rows
     fn derives from each of its Arrow batches (schema dschema) into the table at dpath.
@@ -357,15 +363,15 @@ def stage_with(df: DataFrame, path: Path, name: str, dpath: Path, dname: str, fn
     try:
         spent = _write_arrow(df, tmp, derived=(dtmp, fn), project=project[0] if project else None)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(dtmp, ignore_errors=True)
+        storage.rmtree(tmp)
+        storage.rmtree(dtmp)
         raise
     schema = project[1] if project else df.schema
     return (Staged(name, path, _adds(tmp, path, tag), schema, spent),
             Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema))
 
 
-def stage_batches_with(batches, schema: StructType, path: Path, name: str, dpath: Path, dname: str, fn,
+def stage_batches_with(batches, schema: StructType, path: AnyPath, name: str, dpath: AnyPath, dname: str, fn,
                        dschema: StructType) -> tuple[Staged, Staged]:
     """`stage_with` for record batches computed in this process (columns of schema): written by
     the same writer as a Spark task's batches, into one file per table."""
@@ -374,20 +380,21 @@ def stage_batches_with(batches, schema: StructType, path: Path, name: str, dpath
     try:
         spent = _task_seconds(pa.Table.from_batches(list(_batch_writer(tmp, derived=(dtmp, fn))(batches)), WRITER_OUTPUT))
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(dtmp, ignore_errors=True)
+        storage.rmtree(tmp)
+        storage.rmtree(dtmp)
         raise
     return (Staged(name, path, _adds(tmp, path, tag), schema, spent),
             Staged(dname, dpath, _adds(dtmp, dpath, tag), dschema))
 
 
-def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:
+def stage_arrow(parts, path: AnyPath, name: str, schema: StructType, **write_options) -> Staged:
     """Stage rows computed in Arrow, like `stage`: parts is an iterable of parts, each an iterable
     of RecordBatches with the columns of schema, streamed into one Parquet file (a part without
     batches makes none). write_options: for pyarrow's writer (zstd and 32,768-row groups unless given)."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
     tmp.mkdir(parents=True)
+    fs, base = storage.filesystem(tmp)
     options = {"compression": "zstd", **write_options}
     group = options.pop("row_group_size", ARROW_ROW_GROUP_ROWS)
     cols = schema.fieldNames()
@@ -396,12 +403,12 @@ def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_option
             writer = None
             for batch in part:
                 batch = batch.select(cols)
-                writer = writer or pq.ParquetWriter(tmp / f"part-{i:05d}.parquet", batch.schema, **options)
+                writer = writer or pq.ParquetWriter(f"{base}/part-{i:05d}.parquet", batch.schema, filesystem=fs, **options)
                 writer.write_batch(batch, row_group_size=group)
             if writer:
                 writer.close()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        storage.rmtree(tmp)
         raise
     return Staged(name, path, _adds(tmp, path, tag), schema)
 
@@ -413,14 +420,14 @@ def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 
     if already_committed(path, app_id, app_version):
         # Nothing committed; the staged files stay readable (the caller may still query them)
         # until the caller discards them.
-        return Commit(name, DeltaTable(str(path)).version(), 0, 0, 0, committed=False)
+        return Commit(name, storage.delta_table(path).version(), 0, 0, 0, committed=False)
     props = _props(app_id, app_version, metadata)
     schema = DeltaSchema.from_json(staged.schema.json())
     if not is_delta(path):
         return _commit(path, name, schema, props, staged.adds, configuration=configuration)
-    dt = DeltaTable(str(path))
+    dt = storage.delta_table(path)
     return _commit(path, name, schema, props, staged.adds, dt=dt)
 
 
-def history(path: Path) -> list[dict]:
-    return DeltaTable(str(path)).history()
+def history(path: AnyPath) -> list[dict]:
+    return storage.delta_table(path).history()

@@ -73,7 +73,8 @@ def _batches(dataset, cols: list[str]):
     import pyarrow.dataset as pads
 
     fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=cols))
-    for b in pads.dataset(dataset.files, format=fmt).to_batches(columns=cols, batch_size=1 << 20):
+    # the dataset's own filesystem: staged files of a lake in the bucket are keys in S3
+    for b in pads.dataset(dataset.files, format=fmt, filesystem=dataset.filesystem).to_batches(columns=cols, batch_size=1 << 20):
         yield [b.column(c) for c in cols]
 
 
@@ -153,7 +154,7 @@ def _footer_nulls(dataset, names: list[str]) -> dict[str, int]:
 
     out: dict[str, int] = {c: 0 for c in names}
     for f in dataset.files:
-        md = pq.read_metadata(f)
+        md = pq.read_metadata(f, filesystem=dataset.filesystem)
         index = {md.schema.column(j).path: j for j in range(md.num_columns)}
         for c in list(out):
             for g in range(md.num_row_groups):
