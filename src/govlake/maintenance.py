@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from govlake.lakehouse import Lakehouse
+from govlake.lakehouse import Lakehouse, storage
 from govlake.lineage import DatasetRef
 from govlake.runlock import run_lock
 
@@ -27,7 +26,7 @@ ZORDER = {"gold.enterprise_tags": ["uscc"]}
 STAGING = ("_tmp-*", "_since-*")
 
 
-def _logged_paths(table_dir: Path) -> set[str] | None:
+def _logged_paths(table_dir: storage.AnyPath) -> set[str] | None:
     """Every data file path any version of the log names (add, remove and cdc actions of every
     commit file and checkpoint), both as written (URL-encoded) and decoded, relative to the table;
     None if some log file cannot be read (then nothing may be deleted)."""
@@ -42,17 +41,25 @@ def _logged_paths(table_dir: Path) -> set[str] | None:
                     action = json.loads(line)
                     raw.update(a["path"] for k in ("add", "remove", "cdc") if isinstance(a := action.get(k), dict))
         for f in log.rglob("*.parquet"):  # checkpoints (and their sidecars)
-            t = pq.read_table(f)
+            fs, key = storage.filesystem(f)
+            t = pq.read_table(key, filesystem=fs)
             for k in ("add", "remove", "cdc"):
                 if k in t.column_names:
                     raw.update(p for p in t.column(k).combine_chunks().field("path").to_pylist() if p)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     out = set()
-    root = table_dir.resolve()
+    remote = isinstance(table_dir, storage.LakePath)
+    root = table_dir.key if remote else table_dir.resolve()
     for p in raw:
         for q in (p, unquote(p)):
-            if "://" in q or q.startswith("/"):  # an absolute URI: relative to the table if inside it
+            if remote and "://" in q:  # s3://bucket/key: relative to the table if inside it
+                u = urlparse(q)
+                key = u.netloc + unquote(u.path)
+                if not key.startswith(root + "/"):
+                    continue
+                q = key[len(root) + 1:]
+            elif "://" in q or q.startswith("/"):  # an absolute URI: relative to the table if inside it
                 local = Path(unquote(urlparse(q).path) if "://" in q else q)
                 try:
                     q = local.resolve().relative_to(root).as_posix()
@@ -62,7 +69,7 @@ def _logged_paths(table_dir: Path) -> set[str] | None:
     return out
 
 
-def remove_uncommitted(table_dir: Path, older_than: float) -> int:
+def remove_uncommitted(table_dir: storage.AnyPath, older_than: float) -> int:
     """Delete the table's Parquet files that no log version references and that were last
     modified before `older_than` (epoch seconds); returns how many. Never a file the log names:
     time travel keeps working, and files of removed versions stay for VACUUM to judge."""
@@ -88,7 +95,7 @@ def _clean(lake: Lakehouse, table: str, older_than: float) -> tuple[int, int]:
     path = lake.path(table)
     stale = [d for pattern in STAGING for d in sorted(path.glob(pattern)) if d.stat().st_mtime < older_than]
     for d in stale:
-        shutil.rmtree(d, ignore_errors=True)
+        storage.rmtree(d)
     return len(stale), remove_uncommitted(path, older_than)
 
 

@@ -8,8 +8,9 @@ with the first: the lock is re-entrant per process instead (run_pipeline holds i
 it only counts). The kernel drops the lock when the holder dies, so there is no stale lock to
 clean; the file itself stays (deleting it would let two runs lock two different inodes).
 
-With an object-store lake (s3a://...) the lock file is local (in the temp folder, named after the
-lake URI): it keeps runs on one machine apart, not runs on several.
+With an object-store lake (s3a://...) the lock file is local (in Settings.work_dir, the process-local
+files' folder, named after the lake URI): it keeps runs that share that folder apart (one machine),
+not runs on several.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -48,10 +48,14 @@ class RunLockBusy(click.ClickException):
 
 
 def lock_path(settings: Settings) -> Path:
+    """flock needs a local file: <lake_root>/_govlake.lock for a local lake; for a lake in the
+    bucket, in the local work dir (Settings.work_dir), named after the lake's URI. So runs that
+    share a lake in the bucket exclude each other only when they share that work dir: on a
+    cluster, the one machine of the LocalExecutor's task processes (docs/scale-out.md)."""
     root = str(settings.lake_root)
-    if "://" in root or root.split("/", 1)[0].endswith(":"):  # s3a://bucket/lake (Path folds it to s3a:/)
+    if not settings.lake_is_local:
         digest = hashlib.sha256(root.encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"govlake-{digest}{LOCK_NAME}"
+        return settings.local_dir / f"govlake-{digest}{LOCK_NAME}"
     return Path(root) / LOCK_NAME
 
 

@@ -37,6 +37,21 @@ def lineage_conf(s: Settings) -> dict[str, str]:
     return conf
 
 
+def lake_conf(s: Settings) -> dict[str, str]:
+    """A lake in the bucket: s3a's settings (govlake.lakehouse.storage) and hadoop-aws with the
+    AWS SDK on the driver's and executors' class path (the same jars at the same path on every
+    node, as the cluster's spark-defaults.conf puts them). A local lake: nothing."""
+    from govlake.lakehouse import storage
+
+    conf = storage.spark_conf(s)
+    if conf:
+        from govlake.cluster import s3a_jars
+
+        cp = ":".join(str(p) for p in s3a_jars.ensure(s))
+        conf |= {"spark.driver.extraClassPath": cp, "spark.executor.extraClassPath": cp}
+    return conf
+
+
 def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> SparkSession:
     s = settings or get_settings()
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
@@ -53,7 +68,8 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         .config("spark.ui.showConsoleProgress", "false")
         # Strict date parsing: an impossible date (2023-02-30) is a quarantined row, not a guess.
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
-        .config("spark.sql.warehouse.dir", str(s.lake_root / "spark-warehouse"))
+        # process-local: the warehouse and Derby's files are not the lake's (Settings.work_dir)
+        .config("spark.sql.warehouse.dir", str(s.local_dir / "spark-warehouse"))
         # Wide numeric outputs: dictionary encoding costs 4x on write (DESIGN.md).
         .config("spark.hadoop.parquet.enable.dictionary", "false")
         .config("spark.sql.parquet.compression.codec", "zstd")
@@ -65,7 +81,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         .config("spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1))
         .config("spark.sql.debug.maxToStringFields", "2000")
         # java.security opened for openlineage-spark's extension loader (else a warning per session)
-        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(s.lake_root / "derby")
+        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(s.local_dir / "derby")
                 + " --add-opens=java.base/java.security=ALL-UNNAMED")
         # Delta through delta-spark (jvm/pom.xml): format("delta"), MERGE, OPTIMIZE, VACUUM.
         .config("spark.jars", ",".join(str(p) for p in jars.ensure(s)))
@@ -75,7 +91,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         # table read on 2 cores).
         .config("spark.databricks.delta.snapshotPartitions", "2")
     )
-    for k, v in lineage_conf(s).items():
+    for k, v in {**lineage_conf(s), **lake_conf(s)}.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

@@ -105,7 +105,7 @@ def test_buckets_are_shared_by_processes(client, store, H, grant, settings):
     code = textwrap.dedent(f"""
         from pathlib import Path
         from govlake.access.rate_limits import RateLimiter, RateLimited
-        lim = RateLimiter(Path({str(settings.lake_root / "_platform" / "rate_buckets")!r}))
+        lim = RateLimiter(Path({str(settings.local_dir / "_platform" / "rate_buckets")!r}))
         for _ in range(3):
             lim.take("grant:{g.id}", 0.5, 3)
         try:

@@ -261,7 +261,7 @@ def test_object_store_lake_names(tmp_path, spec):
     events = read_events(s.lineage_path)
     _assert_valid(events, spec)
     out = events[-1]["outputs"][0]
-    assert (out["namespace"], out["name"]) == ("s3a://govlake-lake", "lake/tables/bronze/petitions")
+    assert (out["namespace"], out["name"]) == ("s3://govlake-lake", "lake/tables/bronze/petitions")
     assert events[-1]["inputs"][0]["name"] == "lake/landing/petitions"
     assert location_dataset("/data/lake/tables/gold/x") == ("file", "/data/lake/tables/gold/x")
     assert location_dataset("file:///data/x") == ("file", "/data/x")

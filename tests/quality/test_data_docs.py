@@ -41,7 +41,7 @@ def test_validations_become_pages_once(spark, lake, settings, monkeypatch):
     assert first.output.startswith("1 validation pages added; open file://"), first.output
     assert again.output.startswith("0 validation pages added"), again.output  # each page once
 
-    site = settings.lake_root / "quality" / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    site = settings.local_dir / "quality" / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
     pages = sorted((site / "validations").rglob("*.html"))
     assert len(pages) == 2 and (site / "index.html").exists()
     texts = [_text(p) for p in pages]

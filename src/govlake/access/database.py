@@ -222,7 +222,7 @@ def parse_stamp(s: str) -> dt.datetime:
 
 def store_path(settings: Settings | None = None) -> Path:
     s = settings or get_settings()
-    return s.lake_root / "_platform" / "access.db"
+    return s.local_dir / "_platform" / "access.db"  # SQLite: a local file, beside a local lake
 
 
 class AccessStore:

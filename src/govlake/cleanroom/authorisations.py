@@ -65,18 +65,21 @@ def _now() -> dt.datetime:
 def _append(lake: Lakehouse, row: dict) -> None:
     """One row, one Delta commit, once: a retry of the same row (same transaction id) commits
     nothing; the table's row count is checked against the rows before plus one."""
-    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    from govlake.lakehouse import storage
 
     path = lake.path(TABLE)
     app_id = f"enterprise_authorisations@{row['authorisation_id']}@{row['recorded_at'].isoformat()}"
     before, exists = 0, lake.exists(TABLE)
     if exists:
-        if DeltaTable(str(path)).transaction_version(app_id) is not None:
+        if storage.delta_table(path).transaction_version(app_id) is not None:
             return
         before = lake.row_count(TABLE)
     path.parent.mkdir(parents=True, exist_ok=True)
     props = {k: v for k, v in lake.properties(TABLE).items() if k.startswith("delta.")}
-    write_deltalake(str(path), pa.Table.from_pylist([row], SCHEMA), mode="append",
+    write_deltalake(storage.delta_uri(path), pa.Table.from_pylist([row], SCHEMA), mode="append",
+                    storage_options=storage.delta_options(path),
                     configuration=None if exists else props,
                     commit_properties=CommitProperties(app_transactions=[Transaction(app_id, 0)],
                                                        custom_metadata={"authorisation_id": row["authorisation_id"]}))

@@ -95,7 +95,7 @@ class Ledger(AccessStore):
     transaction at a time, a lock for the threads of one process)."""
 
     def __init__(self, settings: Settings, path: Path | None = None):
-        super().__init__(path or settings.lake_root / "_platform" / "cleanroom.db", settings)
+        super().__init__(path or settings.local_dir / "_platform" / "cleanroom.db", settings)
         with self.lock:
             self.db.executescript(SCHEMA)
 

@@ -231,7 +231,8 @@ def airflow_health(layout: Layout) -> dict:
 def start_airflow(layout: Layout) -> None:
     env = layout.airflow_env()
     layout.airflow_home.mkdir(parents=True, exist_ok=True)
-    layout.local_lake.mkdir(parents=True, exist_ok=True)
+    # the OpenLineage provider's file transport appends to <work>/lineage/ and does not create it
+    (layout.work_dir / "lineage").mkdir(parents=True, exist_ok=True)
     log = layout.log("airflow-db-migrate")
     if processes.read_pid(layout, "airflow-api-server") is None:
         with open(log, "ab") as out:

@@ -70,9 +70,16 @@ class Layout:
         return self.root / "airflow"
 
     @property
-    def local_lake(self) -> Path:
-        """The lake of the Airflow DAG runs: Settings.lake_root is a local path today (docs/scale-out.md)."""
-        return self.root / "lake"
+    def lake_uri(self) -> str:
+        """The lake of the Airflow DAG runs: in the bucket (GOVLAKE_CLUSTER_LAKE_ROOT moves it, a
+        local path included)."""
+        return os.environ.get("GOVLAKE_CLUSTER_LAKE_ROOT", f"s3a://{BUCKET}/lake")
+
+    @property
+    def work_dir(self) -> Path:
+        """The DAG runs' process-local files (run lock, SQLite stores, models, lineage events):
+        Settings.work_dir, on the machine of the LocalExecutor's task processes."""
+        return self.root / "work"
 
     def log(self, component: str) -> Path:
         return self.logs / f"{component}.log"
@@ -130,13 +137,23 @@ class Layout:
     def airflow_url(self) -> str:
         return f"http://127.0.0.1:{self.port('airflow_api')}"
 
+    def s3_options(self):
+        """The object store as govlake's settings name it (govlake.lakehouse.storage builds the
+        delta-rs options and Spark's s3a settings from it)."""
+        from govlake.lakehouse.storage import S3Options
+
+        return S3Options(self.s3_endpoint, self.s3_access_key, self.s3_secret_key, S3_REGION)
+
     def delta_rs_storage_options(self) -> dict[str, str]:
-        """delta-rs's S3 store against the cluster's object store. Reads need no commit coordination;
-        writers from more than one process would set a conditional-put or locking option
-        (docs/scale-out.md)."""
-        return {"AWS_ENDPOINT_URL": self.s3_endpoint, "AWS_ACCESS_KEY_ID": self.s3_access_key,
-                "AWS_SECRET_ACCESS_KEY": self.s3_secret_key, "AWS_REGION": S3_REGION, "AWS_ALLOW_HTTP": "true",
-                "AWS_S3_ADDRESSING_STYLE": "path"}
+        return self.s3_options().delta()
+
+    def lake_settings(self, **overrides):
+        """Settings of a client of the DAG runs' lake in the bucket (the test, a benchmark)."""
+        from govlake.settings import Settings
+
+        return Settings(**{"lake_root": self.lake_uri, "work_dir": self.work_dir, "s3_endpoint": self.s3_endpoint,
+                           "s3_access_key": self.s3_access_key, "s3_secret_key": self.s3_secret_key,
+                           "s3_region": S3_REGION, **overrides})
 
     def client_env(self) -> dict[str, str]:
         """What a Spark driver on this machine (an Airflow task, the cluster test) needs to use the
@@ -148,11 +165,17 @@ class Layout:
             "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
             "AWS_ENDPOINT_URL": self.s3_endpoint,
             "AWS_REGION": S3_REGION,
+            # govlake's own settings of the object store (govlake.lakehouse.storage builds the
+            # delta-rs options and Spark's s3a settings from these)
+            "GOVLAKE_S3_ENDPOINT": self.s3_endpoint,
+            "GOVLAKE_S3_ACCESS_KEY": self.s3_access_key,
+            "GOVLAKE_S3_SECRET_KEY": self.s3_secret_key,
+            "GOVLAKE_S3_REGION": S3_REGION,
         }
 
     def airflow_env(self) -> dict[str, str]:
         """Airflow 3 on the cluster's PostgreSQL, LocalExecutor, the repo's dags/; its tasks run the
-        Spark driver against the cluster master (the lake stays local: docs/scale-out.md)."""
+        Spark driver against the cluster master, the lake in the bucket (docs/scale-out.md)."""
         api = self.airflow_url
         return {
             **self.client_env(),
@@ -178,9 +201,10 @@ class Layout:
             "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
             "AIRFLOW__OPENLINEAGE__NAMESPACE": "govlake",
             "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
-                {"type": "file", "log_file_path": str(self.local_lake / "lineage" / "airflow-events.jsonl"),
+                {"type": "file", "log_file_path": str(self.work_dir / "lineage" / "airflow-events.jsonl"),
                  "append": True}),
-            "GOVLAKE_LAKE_ROOT": str(self.local_lake),
+            "GOVLAKE_LAKE_ROOT": self.lake_uri,
+            "GOVLAKE_WORK_DIR": str(self.work_dir),
             "GOVLAKE_SCALE": os.environ.get("GOVLAKE_CLUSTER_SCALE", "400"),
             "GOVLAKE_SPARK_SHUFFLE_PARTITIONS": "4",
             "GOVLAKE_SPARK_DRIVER_MEMORY": "1g",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from govlake.catalog import Source, SourcesCatalog, load_departments, load_sources
 from govlake.catalog.sources import ENCODINGS
 from govlake.ingest import records, restatements, rules
-from govlake.lakehouse import Lakehouse
+from govlake.lakehouse import Lakehouse, storage
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
 
@@ -234,11 +233,11 @@ def ingest_source(spark: SparkSession, lake: Lakehouse, source: str, load_date: 
     with job_run(f"ingest_{source}", lake.settings, nominal_time=f"{load_date.isoformat()}T00:00:00+08:00",
                  parent=parent_run) as run:
         # copies of files without their malformed records, for Spark; gone after the load
-        staging = lake.settings.state_dir / "ingest_staging" / run.run_id
+        staging = lake.settings.scratch_dir / "ingest_staging" / run.run_id
         try:
             return _Load(spark, lake, catalog, src, load_date, run, t0).run(files, staging)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            storage.rmtree(staging)
 
 
 class _Load:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from govlake.catalog.sources import Source
+from govlake.lakehouse import storage
 
 # A quoted value still open after this many bytes is taken as unclosed (bounds the look-ahead).
 MAX_RECORD_BYTES = 64 << 20
@@ -145,9 +146,9 @@ def scan(path: Path, source: Source, clean_dir: Path | None = None, on_good=None
     """Split the file into records and sort out the malformed ones. With clean_dir, a file that
     had some gets a copy without them there (`<clean_dir>/<source>/<date>/<file>`).
     on_good(offset, fields): called for every good record (first_divergence)."""
-    path = Path(path)
+    path = storage.as_path(path)
     enc, n, limit = source.encoding, len(source.columns), source.max_field_chars
-    with open(path, "rb") as fh:
+    with storage.open_file(path, "rb") as fh:
         header, problem, start = _header(fh, enc)
         out = FileScan(path, header, problem)
         if problem:
@@ -228,7 +229,7 @@ def scan(path: Path, source: Source, clean_dir: Path | None = None, on_good=None
                 on_good(taken[0][0], row)
     out.sha256 = file_sha256(path)
     if out.bad and clean_dir is not None:
-        out.clean_path = _clean_copy(path, out, Path(clean_dir))
+        out.clean_path = _clean_copy(path, out, storage.as_path(clean_dir))
     return out
 
 
@@ -237,7 +238,7 @@ def _clean_copy(path: Path, s: FileScan, clean_dir: Path) -> Path:
     dest = clean_dir.joinpath(*path.parts[-3:])
     dest.parent.mkdir(parents=True, exist_ok=True)
     spans = sorted((b.offset, b.end) for b in s.bad)
-    with open(path, "rb") as src, open(dest, "wb") as out:
+    with storage.open_file(path, "rb") as src, storage.open_file(dest, "wb") as out:
         pos = 0
         for a, b in spans:
             _copy(src, out, pos, a - pos)
@@ -259,7 +260,7 @@ def _copy(src, out, start: int, length: int | None) -> None:
 
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with storage.open_file(path, "rb") as f:
         while chunk := f.read(BLOCK):
             h.update(chunk)
     return h.hexdigest()

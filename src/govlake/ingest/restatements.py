@@ -42,9 +42,9 @@ class PreviousLoad:
 
 
 def _txn(lake: Lakehouse, table: str, app_id: str) -> int | None:
-    from deltalake import DeltaTable
+    from govlake.lakehouse import storage
 
-    return DeltaTable(str(lake.path(table))).transaction_version(app_id) if lake.exists(table) else None
+    return storage.delta_table(lake.path(table)).transaction_version(app_id) if lake.exists(table) else None
 
 
 def previous_load(lake: Lakehouse, table: str, quarantine: str, source: str, load_date: dt.date,

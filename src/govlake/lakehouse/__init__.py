@@ -1,5 +1,8 @@
 """The only code that touches storage. Tables are named `layer.name` (bronze.petitions).
 
+The lake is a local folder or a prefix in an object store (Settings.lake_root, a URI): a table's
+path is a pathlib.Path or a storage.LakePath, and every reader takes it through `storage`.
+
 Spark reads and writes Delta through delta-spark (`spark_tables`); files computed outside Spark
 (the profile and its tags, written by the Python workers) are committed by delta-rs with their
 statistics (`staged`); readers without Spark go through delta-rs (`arrow_reads`). Every table
@@ -8,12 +11,11 @@ can be read by both at every version (docs/adr/0001-delta-writers.md).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pyspark.sql import DataFrame, SparkSession
 
 from govlake.lakehouse import arrow_reads, spark_tables, staged
 from govlake.lakehouse.commit import Commit
+from govlake.lakehouse.storage import AnyPath
 from govlake.settings import Settings, get_settings
 
 __all__ = ["Lakehouse", "Commit"]
@@ -25,7 +27,7 @@ class Lakehouse:
         self.spark = spark
         self.settings = settings or get_settings()
 
-    def path(self, table: str) -> Path:
+    def path(self, table: str) -> AnyPath:
         layer, _, name = table.partition(".")
         if not name:
             raise ValueError(f"table name must be layer.name, got {table!r}")
@@ -85,12 +87,12 @@ class Lakehouse:
         a handle to query the files (`.frame(spark)`) and to `commit` or `.discard()` them."""
         return staged.stage(df, self.path(table), table)
 
-    def staging_folder(self, table: str) -> Path:
+    def staging_folder(self, table: str) -> AnyPath:
         """A new folder inside the table's for files a step writes itself (e.g. in Spark's Python
         workers, `staged.ParquetFileWriter`); `adopt` stages them."""
         return staged.staging_folder(self.path(table))
 
-    def adopt(self, folder: Path, table: str, schema, *, keep=None, task_seconds=None):
+    def adopt(self, folder: AnyPath, table: str, schema, *, keep=None, task_seconds=None):
         """Stage the Parquet files written into `staging_folder(table)` (keep: only the files of
         these names, the others go): a handle as `stage` returns, to commit or discard."""
         return staged.adopt(folder, self.path(table), table, schema, keep=keep, task_seconds=task_seconds)

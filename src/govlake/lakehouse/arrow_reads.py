@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import DeltaTable, QueryBuilder
 
+from govlake.lakehouse import storage
+from govlake.lakehouse.storage import AnyPath
+
 # A condition: column -> one value (equality) or a list / Arrow array of values (membership).
 Where = Mapping[str, object]
 
 
-def open_table(path: Path, version: int | None = None) -> DeltaTable:
-    return DeltaTable(str(path), version=version)
+def open_table(path: AnyPath, version: int | None = None) -> DeltaTable:
+    return storage.delta_table(path, version)
 
 
 def has_deletion_vectors(dt: DeltaTable) -> bool:
@@ -79,7 +81,7 @@ def _query(dt: DeltaTable, columns: list[str], where: Where | None) -> pa.Record
     return pa.RecordBatchReader.from_stream(QueryBuilder().register("t", dt).execute(sql))
 
 
-def to_arrow(path: Path, version: int | None = None, columns: list[str] | None = None,
+def to_arrow(path: AnyPath, version: int | None = None, columns: list[str] | None = None,
              where: Where | None = None) -> pa.Table:
     """The table (optionally some columns, and the rows matching `where`) as a pyarrow Table in
     the table's own Arrow types."""
@@ -92,7 +94,7 @@ def to_arrow(path: Path, version: int | None = None, columns: list[str] | None =
     return pa.Table.from_batches([b.cast(types) for b in reader], schema=types)
 
 
-def lazy_scan(path: Path, version: int | None, columns: list[str],
+def lazy_scan(path: AnyPath, version: int | None, columns: list[str],
               where: Where | None = None) -> pads.Dataset | pa.RecordBatchReader:
     """The rows matching `where` of a snapshot, not read yet: for a plain table a pyarrow dataset
     with the filter in it (a reader such as DuckDB pushes its own projections and filters into the
@@ -106,7 +108,7 @@ def lazy_scan(path: Path, version: int | None, columns: list[str],
     return _query(dt, columns, where)
 
 
-def to_batches(path: Path, columns: list[str], where_in: tuple[str, pa.Array] | None = None) -> Iterator[pa.RecordBatch]:
+def to_batches(path: AnyPath, columns: list[str], where_in: tuple[str, pa.Array] | None = None) -> Iterator[pa.RecordBatch]:
     """The latest version's rows (some columns) as record batches, streamed. where_in (column,
     values): only rows whose column is among values; on a plain table the string columns are then
     read as dictionaries and the test runs on each row group's dictionary (the tags' files carry
@@ -133,7 +135,7 @@ def to_batches(path: Path, columns: list[str], where_in: tuple[str, pa.Array] | 
              .cast(types.field(c).type) for c in columns], schema=types)
 
 
-def row_count(path: Path, version: int | None = None, partition: dict[str, str] | None = None) -> int:
+def row_count(path: AnyPath, version: int | None = None, partition: dict[str, str] | None = None) -> int:
     """Rows of a snapshot (optionally one partition): from the Delta log's file statistics, no
     scan; with deletion vectors, counted by DataFusion (which applies them)."""
     dt = open_table(path, version)

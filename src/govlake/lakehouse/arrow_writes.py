@@ -59,10 +59,10 @@ def append_rows(lake: Lakehouse, table: str, data: pa.Table, app_id: str) -> dic
     """Append rows computed in Arrow (an intake table written without Spark, such as a request
     submitted through the API) in one delta-rs commit, idempotent by app_id; creates the table on
     its first rows. {"table", "rows" (appended), "version", "committed"}."""
-    from deltalake import DeltaTable
     from deltalake.schema import Schema as DeltaSchema
 
     from govlake.lakehouse import staged as st
+    from govlake.lakehouse import storage
 
     path = lake.path(table)
     if st.already_committed(path, app_id, 0):
@@ -71,7 +71,7 @@ def append_rows(lake: Lakehouse, table: str, data: pa.Table, app_id: str) -> dic
     if not lake.exists(table):
         c = lake.commit(files, app_id=app_id, metadata={"rows": data.num_rows})
         return {"table": table, "rows": c.rows_written, "version": c.version, "committed": c.committed}
-    dt = DeltaTable(str(path))
+    dt = storage.delta_table(path)
     dt.create_write_transaction(actions=files.adds, mode="append", schema=DeltaSchema.from_json(files.schema.json()),
                                 commit_properties=st._props(app_id, 0, {"rows": data.num_rows}))
     dt.update_incremental()

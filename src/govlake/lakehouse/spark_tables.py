@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import MapType
 
+from govlake.lakehouse import storage
 from govlake.lakehouse.commit import Commit
 from govlake.lakehouse.staged import already_committed, is_delta
+from govlake.lakehouse.storage import AnyPath
 
 TXN_APP, TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
@@ -33,24 +34,20 @@ def _quoted(path: str) -> str:
     return "delta.`" + path.replace("`", "``") + "`"
 
 
-def _last(path: str) -> dict:
+def _last(path: AnyPath) -> dict:
     """The newest commit's version, operation and metrics, from the log by delta-rs (no Spark job)."""
-    from deltalake import DeltaTable
-
-    h = DeltaTable(path).history(1)[0]
+    h = storage.delta_table(path).history(1)[0]
     return {"version": h["version"], "operation": h.get("operation"), "metrics": dict(h.get("operationMetrics") or {})}
 
 
-def _files(path: Path) -> set[str]:
-    from deltalake import DeltaTable
-
-    return set(DeltaTable(str(path)).file_uris()) if is_delta(path) else set()
+def _files(path: AnyPath) -> set[str]:
+    return set(storage.delta_table(path).file_uris()) if is_delta(path) else set()
 
 
-def _commit(path: Path, name: str, before_version: int, before_files: set[str]) -> Commit:
+def _commit(path: AnyPath, name: str, before_version: int, before_files: set[str]) -> Commit:
     """What the write did, from the log: its version (committed only if the table moved on),
     the files it added and removed, the rows it wrote (MERGE: inserted + updated, not copied)."""
-    last = _last(str(path))
+    last = _last(path)
     if last["version"] == before_version:
         return Commit(name, before_version, 0, 0, 0, committed=False)
     m = {k: int(v) for k, v in last["metrics"].items() if str(v).lstrip("-").isdigit()}
@@ -75,7 +72,7 @@ def _session_txn(spark: SparkSession, app_id: str | None, app_version: int, meta
             spark.conf.unset(k)
 
 
-def write(df: DataFrame, path: Path, name: str, mode: str, *, keys=None, partition_by=None, app_id=None,
+def write(df: DataFrame, path: AnyPath, name: str, mode: str, *, keys=None, partition_by=None, app_id=None,
           app_version: int = 0, metadata=None, properties: dict[str, str] | None = None,
           extra_keys: DataFrame | None = None) -> Commit:
     """mode: overwrite | append | replace_partitions (the partitions df has rows for) | merge
@@ -86,7 +83,7 @@ def write(df: DataFrame, path: Path, name: str, mode: str, *, keys=None, partiti
     extra_keys (replace_keys): keys whose rows go although df has none for them."""
     spark = df.sparkSession
     exists = is_delta(path)
-    before = _last(str(path))["version"] if exists else -1
+    before = _last(path)["version"] if exists else -1
     if already_committed(path, app_id, app_version):
         return Commit(name, before, 0, 0, 0, committed=False)
     files = _files(path)
@@ -163,11 +160,9 @@ def _merge(df: DataFrame, path: str, keys: list[str], replace: bool, extra_keys:
         spark.catalog.dropTempView(view + "_keys")
 
 
-def set_properties(spark: SparkSession, path: Path, properties: dict[str, str]) -> dict[str, str]:
+def set_properties(spark: SparkSession, path: AnyPath, properties: dict[str, str]) -> dict[str, str]:
     """ALTER TABLE ... SET TBLPROPERTIES for the properties that differ from the table's."""
-    from deltalake import DeltaTable
-
-    have = DeltaTable(str(path)).metadata().configuration
+    have = storage.delta_table(path).metadata().configuration
     todo = {k: v for k, v in properties.items() if have.get(k) != v}
     if todo:
         items = ", ".join(f"'{k}' = '{_sql_str(v)}'" for k, v in todo.items())
@@ -185,12 +180,11 @@ OPTIMIZE_MIN_SMALL_FILES = 16
 SMALL_FILE_BYTES = 32 << 20
 
 
-def _small_files(path: Path) -> int:
+def _small_files(path: AnyPath) -> int:
     """The most small files in one partition of the table (from the log, no Spark job)."""
     import pyarrow as pa
-    from deltalake import DeltaTable
 
-    adds = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).to_pylist()
+    adds = pa.table(storage.delta_table(path).get_add_actions(flatten=True)).to_pylist()
     groups: dict[tuple, int] = {}
     for a in adds:
         if a["size_bytes"] < SMALL_FILE_BYTES:
@@ -199,27 +193,26 @@ def _small_files(path: Path) -> int:
     return max(groups.values(), default=0)
 
 
-def maintain(spark: SparkSession, path: Path, retain_hours: int, zorder: list[str] | None = None) -> dict:
+def maintain(spark: SparkSession, path: AnyPath, retain_hours: int, zorder: list[str] | None = None) -> dict:
     """OPTIMIZE (compaction, Z-order by the given columns) where small files piled up, then
     VACUUM keeping retain_hours of removed files, so time travel within that window keeps
     working. Each only where there is work: the checks read the log (delta-rs), no Spark job."""
-    from deltalake import DeltaTable
 
     q = _quoted(str(path))
     out = {"files_added": 0, "files_removed": 0, "files_vacuumed": 0}
     if _small_files(path) >= OPTIMIZE_MIN_SMALL_FILES:
         spark.sql(f"OPTIMIZE {q}" + (f" ZORDER BY ({', '.join(zorder)})" if zorder else "")).collect()
-        m = _last(str(path))["metrics"]
+        m = _last(path)["metrics"]
         out |= {"files_added": int(m.get("numAddedFiles", 0)), "files_removed": int(m.get("numRemovedFiles", 0))}
     # delta-rs lists what a vacuum would delete; Delta's own VACUUM (which knows every file a
     # snapshot uses, deletion vectors included) deletes it
-    if DeltaTable(str(path)).vacuum(retention_hours=retain_hours, dry_run=True, enforce_retention_duration=False):
+    if storage.delta_table(path).vacuum(retention_hours=retain_hours, dry_run=True, enforce_retention_duration=False):
         spark.sql(f"VACUUM {q} RETAIN {retain_hours} HOURS").collect()
-        out["files_vacuumed"] = int(_last(str(path))["metrics"].get("numDeletedFiles", 0))
+        out["files_vacuumed"] = int(_last(path)["metrics"].get("numDeletedFiles", 0))
     return out
 
 
-def replace_keys_with_files(spark: SparkSession, path: Path, name: str, key: str, values: list, adds: list[dict], *,
+def replace_keys_with_files(spark: SparkSession, path: AnyPath, name: str, key: str, values: list, adds: list[dict], *,
                             app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
     """Every row whose `key` is among `values` replaced by the rows of Parquet files already in
     the table's folder (adds: their add actions as Delta log dicts, statistics included), in ONE
@@ -234,7 +227,7 @@ def replace_keys_with_files(spark: SparkSession, path: Path, name: str, key: str
     rows from the added files, so the feed records the change (delete + insert, as MERGE's
     delete-and-insert did) without the old rows being read."""
     if already_committed(path, app_id, app_version):
-        return Commit(name, _last(str(path))["version"], 0, 0, 0, committed=False)
+        return Commit(name, _last(path)["version"], 0, 0, 0, committed=False)
     jvm, jss = spark._jvm, spark._jsparkSession
     delta = jvm.org.apache.spark.sql.delta
     log = delta.DeltaLog.forTable(jss, str(path))
@@ -260,7 +253,7 @@ def replace_keys_with_files(spark: SparkSession, path: Path, name: str, key: str
         txn_action = {"txn": {"appId": app_id, "version": app_version, "lastUpdated": int(time.time() * 1000)}}
         actions.add(delta.actions.Action.fromJson(json.dumps(txn_action)))
     if actions.isEmpty():
-        return Commit(name, _last(str(path))["version"], 0, 0, 0, committed=False)
+        return Commit(name, _last(path)["version"], 0, 0, 0, committed=False)
     seq = jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq()
     none = jvm.scala.jdk.javaapi.CollectionConverters.asScala(jvm.java.util.ArrayList()).toSeq()
     op = delta.DeltaOperations.Merge(jvm.scala.Option.empty(), jvm.scala.Option.empty(), jvm.scala.Option.empty(),

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pyarrow as pa
@@ -38,7 +35,9 @@ from deltalake.transaction import (
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from govlake.lakehouse import storage
 from govlake.lakehouse.commit import Commit
+from govlake.lakehouse.storage import AnyPath
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # Delta's own writers keep min/max/null statistics for the first 32 columns (Delta's default
@@ -48,8 +47,9 @@ INDEXED_COLUMNS = 32
 STRING_PREFIX = 32
 
 
-def is_delta(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
+def is_delta(path: AnyPath) -> bool:
+    log = path / "_delta_log"
+    return log.has_files() if isinstance(log, storage.LakePath) else log.is_dir()
 
 
 def snapshot_schema(dt: DeltaTable) -> StructType:
@@ -79,11 +79,13 @@ def _stat(v):
     return None
 
 
-def file_stats(path: Path, indexed: int = INDEXED_COLUMNS) -> dict:
+def file_stats(path: AnyPath, indexed: int = INDEXED_COLUMNS) -> dict:
     """Delta statistics of one Parquet file from its footer: numRecords, and minValues,
     maxValues and nullCount of its first `indexed` top-level primitive columns (a column whose
     row groups lack a bound gets no min/max, only its null count)."""
-    md = pq.read_metadata(path)
+    fs, key = storage.filesystem(path)
+    with fs.open_input_file(key) as f:
+        md = pq.read_metadata(f)
     stats: dict = {"numRecords": md.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
     schema = md.schema.to_arrow_schema()
     leaves = {md.schema.column(i).path: i for i in range(md.num_columns)}
@@ -131,8 +133,10 @@ class ParquetFileWriter:
     first batch: no batch, no file. group_rows: ARROW_ROW_GROUP_ROWS as the driver sees it when
     the writer runs in a Python worker."""
 
-    def __init__(self, folder: Path, gather: bool = True, group_rows: int | None = None):
-        self.folder, self.gather = Path(folder), gather
+    def __init__(self, folder: AnyPath, gather: bool = True, group_rows: int | None = None):
+        # local or the bucket: written through pyarrow's filesystem, the file named by its path in it
+        self.folder, self.gather = folder, gather
+        self._fs, self._base = storage.filesystem(folder)
         self.group_rows = group_rows or ARROW_ROW_GROUP_ROWS
         self.name: str | None = None
         self._writer = None
@@ -141,9 +145,9 @@ class ParquetFileWriter:
     def write(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self.name = f"{self.folder}/part-{uuid.uuid4().hex}.parquet"
+            self.name = f"{self._base}/part-{uuid.uuid4().hex}.parquet"
             options = {"use_dictionary": False} if self.gather else {"store_schema": False}
-            self._writer = pq.ParquetWriter(self.name, batch.schema, compression="zstd", **options)
+            self._writer = pq.ParquetWriter(self.name, batch.schema, compression="zstd", filesystem=self._fs, **options)
         if not self.gather:
             self._writer.write_batch(batch)
             return
@@ -168,35 +172,35 @@ class ParquetFileWriter:
         """Close and delete the file (a failed task leaves none for its retry to double)."""
         if self._writer is not None:
             self._writer.close()
-            os.remove(self.name)
+            self._fs.delete_file(self.name)
 
 
-def staging_folder(path: Path) -> Path:
+def staging_folder(path: AnyPath) -> AnyPath:
     """A new folder in the table's folder (path) for files to stage: Delta readers skip it."""
     return path / f"_tmp-{uuid.uuid4().hex[:12]}"
 
 
-def adopt(folder: Path, path: Path, name: str, schema: StructType, keep=None,
+def adopt(folder: AnyPath, path: AnyPath, name: str, schema: StructType, keep=None,
           task_seconds: dict[str, float] | None = None) -> Staged:
     """The Parquet files written into a staging folder, staged for the table at path: moved
     into the table's folder (invisible to readers until committed). keep: the names of the files
     to take (those of the task attempts Spark took the results of); the others are deleted."""
     if keep is not None:
         keep = set(keep)
-        for f in Path(folder).glob("*.parquet"):
-            if str(f) not in keep:
+        for f in folder.glob("*.parquet"):
+            if storage.fs_path(f) not in keep:
                 f.unlink()
-    tag = Path(folder).name.removeprefix("_tmp-")
-    return Staged(name, path, _adds(Path(folder), path, tag), schema, dict(task_seconds or {}))
+    tag = folder.name.removeprefix("_tmp-")
+    return Staged(name, path, _adds(folder, path, tag), schema, dict(task_seconds or {}))
 
 
-def _frame_writer(folder: Path):
+def _frame_writer(folder: AnyPath):
     """fn(iterator of record batches) -> one record batch naming the file it wrote: run by each
     task of `stage` in its Python worker."""
-    target, group_rows = str(folder), ARROW_ROW_GROUP_ROWS
+    group_rows = ARROW_ROW_GROUP_ROWS
 
     def write(batches):
-        out = ParquetFileWriter(Path(target), group_rows=group_rows)
+        out = ParquetFileWriter(folder, group_rows=group_rows)
         try:
             for batch in batches:
                 out.write(batch)
@@ -208,14 +212,14 @@ def _frame_writer(folder: Path):
     return write
 
 
-def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
+def _adds(tmp: AnyPath, path: AnyPath, tag: str) -> list[AddAction]:
     """Move the Parquet files written into tmp (flat: staged tables are unpartitioned) into the
     table folder (path); their add actions."""
     actions: list[AddAction] = []
     now_ms = int(time.time() * 1000)
     for f in sorted(tmp.glob("*.parquet")):
         dest = path / f"{tag}-{f.name}"
-        f.rename(dest)
+        f.rename(dest)  # in the bucket: a server-side copy, then the source removed
         stats = file_stats(dest)
         if stats["numRecords"] == 0:
             # Spark leaves empty files for empty tasks; the schema lives in the log, drop them.
@@ -231,7 +235,7 @@ def _adds(tmp: Path, path: Path, tag: str) -> list[AddAction]:
                 stats=json.dumps(stats, ensure_ascii=False, allow_nan=False),
             )
         )
-    shutil.rmtree(tmp, ignore_errors=True)
+    storage.rmtree(tmp)
     return actions
 
 
@@ -245,21 +249,22 @@ def _props(app_id: str | None, app_version: int, metadata: dict | None) -> Commi
     return CommitProperties(app_transactions=txns, custom_metadata=meta or None)
 
 
-def already_committed(path: Path, app_id: str | None, app_version: int) -> bool:
+def already_committed(path: AnyPath, app_id: str | None, app_version: int) -> bool:
     if not app_id or not is_delta(path):
         return False
-    done = DeltaTable(str(path)).transaction_version(app_id)
+    done = storage.delta_table(path).transaction_version(app_id)
     return done is not None and done >= app_version
 
 
-def _commit(path: Path, name: str, schema: DeltaSchema, props: CommitProperties, adds: list[AddAction],
+def _commit(path: AnyPath, name: str, schema: DeltaSchema, props: CommitProperties, adds: list[AddAction],
             dt: DeltaTable | None = None,
             configuration: dict[str, str] | None = None) -> Commit:
     """One Delta transaction: create the table with `adds` (dt None) and its properties
     (configuration), or replace every file of the existing table dt by `adds`."""
     if dt is None:
-        create_table_with_add_actions(str(path), schema, adds, mode="error",
-                                      name=name, configuration=configuration or None, commit_properties=props)
+        create_table_with_add_actions(storage.delta_uri(path), schema, adds, mode="error",
+                                      name=name, configuration=configuration or None, commit_properties=props,
+                                      storage_options=storage.delta_options(path))
         return Commit(name, 0, _rows(adds), len(adds), 0, committed=True)
     # delta-rs writes the overwrite's remove actions itself, with each file's deletion vector
     # (a remove without it would leave a file that has one in the snapshot).
@@ -276,7 +281,7 @@ class Staged:
     not see them. Query them with `frame`, then `commit` them as one transaction or `discard`."""
 
     table: str
-    path: Path
+    path: AnyPath
     adds: list[AddAction]
     schema: StructType
     task_seconds: dict[str, float] = field(default_factory=dict)  # the writing step's seconds per phase
@@ -286,7 +291,7 @@ class Staged:
         return _rows(self.adds)
 
     @property
-    def files(self) -> list[Path]:
+    def files(self) -> list[AnyPath]:
         return [self.path / unquote(a.path) for a in self.adds]
 
     def frame(self, spark: SparkSession) -> DataFrame:
@@ -298,7 +303,8 @@ class Staged:
         """The staged files as a pyarrow dataset (Arrow readers, e.g. the quality gate)."""
         import pyarrow.dataset as ds
 
-        return ds.dataset(list(map(str, self.files)), format="parquet")
+        fs, _ = storage.filesystem(self.path)
+        return ds.dataset([storage.fs_path(f) for f in self.files], format="parquet", filesystem=fs)
 
     def to_table(self, columns: list[str]) -> pa.Table:
         """Some columns of the staged rows as a pyarrow Table (no files: an empty one)."""
@@ -321,7 +327,7 @@ def add_dicts(staged: Staged) -> list[dict]:
             for a in staged.adds]
 
 
-def stage(df: DataFrame, path: Path, name: str) -> Staged:
+def stage(df: DataFrame, path: AnyPath, name: str) -> Staged:
     """Write df's rows as Parquet files into the table folder without committing them: by
     pyarrow from Spark's Arrow batches in the Python workers, a file per task."""
     path.mkdir(parents=True, exist_ok=True)
@@ -329,18 +335,19 @@ def stage(df: DataFrame, path: Path, name: str) -> Staged:
     try:
         out = df.mapInArrow(_frame_writer(tmp), "file string").toArrow()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        storage.rmtree(tmp)
         raise
     return adopt(tmp, path, name, df.schema, keep=out.column("file").to_pylist())
 
 
-def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_options) -> Staged:
+def stage_arrow(parts, path: AnyPath, name: str, schema: StructType, **write_options) -> Staged:
     """Stage rows computed in Arrow, like `stage`: parts is an iterable of parts, each an iterable
     of RecordBatches with the columns of schema, streamed into one Parquet file (a part without
     batches makes none). write_options: for pyarrow's writer (zstd and 32,768-row groups unless given)."""
     tag = uuid.uuid4().hex[:12]
     tmp = path / f"_tmp-{tag}"
     tmp.mkdir(parents=True)
+    fs, base = storage.filesystem(tmp)
     options = {"compression": "zstd", **write_options}
     group = options.pop("row_group_size", ARROW_ROW_GROUP_ROWS)
     cols = schema.fieldNames()
@@ -349,12 +356,12 @@ def stage_arrow(parts, path: Path, name: str, schema: StructType, **write_option
             writer = None
             for batch in part:
                 batch = batch.select(cols)
-                writer = writer or pq.ParquetWriter(tmp / f"part-{i:05d}.parquet", batch.schema, **options)
+                writer = writer or pq.ParquetWriter(f"{base}/part-{i:05d}.parquet", batch.schema, filesystem=fs, **options)
                 writer.write_batch(batch, row_group_size=group)
             if writer:
                 writer.close()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        storage.rmtree(tmp)
         raise
     return Staged(name, path, _adds(tmp, path, tag), schema)
 
@@ -366,14 +373,14 @@ def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 
     if already_committed(path, app_id, app_version):
         # Nothing committed; the staged files stay readable (the caller may still query them)
         # until the caller discards them.
-        return Commit(name, DeltaTable(str(path)).version(), 0, 0, 0, committed=False)
+        return Commit(name, storage.delta_table(path).version(), 0, 0, 0, committed=False)
     props = _props(app_id, app_version, metadata)
     schema = DeltaSchema.from_json(staged.schema.json())
     if not is_delta(path):
         return _commit(path, name, schema, props, staged.adds, configuration=configuration)
-    dt = DeltaTable(str(path))
+    dt = storage.delta_table(path)
     return _commit(path, name, schema, props, staged.adds, dt=dt)
 
 
-def history(path: Path) -> list[dict]:
-    return DeltaTable(str(path)).history()
+def history(path: AnyPath) -> list[dict]:
+    return storage.delta_table(path).history()

@@ -145,7 +145,9 @@ def location_dataset(location: Path | str) -> tuple[str, str]:
             return "file", "/" + rest.lstrip("/")
         authority, _, key = rest.partition("/")
         if scheme in _OBJECT_STORES:
-            return f"{scheme}://{authority}", key.strip("/")
+            # the spec names S3 datasets s3://bucket whichever client wrote them (s3a: Spark's,
+            # as openlineage-spark names them too), so both writers' events meet in one graph
+            return f"{'s3' if scheme in ('s3a', 's3n') else scheme}://{authority}", key.strip("/")
         return f"{scheme}://{authority}", "/" + key
     naming = LocalFileSystem(path=str(Path(s).absolute()))
     return naming.get_namespace(), naming.get_name()

@@ -136,18 +136,21 @@ def events(lake: Lakehouse, ticket_id: str | None = None) -> list[dict]:
 def append(lake: Lakehouse, rows: list[dict]) -> int:
     """Append the rows whose event id is new, one Delta commit each with the id as its transaction
     id (a retry commits nothing); the row count is reconciled with the log. -> rows committed."""
-    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    from govlake.lakehouse import storage
 
     path = lake.path(TABLE)
     done = 0
     for row in rows:
         exists = lake.exists(TABLE)
-        if exists and DeltaTable(str(path)).transaction_version(row["event_id"]) is not None:
+        if exists and storage.delta_table(path).transaction_version(row["event_id"]) is not None:
             continue
         before = lake.row_count(TABLE) if exists else 0
         path.parent.mkdir(parents=True, exist_ok=True)
         props = {k: v for k, v in lake.properties(TABLE).items() if k.startswith("delta.")}
-        write_deltalake(str(path), pa.Table.from_pylist([row], SCHEMA), mode="append",
+        write_deltalake(storage.delta_uri(path), pa.Table.from_pylist([row], SCHEMA), mode="append",
+                        storage_options=storage.delta_options(path),
                         configuration=None if exists else props,
                         commit_properties=CommitProperties(app_transactions=[Transaction(row["event_id"], 0)],
                                                            custom_metadata={"kind": row["kind"]}))

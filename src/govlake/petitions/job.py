@@ -100,9 +100,9 @@ def publish_model(model_dir: str | Path, online_dir: str | Path) -> bool:
 
 
 def _partitioned_by(lake, table: str) -> list[str]:
-    from deltalake import DeltaTable
+    from govlake.lakehouse import storage
 
-    return list(DeltaTable(str(lake.path(table))).metadata().partition_columns) if lake.exists(table) else []
+    return list(storage.delta_table(lake.path(table)).metadata().partition_columns) if lake.exists(table) else []
 
 
 def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir: str | Path,

@@ -214,8 +214,9 @@ def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> M
     """The matches view at an outcomes table version (default: the current release's, see
     govlake.release; latest before the first release); None before the first run.
     uscc: read only that enterprise's keys (filter pushed into the Parquet scan)."""
-    from deltalake import DeltaTable
     import pyarrow.dataset as pads
+
+    from govlake.lakehouse import storage
 
     from govlake import release
 
@@ -223,7 +224,7 @@ def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> M
         return None
     if version is None:
         version = release.version_of(lake, OUTCOMES)
-    odt = DeltaTable(str(lake.path(OUTCOMES)), version=version)
+    odt = storage.delta_table(lake.path(OUTCOMES), version)
     ckey = (str(lake.path(OUTCOMES)), odt.version())
     outcomes = _OUTCOMES_CACHE.get(ckey)
     if outcomes is None:  # small (rows per policy outcome) and immutable per version: kept per process
@@ -232,7 +233,7 @@ def open_view(lake, *, version: int | None = None, uscc: str | None = None) -> M
         outcomes = _OUTCOMES_CACHE[ckey] = odt.to_pyarrow_table().combine_chunks()
     kv = outcomes.column("keys_version").to_pylist()
     keys_version = max(kv) if kv else None
-    kds = DeltaTable(str(lake.path(KEYS)), version=keys_version).to_pyarrow_dataset()
+    kds = storage.delta_table(lake.path(KEYS), keys_version).to_pyarrow_dataset()
     flt = None if uscc is None else (pads.field("bucket") == key_bucket(uscc)) & (pads.field("uscc") == uscc)
     keys = kds.to_table(columns=["segment", "uscc", "keys"], filter=flt)
     return MatchView(keys, outcomes, lake_lookup(lake), version=odt.version())

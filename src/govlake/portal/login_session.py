@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -23,7 +22,7 @@ def secret(settings: Settings) -> str:
     env = os.environ.get("GOVLAKE_PORTAL_SECRET")
     if env:
         return env
-    path = Path(settings.lake_root) / "_platform" / "portal_secret"
+    path = settings.local_dir / "_platform" / "portal_secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

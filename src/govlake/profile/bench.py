@@ -104,7 +104,7 @@ def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
     return seconds, rows
 
 
-def _progress(out: dict, root: Path) -> None:
+def _progress(out: dict, root) -> None:
     """Figures so far, on stderr and in <lake>/bench.json: a long run (900,000) that fails later
     still reports them, and `--resume <lake>` continues after the full build."""
     import json
@@ -115,11 +115,14 @@ def _progress(out: dict, root: Path) -> None:
     (root / "bench.json").write_text(text + "\n", encoding="utf-8")
 
 
-def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | None = None) -> dict:
+def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | None = None,
+                  lake: str | None = None, full_only: bool = False) -> dict:
     """Figures at `scale` enterprises: full build seconds (bronze -> published), DuckDB seconds
     on the same SQL and data, ratio, incremental (1% changed) seconds and its share of full,
     peak RSS. Uses a throw-away lake under /tmp; resume: the lake of an earlier run whose full
-    build finished (its bench.json), to run only the DuckDB reference and the incremental."""
+    build finished (its bench.json), to run only the DuckDB reference and the incremental.
+    lake: a lake root URI instead (s3a://…: the object store, the rest of the settings from the
+    environment); full_only: stop after the full build."""
     import json
 
     from govlake.lakehouse import Lakehouse
@@ -128,8 +131,8 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | 
     from govlake.settings import Settings
     from govlake.spark import get_spark
 
-    root = Path(resume) if resume else Path(tempfile.mkdtemp(prefix="profile-bench-"))
-    settings = Settings(lake_root=root)
+    settings = Settings(lake_root=str(resume or lake or tempfile.mkdtemp(prefix="profile-bench-")))
+    root = settings.lake
     spark = get_spark(settings)
     lake = Lakehouse(spark, settings)
     d0, d1 = dt.date(2025, 6, 29), dt.date(2025, 6, 30)
@@ -139,7 +142,7 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | 
             raise ValueError(f"{root}: bench.json is not a finished full build at scale {scale} awaiting the rest")
         out["resumed_in_a_new_process"] = True
     else:
-        out = {"scale": scale, "engine": engine}
+        out = {"scale": scale, "engine": engine, "lake": settings.lake_root, "spark_master": settings.spark_master}
         t = time.perf_counter()
         write_bronze(spark, lake, scale, d1, d0)
         out["seconds_bronze_synthetic"] = round(time.perf_counter() - t, 1)
@@ -152,6 +155,8 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | 
         out["full_phases"] = {k: v for k, v in res.items() if k.startswith(("seconds_", "task_seconds_"))}
         out["peak_rss_gb_full"] = _peak_rss_gb()
         _progress(out, root)
+    if full_only:
+        return out
     cpu = time.process_time()
     ddb, rows = duckdb_profile_seconds(lake, d1)
     out["duckdb_cpu_seconds"] = round(time.process_time() - cpu, 1)  # includes loading Arrow

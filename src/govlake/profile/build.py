@@ -129,7 +129,10 @@ def _published_since_index(lake: Lakehouse, keys=None) -> Path:
     so in every file) are found by a filtered Arrow scan on the files' dictionaries (Spark's
     semi join took 12-20 s at 900,000)."""
     batches = lake.to_batches(TAGS, _SINCE_COLUMNS, where_in=None if keys is None else ("uscc", keys))
-    return tag_since.SinceIndex.from_batches(batches).save(lake.path(TAGS) / f"_since-{uuid.uuid4().hex[:12]}")
+    # memory-mapped by the workers: a local folder (the work dir when the lake is in the bucket;
+    # executors on other machines would need it shipped, docs/scale-out.md)
+    base = lake.path(TAGS) if lake.settings.lake_is_local else lake.settings.local_dir / "profile_since"
+    return tag_since.SinceIndex.from_batches(batches).save(base / f"_since-{uuid.uuid4().hex[:12]}")
 
 
 def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: bool = False,

@@ -29,12 +29,30 @@ DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "long": "BIGINT", "double
                 "timestamp": "TIMESTAMPTZ", "boolean": "BOOLEAN"}
 
 
-def _bronze_sql(lake: Lakehouse, src: Source) -> str:
+def _bucket_dataset(lake: Lakehouse, table: str, files: list[str], parts: dict[str, str]):
+    """A lake in the bucket: the snapshot's files as a pyarrow dataset over S3 (hive partitions,
+    the table's schema), for DuckDB to scan (its own reader would need its httpfs extension)."""
+    import pyarrow.dataset as pads
+
+    from govlake.lakehouse import storage
+
+    fs, base = storage.filesystem(lake.path(table))
+    schema = lake.arrow_schema(table)
+    keys = [storage.as_path(f, lake.settings).key for f in files]
+    partitioning = pads.partitioning(pa.schema([schema.field(c) for c in parts]), flavor="hive") if parts else None
+    return pads.dataset(keys, schema=schema, format="parquet", filesystem=fs, partitioning=partitioning,
+                        partition_base_dir=base)
+
+
+def _bronze_sql(lake: Lakehouse, src: Source, con=None) -> str:
     """The source's bronze rows for DuckDB: the Parquet files of its Delta snapshot, read by
     DuckDB's own reader (which pushes down the columns, the _load_date partitions and the scope's
     join filter: 900,000 enterprises' bronze in ~5 s, ~10 s as pyarrow datasets), or no rows if
     never loaded."""
     files, parts = lake.parquet_files(f"bronze.{src.name}") if lake.exists(f"bronze.{src.name}") else ([], {})
+    if files and not lake.settings.lake_is_local and con is not None:
+        con.register(f"_bucket_bronze__{src.name}", _bucket_dataset(lake, f"bronze.{src.name}", files, parts))
+        return f"SELECT * FROM _bucket_bronze__{src.name}"
     if files:
         types = ", ".join(f"'{c}': '{DUCKDB_TYPES[t]}'" for c, t in parts.items())
         paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
@@ -94,7 +112,7 @@ class ChangedEnterprises:
         try:
             self.con.execute("SET TimeZone = 'UTC'")  # (ICU, built in: a setting, not a connect option)
             for src in self.sources:
-                self.con.execute(f"CREATE VIEW bronze__{src.name} AS {_bronze_sql(self.lake, src)}")
+                self.con.execute(f"CREATE VIEW bronze__{src.name} AS {_bronze_sql(self.lake, src, self.con)}")
             # the scope reads stg_enterprise_registry (every registered enterprise): a view,
             # filtered by the scope's IN on its key before the window
             key = ", ".join(self.sources["enterprise_registry"].key)

@@ -59,8 +59,11 @@ def build(as_of, incremental, engine):
 @click.option("--scale", type=int, default=20000)
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None,
               help="lake of an earlier bench whose full build finished: run only DuckDB and the incremental")
-def bench(scale, resume):
+@click.option("--lake", default=None,
+              help="lake root URI for the bench (s3a://bucket/prefix: in the object store); default a new /tmp folder")
+@click.option("--full-only", is_flag=True, help="only the synthetic bronze and the full build (no DuckDB, no incremental)")
+def bench(scale, resume, lake, full_only):
     """Benchmark the profile build (Spark vs DuckDB on the same generated SQL)."""
     from govlake.profile.bench import bench_profile
 
-    click.echo(json.dumps(bench_profile(scale, resume=resume), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(bench_profile(scale, resume=resume, lake=lake, full_only=full_only), ensure_ascii=False, indent=2))

@@ -13,12 +13,12 @@ the files (`lakehouse.staged.ParquetFileWriter`, `Lakehouse.adopt`).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pyarrow as pa
 
 from govlake.lakehouse import Lakehouse, staged
 from govlake.lakehouse.staged import ParquetFileWriter
+from govlake.lakehouse.storage import AnyPath
 
 # Task-seconds spent getting the rows (from Spark, through the projection), writing them, and
 # computing and writing the tags: the build reports where its time goes.
@@ -26,16 +26,16 @@ PHASES = ("rows", "write", "tags")
 OUTPUT = pa.schema([("file", pa.string()), ("phase", pa.string()), ("seconds", pa.float64())])
 
 
-def writer(folder: Path, tags_folder: Path, tagger, project=None):
+def writer(folder: AnyPath, tags_folder: AnyPath, tagger, project=None):
     """fn(iterator of record batches) -> one record batch naming the files it wrote and its
     seconds per phase. project: fn(iterator of batches) -> iterator of profile batches (the
     projection in the workers); none: the batches are the profile's rows already."""
-    target, tags_target, group_rows = str(folder), str(tags_folder), staged.ARROW_ROW_GROUP_ROWS
+    group_rows = staged.ARROW_ROW_GROUP_ROWS
 
     def write(batches):
         spent = dict.fromkeys(PHASES, 0.0)
-        main = ParquetFileWriter(Path(target), group_rows=group_rows)
-        tags = ParquetFileWriter(Path(tags_target), gather=False)
+        main = ParquetFileWriter(folder, group_rows=group_rows)
+        tags = ParquetFileWriter(tags_folder, gather=False)
         rows = iter(project(batches) if project is not None else batches)
         try:
             while True:

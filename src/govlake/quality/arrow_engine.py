@@ -33,13 +33,15 @@ def _value(v, typ):
     return v
 
 
-def _local_files(dataset) -> bool:
-    """Plain Parquet files on local disk (staged files): their footers and dictionaries are read
-    directly; other datasets (delta-rs snapshots, in-memory rows) are scanned as they are."""
+def _plain_files(dataset) -> bool:
+    """Plain Parquet files (staged files, on local disk or in the bucket): their footers and
+    dictionaries are read directly; other datasets (delta-rs snapshots, in-memory rows) are
+    scanned as they are."""
     import pyarrow.dataset as pads
     import pyarrow.fs as pafs
 
-    return isinstance(dataset, pads.FileSystemDataset) and isinstance(dataset.filesystem, pafs.LocalFileSystem)
+    return isinstance(dataset, pads.FileSystemDataset) and isinstance(
+        dataset.filesystem, (pafs.LocalFileSystem, pafs.S3FileSystem))
 
 
 def _unexpected(e: dict, cols: dict):
@@ -81,9 +83,10 @@ def _batches(dataset, cols: list[str]):
     733 tag ids 144 M times)."""
     import pyarrow.dataset as pads
 
-    if _local_files(dataset):
+    if _plain_files(dataset):
         fmt = pads.ParquetFileFormat(read_options=pads.ParquetReadOptions(dictionary_columns=cols))
-        dataset = pads.dataset(dataset.files, format=fmt)
+        # the dataset's own filesystem: staged files of a lake in the bucket are keys in S3
+        dataset = pads.dataset(dataset.files, format=fmt, filesystem=dataset.filesystem)
     for b in dataset.to_batches(columns=cols, batch_size=1 << 20):
         yield [b.column(c) for c in cols]
 
@@ -162,11 +165,11 @@ def _footer_nulls(dataset, names: list[str]) -> dict[str, int]:
     statistics written with the file): counting them needs no scan."""
     import pyarrow.parquet as pq
 
-    if not _local_files(dataset):
+    if not _plain_files(dataset):
         return {}
     out: dict[str, int] = {c: 0 for c in names}
     for f in dataset.files:
-        md = pq.read_metadata(f)
+        md = pq.read_metadata(f, filesystem=dataset.filesystem)
         index = {md.schema.column(j).path: j for j in range(md.num_columns)}
         for c in list(out):
             for g in range(md.num_row_groups):

@@ -36,7 +36,8 @@ _contexts: dict[str, object] = {}
 
 
 def project_dir(settings) -> Path:
-    return Path(settings.lake_root) / "quality" / "gx"
+    # GX's file context and data docs: process-local files (the lake's folder when it is local)
+    return settings.local_dir / "quality" / "gx"
 
 
 def site_index(settings) -> Path:

@@ -66,7 +66,7 @@ class DbtResult:
 
 def target_dir(settings: Settings) -> Path:
     """dbt's target folder for this lake (manifest.json, run_results.json, compiled SQL)."""
-    return settings.lake_root / "dbt_target"
+    return settings.local_dir / "dbt_target"
 
 
 def load_manifest(target_path: Path) -> dict:
@@ -178,7 +178,7 @@ def run_dbt(
         "--profiles-dir", str(settings.dbt_dir),
         "--target", settings.dbt_method,
         "--target-path", str(target),
-        "--log-path", str(settings.lake_root / "dbt_logs"),
+        "--log-path", str(settings.local_dir / "dbt_logs"),
         "--no-use-colors",
     ]
     if load_date:
