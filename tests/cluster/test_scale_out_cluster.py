@@ -197,7 +197,7 @@ def test_demo_dag_runs_in_airflow_with_spark_on_the_cluster(layout):
     keys = [i.path for i in s3.get_file_info(fs.FileSelector(f"{prefix}/tables", recursive=True))]
     logged = {k.split("/_delta_log/")[0].removeprefix(f"{prefix}/tables/").replace("/", ".")
               for k in keys if k.endswith("/_delta_log/00000000000000000000.json")}
-    assert {"bronze.enterprises", "gold.enterprise_profile"} <= logged, sorted(logged)
+    assert {"bronze.enterprise_registry", "gold.enterprise_profile"} <= logged, sorted(logged)
     lake = Lakehouse(None, settings)
     tables = {t["table"]: t["rows"] for t in table_summary(lake)}
     assert set(tables) == logged
