@@ -2,7 +2,7 @@
 
 Who may read which data product, which columns, which rows, for what purpose; and a tamper-evident
 record of every request. Everything lives in one SQLite file under the lake root
-(`<lake_root>/_platform/access.db`, WAL; docs/adr/0004-access-store.md). Decisions are never
+(`<work dir>/_platform/access.db`, WAL; docs/adr/0004-access-store.md). Decisions are never
 updated in place: an application moves once from `pending` to `approved`/`rejected`, a grant or a
 key only gains a `revoked_at`; triggers refuse anything else (and every DELETE).
 

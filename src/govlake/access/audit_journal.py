@@ -7,7 +7,7 @@ some commit has to run (an fsync of the database file, ms to tens of ms), while 
 loop waited (docs/adr/0008-audit-journal.md).
 
 How: a serving process (the API app's lifespan: `start(store)`) appends each request's audit
-record to its own append-only journal file `<lake_root>/_platform/audit_journal/<pid>-<id>.jsonl`
+record to its own append-only journal file `<work dir>/_platform/audit_journal/<pid>-<id>.jsonl`
 (one JSON line, one write(2), before the answer goes out: no record, no answer). A thread
 fdatasyncs the file at most FSYNC_S after a record (group commit). Folding: every FOLD_S, the
 process that takes `fold.lock` (one at a time per host) reads every journal past its folded

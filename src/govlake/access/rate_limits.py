@@ -8,7 +8,7 @@ the answer says how long to wait (Retry-After). A bucket whose time is in the pa
 a fresh one, so a slot can be reused without losing anything.
 
 Where the state lives: a small memory-mapped file beside the access database
-(`<lake_root>/_platform/rate_buckets`), a fixed table of slots (key hash, time), updated under an
+(`<work dir>/_platform/rate_buckets`), a fixed table of slots (key hash, time), updated under an
 exclusive `flock` (with a thread lock in front: flock is per open file, threads share it). The API
 runs several uvicorn worker processes on one host; they all map the same file, so a consumer
 gets its rate in total, not per worker. Why not the SQLite store: a write transaction per request

@@ -1,5 +1,5 @@
 """The sandbox's own records (沙箱台账): one SQLite file beside the access store,
-`<lake_root>/_platform/cleanroom.db`.
+`<work dir>/_platform/cleanroom.db`.
 
 - `settings`: k per consumer (最小单元企业数), set by an account; default DEFAULT_K.
 - `jobs`: every submission, allowed or refused: consumer, kind, code hash, inputs with their

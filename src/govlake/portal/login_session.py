@@ -1,7 +1,7 @@
 """The portal's login session: a signed cookie (itsdangerous) naming the account, with a nonce
 that forms echo back (a cross-site form cannot know it). The signing secret is
 GOVLAKE_PORTAL_SECRET, or one generated per lake and kept beside the access store
-(<lake_root>/_platform/portal_secret, mode 0600), so a restart keeps people logged in and two
+(<work dir>/_platform/portal_secret, mode 0600), so a restart keeps people logged in and two
 lakes never accept each other's cookies."""
 
 from __future__ import annotations
