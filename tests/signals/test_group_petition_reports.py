@@ -101,6 +101,7 @@ def test_week_and_month_count_the_same_alert(built):
         assert rep["group_ticket_count"].sum() == n_members
 
 
+@pytest.mark.slow  # keeps make test under 15 min on a fresh clone; the burst test stays in it
 def test_rerun_is_idempotent_and_alerts_after_the_load_date_are_not_read(built, spark):
     from govlake.signals.job import run_signals
     from govlake.transform.runner import run_dbt
