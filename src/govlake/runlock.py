@@ -171,3 +171,18 @@ def run_lock(settings: Settings, load_date: dt.date | str | None = None, steps: 
             os.ftruncate(fd, 0)  # nobody named while nobody holds it
         finally:
             os.close(fd)  # releases the flock
+
+
+@contextmanager
+def state_lock(settings: Settings, name: str) -> Iterator[None]:
+    """A blocking exclusive flock on <state dir>/locks/<name>.lock, for a check-then-append that must
+    not interleave between processes of one host (API workers and the CLI), e.g. an idempotency
+    check before appending an event."""
+    path = settings.state_dir / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

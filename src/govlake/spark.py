@@ -52,7 +52,9 @@ def lake_conf(s: Settings) -> dict[str, str]:
     return conf
 
 
-def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> SparkSession:
+def get_spark(settings: Settings | None = None, app_name: str = "govlake", ui_port: int | None = None) -> SparkSession:
+    """The project's session. ui_port: the driver's web UI (and its REST API) on that port; off by
+    default."""
     s = settings or get_settings()
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -64,7 +66,7 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         .config("spark.sql.shuffle.partitions", str(s.spark_shuffle_partitions))
         .config("spark.sql.session.timeZone", "Asia/Shanghai")
         .config("spark.sql.ansi.enabled", "false")
-        .config("spark.ui.enabled", "false")
+        .config("spark.ui.enabled", "false" if ui_port is None else "true")
         .config("spark.ui.showConsoleProgress", "false")
         # Strict date parsing: an impossible date (2023-02-30) is a quarantined row, not a guess.
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
@@ -91,6 +93,8 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake") -> Sp
         # table read on 2 cores).
         .config("spark.databricks.delta.snapshotPartitions", "2")
     )
+    if ui_port is not None:
+        builder = builder.config("spark.ui.port", str(ui_port))
     for k, v in {**lineage_conf(s), **lake_conf(s)}.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()

@@ -104,6 +104,14 @@ def test_a_killed_process_loses_no_record_and_its_journal_is_removed_once_folded
     assert access.verify_audit(store).ok
     assert not journals[0].exists()  # its owner gone and every record folded
     assert access.query_audit(store, limit=1000) == rows  # folding again adds nothing
+    # the deleted journal's offset row goes in the next fold's transaction, not before
+    gone = "SELECT count(*) AS n FROM journal_folds WHERE file = ?"
+    assert store.query(gone, (journals[0].name,))[0]["n"] == 1
+    out = subprocess.run([sys.executable, "-c", _journaling_process(settings.lake_root, 1, fold_s=3600, kill=True)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == -9, out.stderr
+    assert len(access.query_audit(store, limit=1000)) == len(rows) + 1
+    assert store.query(gone, (journals[0].name,))[0]["n"] == 0
 
 
 def test_processes_folding_at_once_fold_each_record_once(settings, store):

@@ -9,7 +9,6 @@ import random
 import re
 
 import numpy as np
-import pytest
 
 from govlake.petitions.long_tail import unit_of, unmask
 
@@ -77,13 +76,10 @@ def test_proxy_units_unmask_place_codes():
     assert unit_of("没有地点", "卫生计生") == "卫生计生|市本级"
 
 
-def test_taidi_proxy_is_a_long_tail():
+def test_taidi_proxy_is_a_long_tail(taidi_dir):
     from govlake.petitions.long_tail import fixed_split, long_tail_proxy
 
-    try:
-        texts, units, desc = long_tail_proxy()
-    except FileNotFoundError as e:
-        pytest.skip(f"shared taidi2020 data absent: {e}")
+    texts, units, desc = long_tail_proxy(taidi_dir / "messages_labeled_raw.csv")
     assert desc["units"] >= 150 and desc["units_under_10"] > 0.8 * desc["units"]
     assert min(units.count(u) for u in set(units)) >= 3
     assert not any(re.search(r"[A-Z]\d{0,2}[市区县]", t) for t in texts)  # every masked place renamed

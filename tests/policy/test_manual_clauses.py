@@ -116,8 +116,8 @@ def test_batch_outcomes_and_view_agree_with_online():
 
 def test_approval_eligibility_fact_is_unknown_for_manual():
     cp = compile_policies([parse_policy(_doc([REG, REV, HONOUR]))], AS_OF, FIELDS)[0]
-    assert _eligibility(cp, {"is_registered_in_district": True, "revenue_y1_wan": 20000.0}) == (None, [])
-    assert _eligibility(cp, {"is_registered_in_district": False, "revenue_y1_wan": 20000.0}) == (False, ["注册地在本区"])
+    assert _eligibility(cp, {"is_registered_in_district": True, "revenue_y1_wan": 20000.0}) == (None, [], "manual")
+    assert _eligibility(cp, {"is_registered_in_district": False, "revenue_y1_wan": 20000.0}) == (False, ["注册地在本区"], None)
 
 
 def test_catalog_items_with_manual_clauses_name_new_fields(fields):

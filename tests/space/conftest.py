@@ -48,7 +48,7 @@ def space_settings(tmp_path_factory):
 def space_lake(space_settings):
     """A lake with a profile, 400 parks and the needs derived from the profile (no Spark)."""
     from govlake.space.inventory import write_needs, write_parks
-    from govlake.space.parks import generate_parks
+    from govlake.generate.parks import generate_parks
 
     lake = Lakehouse(None, space_settings)
     write_profile(lake)

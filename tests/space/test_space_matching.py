@@ -10,7 +10,8 @@ import pytest
 
 from govlake.space.inventory import MATCHES, NEEDS, PARKS, read, write_needs, write_parks
 from govlake.space.matching import match_all, needs_for_park, parks_for_need, record, run_space_matching, search_parks
-from govlake.space.parks import EIA, generate_parks
+from govlake.generate.parks import generate_parks
+from govlake.space.parks import EIA
 from govlake.space.streets import street_km, street_names
 
 AS_OF = dt.date(2026, 12, 1)  # as tests/space/conftest.py builds the lake

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 
 from govlake.access.database import AccessStore, stamp
@@ -74,17 +75,37 @@ def row_of(event: AuditEvent) -> dict:
     return row
 
 
+def append_rows(db, rows: list[dict], *, yield_every: int = 0) -> int:
+    """Append rows (row_of's fields, id not yet set; an optional "usage_rows" counted against the
+    consumer's daily cap) to the chain, in order, inside the caller's write transaction; returns
+    the last id. yield_every: hand the interpreter back every so many rows (a long fold must not
+    starve the requests of the same process)."""
+    last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    next_id, prev = ((last[0] + 1), last[1]) if last else (1, GENESIS)
+    usage: dict[tuple, int] = {}
+    values = []
+    for i, row in enumerate(rows):
+        n = int(row.pop("usage_rows", 0) or 0)
+        row["id"] = next_id
+        h = chain_hash(prev, row)
+        values.append([row[k] for k in FIELDS] + [prev, h])
+        prev, next_id = h, next_id + 1
+        if n and row.get("actor") and row.get("product"):
+            k = (row["actor"], row["product"], row["ts"][:10])
+            usage[k] = usage.get(k, 0) + n
+        if yield_every and i % yield_every == yield_every - 1:
+            time.sleep(0)
+    db.executemany(INSERT_SQL, values)
+    db.executemany(USAGE_SQL, [(*k, n) for k, n in usage.items()])
+    return next_id - 1
+
+
 def append_audit(store: AccessStore, event: AuditEvent, *, usage_rows: int = 0) -> int:
     """Append one row to the chain now (its own write transaction); returns its id. usage_rows:
     rows to count against the consumer's daily cap in the same transaction (so cap and audit
     never disagree). Requests served by the API go through the journal instead
     (govlake.access.audit_journal.record); decisions and jobs that name their audit row use this."""
     row = row_of(event)
+    row["usage_rows"] = usage_rows
     with store.write() as db:
-        last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        row["id"] = (last["id"] + 1) if last else 1
-        prev = last["hash"] if last else GENESIS
-        db.execute(INSERT_SQL, [row[k] for k in FIELDS] + [prev, chain_hash(prev, row)])
-        if usage_rows and event.actor and event.product:
-            db.execute(USAGE_SQL, (event.actor, event.product, row["ts"][:10], usage_rows))
-    return row["id"]
+        return append_rows(db, [row])

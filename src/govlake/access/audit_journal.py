@@ -43,6 +43,7 @@ import uuid
 from pathlib import Path
 
 from govlake.access import audit_chain as chain
+from govlake.access.database import AccessStore
 
 FSYNC_S = 0.005              # group commit: a record is on disk at most this (plus one fdatasync) after it is written
 FOLD_S = 0.2                 # a serving process tries to fold this often
@@ -141,9 +142,9 @@ class Journal:
         with self.lock:
             names = {u[0] for u in self.unfolded}
         if names:
-            db, conn_lock = _fold_conn(self.store)
-            with conn_lock:
-                offsets = folded_offsets(db, names)
+            fs = _folder(self.store)
+            with fs.store.lock:
+                offsets = folded_offsets(fs.store.db, names)
             self.pending_rows(offsets, "", "", "")
 
     def start_threads(self) -> None:
@@ -200,11 +201,11 @@ def stop(store) -> None:
         del _journals[str(store.path)]
     j.close()
     fold(store)
-    with _fold_conns_lock:  # the folder's connection goes with the last journal of this store
-        hit = _fold_conns.pop(str(store.path), None)
-    if hit is not None and hit[0] == os.getpid():
-        with hit[2]:
-            hit[1].close()
+    with _folders_lock:  # the folder's connection goes with the last journal of this store
+        fs = _folders.pop(str(store.path), None)
+    if fs is not None and fs.pid == os.getpid():
+        with fs.store.lock:
+            fs.store.close()
 
 
 def record(store, event: chain.AuditEvent, *, usage_rows: int = 0) -> None:
@@ -220,23 +221,28 @@ def record(store, event: chain.AuditEvent, *, usage_rows: int = 0) -> None:
 
 
 # -- folding ------------------------------------------------------------------------------------
-_fold_conns: dict[str, tuple[int, sqlite3.Connection, threading.Lock]] = {}
-_fold_conns_lock = threading.Lock()
+class _Folder:
+    """This process's folding state for one access store: its own connection (folding never holds
+    the connection, and its lock, the requests read keys, grants and usage through), and the
+    journals it deleted whose journal_folds rows go in its next fold's transaction."""
+
+    def __init__(self, store):
+        self.pid = os.getpid()
+        self.store = AccessStore(Path(store.path), store.settings)
+        self.removed: set[str] = set()
 
 
-def _fold_conn(store) -> tuple[sqlite3.Connection, threading.Lock]:
-    """The folder's own connection: folding never holds the connection (and its lock) the
-    requests read keys, grants and usage through."""
+_folders: dict[str, _Folder] = {}
+_folders_lock = threading.Lock()
+
+
+def _folder(store) -> _Folder:
     key = str(store.path)
-    with _fold_conns_lock:
-        hit = _fold_conns.get(key)
-        if hit is None or hit[0] != os.getpid():
-            db = sqlite3.connect(key, isolation_level=None, check_same_thread=False, timeout=30)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            hit = _fold_conns[key] = (os.getpid(), db, threading.Lock())
-        return hit[1], hit[2]
+    with _folders_lock:
+        fs = _folders.get(key)
+        if fs is None or fs.pid != os.getpid():  # a forked child opens its own
+            fs = _folders[key] = _Folder(store)
+        return fs
 
 
 def _owner_gone(path: Path) -> bool:
@@ -265,18 +271,18 @@ def fold(store, *, wait: bool = True, yielding: bool = False) -> int:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             return 0
-        db, conn_lock = _fold_conn(store)
-        with conn_lock:
-            return _fold_locked(db, d, yielding)
+        fs = _folder(store)
+        with fs.store.lock:
+            return _fold_locked(fs, d, yielding)
     finally:
         os.close(lock_fd)  # releases the flock
 
 
-def _fold_locked(db: sqlite3.Connection, d: Path, yielding: bool) -> int:
+def _fold_locked(fs: _Folder, d: Path, yielding: bool) -> int:
     files = sorted(p for p in d.glob("*.jsonl"))
     if not files:
         return 0
-    offsets = {r[0]: r[1] for r in db.execute("SELECT file, offset FROM journal_folds")}
+    offsets = folded_offsets(fs.store.db, {p.name for p in files})
     records, ends, done = [], {}, []
     for path in files:
         at = offsets.get(path.name, 0)
@@ -302,46 +308,31 @@ def _fold_locked(db: sqlite3.Connection, d: Path, yielding: bool) -> int:
         if cut == len(data):
             done.append((path, at + cut))
     if not records and not ends:
-        _remove_dead(db, done)
+        _remove_dead(fs, done)
         return 0
     records.sort(key=lambda r: (r[0]["ts"], r[1], r[2]))  # time order; one journal's own order kept
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-        next_id, prev = ((last[0] + 1), last[1]) if last else (1, chain.GENESIS)
-        usage: dict[tuple, int] = {}
-        rows = []
-        for i, (row, _, _) in enumerate(records):
-            n = int(row.pop("usage_rows", 0) or 0)
-            row["id"] = next_id
-            h = chain.chain_hash(prev, row)
-            rows.append([row[k] for k in chain.FIELDS] + [prev, h])
-            prev, next_id = h, next_id + 1
-            if n and row.get("actor") and row.get("product"):
-                k = (row["actor"], row["product"], row["ts"][:10])
-                usage[k] = usage.get(k, 0) + n
-            if yielding and i % YIELD_EVERY == YIELD_EVERY - 1:
-                time.sleep(0)
-        db.executemany(chain.INSERT_SQL, rows)
-        db.executemany(chain.USAGE_SQL, [(*k, n) for k, n in usage.items()])
+    gone = sorted(fs.removed)
+    with fs.store.write() as db:
+        chain.append_rows(db, [r[0] for r in records], yield_every=YIELD_EVERY if yielding else 0)
         db.executemany("INSERT INTO journal_folds VALUES (?, ?) ON CONFLICT (file) DO UPDATE SET offset = excluded.offset",
                        list(ends.items()))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    _remove_dead(db, done)
+        # deleted journals: their offsets are never read again (a journal's name is never reused)
+        db.executemany("DELETE FROM journal_folds WHERE file = ?", [(n,) for n in gone])
+    fs.removed.difference_update(gone)
+    _remove_dead(fs, done)
     return len(records)
 
 
-def _remove_dead(db: sqlite3.Connection, done: list[tuple[Path, int]]) -> None:
+def _remove_dead(fs: _Folder, done: list[tuple[Path, int]]) -> None:
     """Delete journals folded to their end whose process is gone (its lock free). The size is
     looked at again once the owner is known gone: it may have written more since they were read
-    (and then closed), and those records are folded next time, not lost."""
+    (and then closed), and those records are folded next time, not lost. Their journal_folds rows
+    go in the next fold's transaction (a row deleted before its file would fold the file again)."""
     for path, folded in done:
         try:
             if _owner_gone(path) and path.stat().st_size == folded:
                 path.unlink()
+                fs.removed.add(path.name)
         except FileNotFoundError:
             pass
 

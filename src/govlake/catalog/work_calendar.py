@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from govlake import yamlio
@@ -53,6 +54,7 @@ def parse_work_calendar(doc: dict) -> WorkCalendar:
     return WorkCalendar(frozenset(holidays), frozenset(workdays))
 
 
+@lru_cache(maxsize=4)  # WorkCalendar is frozen; every request handler loads it
 def load_work_calendar(catalog_dir: Path) -> WorkCalendar:
     with open(Path(catalog_dir) / FILE, encoding="utf-8") as f:
         return parse_work_calendar(yamlio.safe_load(f))

@@ -55,6 +55,17 @@ def _population(settings: Settings, scale: int, seed: int, as_of: dt.date) -> pd
     return build_population(_rng(seed, 1), scale, as_of, load_divisions(settings))
 
 
+def _land(settings: Settings, src, df: pd.DataFrame, seed: int, load_date: dt.date, bad_share: float,
+          min_per_rule: int = 1) -> dict:
+    """One source's extract (landing/<source>/<date>/) with its injected bad rows, from the
+    source's own random stream: {"rows", "bad_rows", "bad_total", "files"} as in the manifest."""
+    text = format_frame(df, src)
+    rng = _rng(seed, 6, load_date.toordinal(), zlib.crc32(src.name.encode()))
+    text, bad = inject_defects(text, src, rng, bad_share, min_per_rule)
+    files = write_parts(text, settings.landing_dir / src.name / load_date.isoformat())
+    return {"rows": len(text), "bad_rows": bad, "bad_total": sum(bad.values()), "files": files}
+
+
 def _write(settings: Settings, frames: dict[str, pd.DataFrame], seed: int, load_date: dt.date,
            bad_share: float, meta: dict, min_per_rule: int = 1) -> dict:
     catalog = load_sources(settings.catalog_dir)
@@ -63,12 +74,7 @@ def _write(settings: Settings, frames: dict[str, pd.DataFrame], seed: int, load_
         df = frames.get(src.name)
         if df is None:
             df = pd.DataFrame({c.name: pd.Series([], dtype=object) for c in src.columns})
-        text = format_frame(df, src)
-        rng = _rng(seed, 6, load_date.toordinal(), zlib.crc32(src.name.encode()))
-        text, bad = inject_defects(text, src, rng, bad_share, min_per_rule)
-        files = write_parts(text, settings.landing_dir / src.name / load_date.isoformat())
-        sources[src.name] = {"rows": len(text), "bad_rows": bad, "bad_total": sum(bad.values()),
-                             "files": files}
+        sources[src.name] = _land(settings, src, df, seed, load_date, bad_share, min_per_rule)
     manifest = {"load_date": load_date.isoformat(), "seed": seed, "bad_share": bad_share, **meta, "sources": sources}
     p = manifest_path(settings, load_date)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -90,10 +96,7 @@ def land_parks(settings: Settings, load_date: dt.date, *, n: int = N_PARKS, seed
     rows: for a lake that lands only this source (tests, a re-export of the inventory).
     {"rows", "bad_rows", "bad_total", "files"} as in the manifest."""
     src = load_sources(settings.catalog_dir)["industrial_parks"]
-    text = format_frame(parks_frame(load_date, n), src)
-    text, bad = inject_defects(text, src, _rng(seed, 6, load_date.toordinal(), zlib.crc32(src.name.encode())), bad_share)
-    files = write_parts(text, settings.landing_dir / src.name / load_date.isoformat())
-    return {"rows": len(text), "bad_rows": bad, "bad_total": sum(bad.values()), "files": files}
+    return _land(settings, src, parks_frame(load_date, n), seed, load_date, bad_share)
 
 
 def generate_all(settings: Settings, scale: int, seed: int, load_date: dt.date, *, bad_share: float = BAD_SHARE) -> dict:

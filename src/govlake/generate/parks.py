@@ -15,28 +15,13 @@ import numpy as np
 import pyarrow as pa
 
 from govlake.generate.divisions import load_divisions
+from govlake.space.parks import EIA, RENT, SCHEMA, STREET_RENT, TYPES
 
 N_PARKS = 1896
 SEED = 28
 
-TYPES = ("厂房", "研发用房", "办公", "仓储")
-TYPE_SHARE = (0.46, 0.24, 0.18, 0.12)
-# (low, high) monthly rent 元/㎡ before the street factor
-RENT = {"厂房": (22.0, 42.0), "研发用房": (38.0, 75.0), "办公": (55.0, 120.0), "仓储": (18.0, 36.0)}
-STREET_RENT = {"新安街道": 1.25, "西乡街道": 1.18, "航城街道": 1.10, "福永街道": 1.0, "福海街道": 1.0,
-               "沙井街道": 0.95, "新桥街道": 0.95, "松岗街道": 0.88, "燕罗街道": 0.85, "石岩街道": 0.88}
-# 环评类别 a park's permits and infrastructure accept, from least to most demanding
-EIA = ("登记表", "报告表", "报告书")
+TYPE_SHARE = (0.46, 0.24, 0.18, 0.12)  # of TYPES
 SUFFIX = ("工业园", "科技园", "智造园", "产业园", "创新园", "智慧谷", "物流园")
-
-SCHEMA = pa.schema([
-    ("park_id", pa.string()), ("park_name", pa.string()), ("street_code", pa.string()),
-    ("street_name", pa.string()), ("community_name", pa.string()), ("address", pa.string()),
-    ("building_type", pa.string()), ("total_area_sqm", pa.float64()), ("vacant_area_sqm", pa.float64()),
-    ("rent_yuan_sqm", pa.float64()), ("floor_height_m", pa.float64()), ("elevator_load_kg", pa.int32()),
-    ("power_kva", pa.int32()), ("eia_class", pa.string()), ("available_from", pa.date32()),
-    ("contact_name", pa.string()), ("contact_phone", pa.string()),
-])
 
 SURNAMES = list("陈黄李张刘林王吴郑梁何杨罗谢钟邓叶曾朱蔡")
 

@@ -152,7 +152,7 @@ def scan(path: Path, source: Source, clean_dir: Path | None = None, on_good=None
         header, problem, start = _header(fh, enc)
         out = FileScan(path, header, problem)
         if problem:
-            out.sha256 = file_sha256(path)
+            out.sha256 = file_sha256(fh)
             return out
         lines = _Lines(fh, start, enc)
         reader = csv.reader(lines, strict=True)
@@ -227,18 +227,20 @@ def scan(path: Path, source: Source, clean_dir: Path | None = None, on_good=None
                 undecodable(taken)
             if on_good is not None:
                 on_good(taken[0][0], row)
-    out.sha256 = file_sha256(path)
-    if out.bad and clean_dir is not None:
-        out.clean_path = _clean_copy(path, out, storage.as_path(clean_dir))
+        # the open file again, not the path: in the bucket each open downloads the whole object
+        out.sha256 = file_sha256(fh)
+        if out.bad and clean_dir is not None:
+            out.clean_path = _clean_copy(fh, path, out, storage.as_path(clean_dir))
     return out
 
 
-def _clean_copy(path: Path, s: FileScan, clean_dir: Path) -> Path:
-    """The file without its bad records' bytes (the header and blank lines stay)."""
+def _clean_copy(src, path: Path, s: FileScan, clean_dir: Path) -> Path:
+    """The file (src: open on path, seekable) without its bad records' bytes (the header and
+    blank lines stay)."""
     dest = clean_dir.joinpath(*path.parts[-3:])
     dest.parent.mkdir(parents=True, exist_ok=True)
     spans = sorted((b.offset, b.end) for b in s.bad)
-    with storage.open_file(path, "rb") as src, storage.open_file(dest, "wb") as out:
+    with storage.open_file(dest, "wb") as out:
         pos = 0
         for a, b in spans:
             _copy(src, out, pos, a - pos)
@@ -258,11 +260,16 @@ def _copy(src, out, start: int, length: int | None) -> None:
             length -= len(chunk)
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(file) -> str:
+    """The SHA-256 of a file's bytes: file is a path, or a seekable binary file object (read
+    from its start)."""
+    if not hasattr(file, "read"):
+        with storage.open_file(storage.as_path(file), "rb") as f:
+            return file_sha256(f)
+    file.seek(0)
     h = hashlib.sha256()
-    with storage.open_file(path, "rb") as f:
-        while chunk := f.read(BLOCK):
-            h.update(chunk)
+    while chunk := file.read(BLOCK):
+        h.update(chunk)
     return h.hexdigest()
 
 

@@ -52,6 +52,17 @@ class Lakehouse:
             raise FileNotFoundError(f"no Delta table {table} at {self.path(table)}")
         return spark_tables.read(self.spark, str(self.path(table)), version)
 
+    def expose_view(self, table: str, view: str, empty_schema) -> int | None:
+        """Expose the table's snapshot as `global_temp.<view>` (for dbt's models); a table not
+        written yet gets an empty view of `empty_schema()` (a StructType), so the models reading
+        it still build. -> the Delta version (None: empty)."""
+        if self.exists(table):
+            df, version = self.read(table), self.version(table)
+        else:
+            df, version = self.spark.createDataFrame([], empty_schema()), None
+        df.createOrReplaceGlobalTempView(view)
+        return version
+
     def write(
         self,
         df: DataFrame,
@@ -112,19 +123,22 @@ class Lakehouse:
         return staged.commit_staged(files, app_id=app_id, app_version=app_version, metadata=metadata,
                                     configuration=props)
 
-    def merge_staged(self, files, keys: list[str], replace=None, *, app_id: str | None = None, app_version: int = 0,
-                     metadata: dict | None = None) -> Commit:
+    def merge_staged(self, files, keys: list[str], replace=None, *, staged_keys=None, app_id: str | None = None,
+                     app_version: int = 0, metadata: dict | None = None) -> Commit:
         """Replace every row of the staged rows' keys (and of the keys in `replace`, a pyarrow
         Table of keys that may have no new rows) by the staged rows, in one delta-spark commit:
         the old rows marked in deletion vectors, the staged files added as they are (they become
-        the table's: do not discard them after a commit). One key column."""
+        the table's: do not discard them after a commit). One key column. staged_keys: the staged
+        rows' key column as a pyarrow Table (`files.to_table(keys)`) when the caller read it
+        already; else read from the files."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if len(keys) != 1:
             raise ValueError(f"{files.table}: merge_staged replaces by one key column, got {keys}")
         (key,) = keys
-        parts = [files.to_table([key]).column(key)] + ([replace.column(key)] if replace is not None else [])
+        own = staged_keys if staged_keys is not None else files.to_table([key])
+        parts = [own.column(key)] + ([replace.column(key)] if replace is not None else [])
         values = pc.unique(pa.chunked_array([c for p in parts for c in p.chunks], parts[0].type)).to_pylist()
         return spark_tables.replace_keys_with_files(self.spark, self.path(files.table), files.table, key, values,
                                                     staged.add_dicts(files), app_id=app_id, app_version=app_version,

@@ -90,8 +90,12 @@ def to_arrow(path: AnyPath, version: int | None = None, columns: list[str] | Non
     types = full if columns is None else pa.schema([full.field(c) for c in columns])
     if not has_deletion_vectors(dt):
         return dt.to_pyarrow_dataset().to_table(columns=columns, filter=_expression(where))
-    reader = _query(dt, types.names, where)
-    return pa.Table.from_batches([b.cast(types) for b in reader], schema=types)
+    return _queried(dt, types, where)
+
+
+def _queried(dt: DeltaTable, types: pa.Schema, where: Where | None) -> pa.Table:
+    """The rows of a table with deletion vectors (DataFusion applies them), in the table's types."""
+    return pa.Table.from_batches([b.cast(types) for b in _query(dt, types.names, where)], schema=types)
 
 
 def lazy_scan(path: AnyPath, version: int | None, columns: list[str],
@@ -106,6 +110,16 @@ def lazy_scan(path: AnyPath, version: int | None, columns: list[str],
         expr = _expression(where)
         return ds if expr is None else ds.filter(expr)
     return _query(dt, columns, where)
+
+
+def snapshot_dataset(path: AnyPath, version: int | None = None) -> pads.Dataset:
+    """A snapshot as a pyarrow dataset (an Arrow reader that scans it as it likes, e.g. the
+    quality gate's arrow engine): the Delta table's own dataset; with deletion vectors, which
+    that dataset does not apply, the rows read through DataFusion and held in memory."""
+    dt = open_table(path, version)
+    if has_deletion_vectors(dt):
+        return pads.dataset(_queried(dt, schema(dt), None))
+    return dt.to_pyarrow_dataset()
 
 
 def to_batches(path: AnyPath, columns: list[str], where_in: tuple[str, pa.Array] | None = None) -> Iterator[pa.RecordBatch]:

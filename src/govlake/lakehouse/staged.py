@@ -344,8 +344,7 @@ def stage_arrow(parts, path: AnyPath, name: str, schema: StructType, **write_opt
     """Stage rows computed in Arrow, like `stage`: parts is an iterable of parts, each an iterable
     of RecordBatches with the columns of schema, streamed into one Parquet file (a part without
     batches makes none). write_options: for pyarrow's writer (zstd and 32,768-row groups unless given)."""
-    tag = uuid.uuid4().hex[:12]
-    tmp = path / f"_tmp-{tag}"
+    tmp = staging_folder(path)
     tmp.mkdir(parents=True)
     fs, base = storage.filesystem(tmp)
     options = {"compression": "zstd", **write_options}
@@ -363,7 +362,7 @@ def stage_arrow(parts, path: AnyPath, name: str, schema: StructType, **write_opt
     except BaseException:
         storage.rmtree(tmp)
         raise
-    return Staged(name, path, _adds(tmp, path, tag), schema)
+    return adopt(tmp, path, name, schema)
 
 
 def commit_staged(staged: Staged, app_id: str | None = None, app_version: int = 0,

@@ -42,9 +42,7 @@ def is_remote(uri: str | Path) -> bool:
 def normalise_uri(v) -> str:
     """A lake URI as Settings keeps it: s3:// and s3a:// as s3a://bucket/prefix (no trailing
     slash); file:// and plain paths as an absolute local path."""
-    if isinstance(v, LakePath):
-        return str(v)
-    if isinstance(v, Path):
+    if isinstance(v, (LakePath, Path)):
         return str(v)
     v = str(v)
     if is_remote(v):
@@ -238,8 +236,7 @@ class LakePath:
     def iterdir(self):
         from pyarrow import fs
 
-        if not self.is_dir():
-            return iter(())
+        # absent (or a file, nothing under its key + "/"): an empty listing, no error
         infos = self.fs.get_file_info(fs.FileSelector(self.key, recursive=False, allow_not_found=True))
         return iter(sorted((LakePath(i.path, self.options) for i in infos), key=lambda p: p.key))
 
@@ -309,10 +306,7 @@ AnyPath = Union[Path, LakePath]
 
 def lake_path(settings) -> AnyPath:
     """The lake's root: a Path when local, a LakePath in the bucket."""
-    root = settings.lake_root
-    if not is_remote(root):
-        return Path(root)
-    return LakePath(urlparse(root).netloc + urlparse(root).path, s3_options(settings))
+    return as_path(settings.lake_root, settings)
 
 
 def as_path(p, settings=None) -> AnyPath:

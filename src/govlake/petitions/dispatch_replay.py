@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from govlake.petitions.handling_events import dispatch_rows, events, ticket_state
+from govlake.petitions.handling_events import events, latest_dispatch_rows, role_of, state_from, ticket_texts
+from govlake.petitions.handling_roles import ROLE_LABELS
 
 MODEL, REPLAY = "model", "replay"
 COLUMNS = ["ticket_id", "rank", "dept_code", "dept_name", "probability", "reason", "role", "role_label",
            "role_reason", "model_version", "dispatch_kind", "dispatched_at"]
 
 
-def _role(r: dict) -> str:
-    return r.get("role") or ("lead" if r["rank"] == 1 else "candidate")
-
-
 def _agrees(rows: list[dict], st) -> bool:
-    lead = [r["dept_code"] for r in rows if _role(r) == "lead"]
-    assist = sorted(r["dept_code"] for r in rows if _role(r) == "assist")
+    lead = [r["dept_code"] for r in rows if role_of(r) == "lead"]
+    assist = sorted(r["dept_code"] for r in rows if role_of(r) == "assist")
     return lead == [st.lead] and assist == sorted(st.assisting)
 
 
@@ -47,18 +44,27 @@ def replay_frame(lake, model, *, k: int, signals: dict | None, names: dict[str, 
     """The replay rows (COLUMNS) of every ticket with recorded events whose latest dispatch rows
     disagree with its state; `skip`: tickets scored anew in the same write. A ticket already
     replayed agrees, so a later run adds nothing for it until a new event changes it."""
-    from govlake.petitions.handling_events import _ticket_text
     from govlake.petitions.scoring import score_texts
 
-    out = []
-    for tid in sorted({e["ticket_id"] for e in events(lake)} - set(skip)):
-        rows = dispatch_rows(lake, tid)
+    # one scan each of the events, the dispatch rows and the texts, for every ticket at once
+    by_ticket: dict[str, list[dict]] = {}
+    for e in events(lake):
+        by_ticket.setdefault(e["ticket_id"], []).append(e)
+    ids = sorted(set(by_ticket) - set(skip))
+    dispatched = latest_dispatch_rows(lake, ids)
+    todo = []
+    for tid in ids:
+        rows = dispatched.get(tid)
         if not rows:
             continue
-        st = ticket_state(lake, tid)
-        if _agrees(rows, st):
-            continue
-        text, address = _ticket_text(lake, tid)
+        st = state_from(tid, rows, by_ticket[tid])
+        if not _agrees(rows, st):
+            todo.append(st)
+    texts = ticket_texts(lake, [st.ticket_id for st in todo])
+    out = []
+    for st in todo:
+        tid = st.ticket_id
+        text, address = texts[tid]
         recs = score_texts(model, [text], addresses=[address], k=len(model.classes) + 8, signals=signals,
                            exclude=[d for d in st.returned_by if d not in (st.lead, *st.assisting)])[0]
         by_code = {r.dept_code: r for r in recs}
@@ -74,7 +80,7 @@ def replay_frame(lake, model, *, k: int, signals: dict | None, names: dict[str, 
                 "dept_name": names.get(code) or (rec.dept_name if rec else code),
                 "probability": float(rec.probability) if rec else 0.0,
                 "reason": rec.reason if rec else why,
-                "role": role, "role_label": {"lead": "主办", "assist": "协办", "candidate": "备选"}[role],
+                "role": role, "role_label": ROLE_LABELS[role],
                 "role_reason": why if role != "candidate" else "",
                 "model_version": model.meta.get("version", "unknown"), "dispatch_kind": REPLAY,
                 "dispatched_at": st.sent_at,

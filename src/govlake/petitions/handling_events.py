@@ -160,30 +160,45 @@ def append(lake: Lakehouse, rows: list[dict]) -> int:
     return done
 
 
+def role_of(r: dict) -> str:
+    """A dispatch row's role (主办 / 协办 / 备选); a row from before 主协办 has none: rank 1 leads."""
+    return r.get("role") or ("lead" if r["rank"] == 1 else "candidate")
+
+
+def latest_dispatch_rows(lake: Lakehouse, ticket_ids) -> dict[str, list[dict]]:
+    """ticket_id -> its latest dispatch rows by rank (one scan for all the ids); a ticket never
+    dispatched is absent."""
+    ids = sorted(set(ticket_ids))
+    if not ids or not lake.exists(DISPATCH):
+        return {}
+    by_ticket: dict[str, list[dict]] = {}
+    for r in lake.to_arrow(DISPATCH, where={"ticket_id": ids}).to_pylist():
+        by_ticket.setdefault(r["ticket_id"], []).append(r)
+    out = {}
+    for tid, rows in by_ticket.items():
+        if "as_of" in rows[0]:  # a ticket dispatched again on a later date: its latest dispatch
+            last = max(r["as_of"] for r in rows)
+            rows = [r for r in rows if r["as_of"] == last]
+        out[tid] = sorted(rows, key=lambda r: r["rank"])
+    return out
+
+
 def dispatch_rows(lake: Lakehouse, ticket_id: str) -> list[dict]:
-    if not lake.exists(DISPATCH):
-        return []
-    rows = lake.to_arrow(DISPATCH, where={"ticket_id": ticket_id}).to_pylist()
-    if rows and "as_of" in rows[0]:  # a ticket dispatched again on a later date: its latest dispatch
-        last = max(r["as_of"] for r in rows)
-        rows = [r for r in rows if r["as_of"] == last]
-    return sorted(rows, key=lambda r: r["rank"])
+    return latest_dispatch_rows(lake, [ticket_id]).get(ticket_id, [])
 
 
-def ticket_state(lake: Lakehouse, ticket_id: str) -> TicketState:
-    """The dispatch's lead and assisting departments, replayed through the ticket's events.
-    KeyError when the ticket was never dispatched."""
-    rows = dispatch_rows(lake, ticket_id)
+def state_from(ticket_id: str, rows: list[dict], ticket_events: list[dict]) -> TicketState:
+    """The dispatch rows' lead and assisting departments, replayed through the ticket's events
+    (oldest first). KeyError when there are no rows (the ticket was never dispatched)."""
     if not rows:
         raise KeyError(f"ticket {ticket_id} has no dispatch in {DISPATCH} (无分拨记录)")
-    role = lambda r: r.get("role") or ("lead" if r["rank"] == 1 else "candidate")  # noqa: E731
-    lead = next(r["dept_code"] for r in rows if role(r) == "lead")
+    lead = next(r["dept_code"] for r in rows if role_of(r) == "lead")
     sent = rows[0].get("dispatched_at")
     if sent is None and rows[0].get("as_of"):
         sent = dt.datetime.combine(rows[0]["as_of"], dt.time())
-    st = TicketState(ticket_id, lead, [r["dept_code"] for r in rows if role(r) == "assist"],
+    st = TicketState(ticket_id, lead, [r["dept_code"] for r in rows if role_of(r) == "assist"],
                      _utc(sent) if sent else None)
-    for e in events(lake, ticket_id):
+    for e in ticket_events:
         st.events.append(e)
         if e["kind"] == "return":
             st.returned_by.append(e["dept_code"])
@@ -197,13 +212,27 @@ def ticket_state(lake: Lakehouse, ticket_id: str) -> TicketState:
     return st
 
 
-def _ticket_text(lake: Lakehouse, ticket_id: str) -> tuple[str, str | None]:
-    rows = lake.to_arrow(SOURCE, columns=["ticket_id", "title", "content", "address_text"],
-                         where={"ticket_id": ticket_id}).to_pylist()
-    if not rows:
-        raise HandlingError(f"ticket {ticket_id} not found in {SOURCE} (工单不存在)", 404)
-    r = rows[-1]
-    return "。".join(x for x in (r.get("title"), r.get("content")) if x), r.get("address_text")
+def ticket_state(lake: Lakehouse, ticket_id: str) -> TicketState:
+    """The dispatch's lead and assisting departments, replayed through the ticket's events.
+    KeyError when the ticket was never dispatched."""
+    rows = dispatch_rows(lake, ticket_id)
+    return state_from(ticket_id, rows, events(lake, ticket_id) if rows else [])
+
+
+def ticket_texts(lake: Lakehouse, ticket_ids) -> dict[str, tuple[str, str | None]]:
+    """ticket_id -> (title。content, address_text) of its last bronze row, one scan for all the
+    ids; HandlingError (404) names the first id (sorted) not in bronze."""
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return {}
+    out = {}
+    for r in lake.to_arrow(SOURCE, columns=["ticket_id", "title", "content", "address_text"],
+                           where={"ticket_id": ids}).to_pylist():
+        out[r["ticket_id"]] = ("。".join(x for x in (r.get("title"), r.get("content")) if x), r.get("address_text"))
+    missing = [t for t in ids if t not in out]
+    if missing:
+        raise HandlingError(f"ticket {missing[0]} not found in {SOURCE} (工单不存在)", 404)
+    return out
 
 
 def redispatch(settings: Settings, lake: Lakehouse, ticket_id: str, exclude: list[str]):
@@ -212,7 +241,7 @@ def redispatch(settings: Settings, lake: Lakehouse, ticket_id: str, exclude: lis
     from govlake.petitions.blend_inputs import blend_inputs, load_dispatch_config
     from govlake.petitions.scoring import default_model_dir, get_model, score_texts
 
-    text, address = _ticket_text(lake, ticket_id)
+    text, address = ticket_texts(lake, [ticket_id])[ticket_id]
     try:
         model = get_model(default_model_dir(settings))
     except FileNotFoundError as e:

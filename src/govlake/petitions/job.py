@@ -137,26 +137,25 @@ def run_dispatch(spark, lake, *, input_table: str, output_table: str, model_dir:
                           address_col=address_col).withColumn("as_of", F.lit(as_of))
     # when the departments were sent the ticket: the 退单 time limit runs from here
     out = out.withColumn("dispatched_at", F.current_timestamp()).withColumn("dispatch_kind", F.lit(MODEL))
-    out = out.cache()
-    n_out = out.count()
-    n_tickets = out.select("ticket_id").distinct().count()
-    n_leads = out.where(F.col("role") == "lead").count()
+    out = scored = out.cache()
+    n_out = scored.count()
+    n_tickets = scored.select("ticket_id").distinct().count()
+    n_leads = scored.where(F.col("role") == "lead").count()
     k_eff = min(k, len(get_model(model_dir).classes))
     if n_tickets != n_in or n_out != n_in * k_eff or n_leads != n_in:
-        out.unpersist()
+        scored.unpersist()
         raise RuntimeError(f"dispatch reconciliation failed: {n_in} tickets in, {n_tickets} scored, "
                            f"{n_out} rows (expected {n_in * k_eff}), {n_leads} lead departments")
     app_id = f"dispatch_petitions@{as_of.isoformat()}"
     replayed = 0
     if replay and lake.exists(output_table) and not already_committed(lake.path(output_table), app_id, 0):
-        rep = _replay_rows(spark, lake, out, model_dir, k=k, signals=signals, as_of=as_of)
+        rep, replayed = _replay_rows(spark, lake, scored, model_dir, k=k, signals=signals, as_of=as_of)
         if rep is not None:
-            replayed = rep.select("ticket_id").distinct().count()
-            out = out.unionByName(rep)
+            out = scored.unionByName(rep)
     mode = "replace_partitions" if _partitioned_by(lake, output_table) == ["as_of"] else "overwrite"
     commit = _with_schema_merge(spark, lambda: lake.write(out, output_table, mode=mode, partition_by=["as_of"],
                                                           app_id=app_id, app_version=0))  # dispatch_kind came after the table: add it to older ones
-    out.unpersist()
+    scored.unpersist()
     return {"input_table": input_table, "output_table": output_table, "as_of": as_of.isoformat(),
             "tickets_in": n_in, "rows_written": n_out, "model_version": get_model(model_dir).meta.get("version"),
             "replayed_tickets": replayed,
@@ -174,32 +173,19 @@ def _with_schema_merge(spark, write):
 
 
 def _replay_rows(spark, lake, out, model_dir, *, k: int, signals: dict | None, as_of: dt.date):
-    """The replay rows (dispatch_replay.replay_frame) as a DataFrame shaped like `out`, or None."""
-    from pyspark.sql import functions as F
-
+    """The replay rows (dispatch_replay.replay_frame) as a DataFrame shaped like `out` (None when
+    there are none) and the number of tickets they replay."""
     from govlake.catalog import load_departments
     from govlake.petitions.dispatch_replay import replay_frame
+    from govlake.petitions.frames import spark_frame
     from govlake.petitions.scoring import get_model
 
     names = {d.code: d.name for d in load_departments(lake.settings.catalog_dir)}
     new_ids = {r[0] for r in out.select("ticket_id").collect()}
     pdf = replay_frame(lake, get_model(model_dir), k=k, signals=signals, names=names, skip=new_ids)
     if pdf.empty:
-        return None
-    schema = out.drop("as_of").schema
-    rows = [tuple(_py(v) for v in r) for r in pdf[[f.name for f in schema.fields]].itertuples(index=False)]
-    return spark.createDataFrame(rows, schema).withColumn("as_of", F.lit(as_of)).select(*out.columns)
-
-
-def _py(v):
-    """A pandas / numpy cell as the plain Python value createDataFrame accepts."""
-    import pandas as pd
-
-    if v is None or (not isinstance(v, (list, tuple)) and bool(pd.isna(v))):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    return v.item() if hasattr(v, "item") else v
+        return None, 0
+    return spark_frame(spark, pdf, out.schema, as_of=as_of), int(pdf["ticket_id"].nunique())
 
 
 def write_forms(lake, load_date: dt.date, *, input_table: str = SOURCE, parent_run=None,

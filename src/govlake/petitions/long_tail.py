@@ -60,7 +60,7 @@ def unit_of(text: str, label: str) -> str:
 
 def long_tail_proxy(path: str | Path | None = None, min_per_unit: int = MIN_PER_UNIT):
     """-> (texts, units, description). FileNotFoundError when the shared data is absent."""
-    import pandas as pd
+    from govlake.petitions.io import read_labeled
 
     if path is None:
         from govlake.settings import get_settings
@@ -69,11 +69,11 @@ def long_tail_proxy(path: str | Path | None = None, min_per_unit: int = MIN_PER_
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is absent (the shared taidi2020 data; see ../shared/data/README.md)")
-    df = pd.read_csv(path)
-    units = [unit_of(t, lab) for t, lab in zip(df["text"], df["label"])]
+    raw, labels, _ = read_labeled(path, "text", "label")
+    units = [unit_of(t, lab) for t, lab in zip(raw, labels)]
     counts = Counter(units)
     keep = [i for i, u in enumerate(units) if counts[u] >= min_per_unit]
-    texts = [unmask(str(df["text"].iloc[i])) for i in keep]
+    texts = [unmask(raw[i]) for i in keep]
     units = [units[i] for i in keep]
     c = Counter(units)
     desc = {"source": str(path), "messages": len(texts), "units": len(c),
@@ -166,15 +166,16 @@ def measure(path=None, *, previous: bool = True) -> dict:
                             "fit_seconds": round(time.perf_counter() - t0, 1), "labels": len(model.classes),
                             "online_ms": online_latency(model, te_t)}
     if previous:
-        from govlake.petitions.model import MIN_ROWS_PER_LABEL, drop_rare
+        from govlake.petitions.model import MIN_ROWS_PER_LABEL, MIN_ROWS_PER_LABEL_BEFORE_LONG_TAIL, drop_rare
 
-        d2, u2, rare = drop_rare(docs, tr_u, min_rows=5)
+        d2, u2, rare = drop_rare(docs, tr_u, min_rows=MIN_ROWS_PER_LABEL_BEFORE_LONG_TAIL)
         t0 = time.perf_counter()
         old = fit_docs(d2, u2, long_tail=False)
         out["govlake_model_before"] = {**scores(model_ranked(old, te_t), te_u, counts),
                                        "fit_seconds": round(time.perf_counter() - t0, 1),
                                        "labels": len(old.classes), "labels_dropped": len(rare),
-                                       "note": f"labels under 5 rows dropped (now {MIN_ROWS_PER_LABEL}), per-class "
+                                       "note": f"labels under {MIN_ROWS_PER_LABEL_BEFORE_LONG_TAIL} rows dropped "
+                                               f"(now {MIN_ROWS_PER_LABEL}), per-class "
                                                "sigmoid on 3 folds, no class weights"}
     return out
 

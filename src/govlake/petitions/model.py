@@ -33,6 +33,9 @@ from govlake.petitions.text import HMM, MAX_CHARS, overlap_mask, segmented_to_do
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
 MIN_ROWS_PER_LABEL = 2  # fewer cannot be split 80/20 (stratified)
+# The minimum before the long-tail calibration; still kept where that calibration cannot run
+# (two labels or fewer), and as the long-tail measurement's "before" model.
+MIN_ROWS_PER_LABEL_BEFORE_LONG_TAIL = 5
 # A label needs this many rows for its own sigmoid (a positive in each of the 3 calibration
 # folds); rarer labels share one sigmoid fitted on every label's out-of-fold scores (long tail).
 MIN_ROWS_OWN_CALIBRATION = 3
@@ -252,8 +255,8 @@ def train(texts: Sequence[str], labels: Sequence[str], *, extra_segmented: Seque
     would leak into the measured fit, copies of training rows would count twice.
     """
     texts, labels, rare = drop_rare(list(texts), [str(x) for x in labels])
-    if len(set(labels)) <= 2:  # the long-tail calibration needs 3+ labels: two keep 5 rows each
-        texts, labels, more = drop_rare(texts, labels, min_rows=5)
+    if len(set(labels)) <= 2:  # the long-tail calibration needs 3+ labels: two keep the old minimum
+        texts, labels, more = drop_rare(texts, labels, min_rows=MIN_ROWS_PER_LABEL_BEFORE_LONG_TAIL)
         rare.update(more)
     if len(set(labels)) < 2:
         raise ValueError("need at least two labels with >= %d rows each" % MIN_ROWS_PER_LABEL)

@@ -222,15 +222,17 @@ class VersionedReader:
 
 
 # -- deciding ---------------------------------------------------------------------------------
-def _eligibility(cp: CompiledPolicy, row: dict) -> tuple[bool | None, list[str]]:
+def _eligibility(cp: CompiledPolicy, row: dict) -> tuple[bool | None, list[str], str | None]:
     """True when every clause holds, False (with the failed clauses' labels) when one fails,
-    None when none fails but one cannot be evaluated (data missing) or the policy has a manual
-    clause (待人工核验): either way a person checks."""
+    None when none fails but a person checks; then why: "missing" when a clause cannot be
+    evaluated (data missing), else "manual" (the policy has a manual clause, 待人工核验)."""
     statuses = [c.fn(row, frozenset()) for c in cp.clauses]
     failed = [c.clause.label_zh for c, s in zip(cp.clauses, statuses) if s is False]
     if failed:
-        return False, failed
-    return (None if cp.policy.manual_clauses or any(s is None for s in statuses) else True), []
+        return False, failed, None
+    if any(s is None for s in statuses):
+        return None, [], "missing"
+    return (None, [], "manual") if cp.policy.manual_clauses else (True, [], None)
 
 
 def _decide(app: dict, policy: Policy, tree: dict, reader: VersionedReader, as_of: dt.date,
@@ -257,7 +259,7 @@ def _decide(app: dict, policy: Policy, tree: dict, reader: VersionedReader, as_o
     facts["requested_amount_wan"] = app.get("requested_amount_wan")
     facts["prior_awards_same_policy"] = reader.prior_awards(app["uscc"], policy.policy_id, policy.effective_from,
                                                             app["application_id"])
-    facts["policy_eligible"], failed_clauses = _eligibility(cp, row)
+    facts["policy_eligible"], failed_clauses, pending = _eligibility(cp, row)
     facts["funding_cap_wan"] = funding_standard_wan(policy, row, as_of, types)
 
     path, node_id, reasons = [], tree["start"], []
@@ -266,8 +268,7 @@ def _decide(app: dict, policy: Policy, tree: dict, reader: VersionedReader, as_o
         v = E.to_py(rule.node)(facts, frozenset())
         path.append(f"{node_id}:{'pass' if v else 'unknown' if v is None else 'fail'}")
         if v is None:
-            if "policy_eligible" in rule.fields and policy.manual_clauses and facts["policy_eligible"] is None \
-                    and all(c.fn(row, frozenset()) is True for c in cp.clauses):
+            if "policy_eligible" in rule.fields and pending == "manual":
                 return done("manual", [f"{manual_group(policy)}，转人工核验"], path)
             gaps = "、".join(allf[f].label for f in E.fields_of(rule.node) if facts.get(f) is None) or "无法计算"
             return done("manual", [f"{node.get('label_zh', node_id)}：数据缺失（缺少 {gaps}），转人工核实"], path)

@@ -54,7 +54,7 @@ def _reader(store, account, p: Product):
     return consumer, grant
 
 
-def _audit(store, account, consumer, product, outcome, *, status, detail=None, grant=None, version=None,
+def audit(store, account, consumer, product, outcome, *, status, detail=None, grant=None, version=None,
            rows=None, columns=None, filters=None):
     access.append_audit(store, access.AuditEvent(
         "portal.read", outcome, "consumer" if consumer else "account", consumer or account.username,
@@ -69,12 +69,12 @@ def read(store, lake: Lakehouse, account, p: Product, *, filters: dict | None = 
     dashboards' small report tables)."""
     consumer, grant = _reader(store, account, p)
     if consumer is None:
-        _audit(store, account, None, p.name, "denied", status=403, detail="no active grant (无有效授权)")
+        audit(store, account, None, p.name, "denied", status=403, detail="no active grant (无有效授权)")
         raise ReadRefused(f"{account.dept or account.username} holds no active grant on {p.name} "
                           f"({p.label})（本部门无有效授权，请先申请）")
     table = p.stored_in[-1] if p.view and p.stored_in else p.name
     if p.view or not lake.exists(table):
-        _audit(store, account, consumer, p.name, "error", status=404, grant=grant, detail="not readable in the portal")
+        audit(store, account, consumer, p.name, "error", status=404, grant=grant, detail="not readable in the portal")
         raise ReadRefused(f"{p.name} ({p.label}) is not published as a table (尚未发布或需通过接口读取)")
     version = None
     try:
@@ -82,10 +82,10 @@ def read(store, lake: Lakehouse, account, p: Product, *, filters: dict | None = 
         page = reads.read_rows(lake, store, p, consumer, grant, dict(filters or {}), version=version, limit=limit,
                                offset=offset, whole=whole)
     except reads.AccessDenied as e:
-        _audit(store, account, consumer, p.name, "denied" if e.status < 500 else "error", status=e.status,
+        audit(store, account, consumer, p.name, "denied" if e.status < 500 else "error", status=e.status,
                grant=grant, version=version, filters=filters, detail=e.message[:300])
         raise ReadRefused(e.message)
-    _audit(store, account, consumer, p.name, "allowed", status=200, grant=grant, version=version, rows=len(page.rows),
+    audit(store, account, consumer, p.name, "allowed", status=200, grant=grant, version=version, rows=len(page.rows),
            columns=page.columns, filters=filters)
     reads.emit_read(f"portal.{consumer}", p.name, version, len(page.rows), lake.settings)
     return Page(p.name, consumer, version, page.total, page.columns, page.rows, page.masked, getattr(grant, "id", None))

@@ -249,8 +249,12 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             staged_tags.discard()
             raise
         t = lap("profile_gate", t)
+        # the recomputed enterprises (incremental): the keys the profile's merge replaces, and
+        # whose tags are replaced below, read once from the staged files
+        scope = staged.to_table(["uscc"]) if incremental else None
         if incremental:  # a random 1 % of keys hits every file: deletion vectors, not a rewrite
-            c = lake.merge_staged(staged, ["uscc"], app_id=app, app_version=app_version, metadata=built_on)
+            c = lake.merge_staged(staged, ["uscc"], staged_keys=scope, app_id=app, app_version=app_version,
+                                  metadata=built_on)
         else:
             c = lake.commit(staged, app_id=app, app_version=app_version, metadata=built_on)
         t = lap("profile_write", t)
@@ -260,7 +264,6 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         out["seconds_profile"] = round(time.perf_counter() - t0, 2)
 
         # Tags of the rows just gated and published (incremental: of the recomputed enterprises).
-        scope = staged.to_table(["uscc"]) if incremental else None
         tags = staged_tags.frame(spark)
         # ~160 tag rows per enterprise (144 M at 900,000): counted by Arrow from the staged files
         # too, nulls from the Parquet footers and the (uscc, tag_id) uniqueness on integer codes

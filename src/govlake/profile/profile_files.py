@@ -16,7 +16,7 @@ import time
 
 import pyarrow as pa
 
-from govlake.lakehouse import Lakehouse, staged
+from govlake.lakehouse import Lakehouse, staged, storage
 from govlake.lakehouse.staged import ParquetFileWriter
 from govlake.lakehouse.storage import AnyPath
 
@@ -73,14 +73,12 @@ def _task_seconds(out: pa.Table) -> dict[str, float]:
 
 def _staged(lake: Lakehouse, run, table: str, tags_table: str, schema, tags_schema):
     """Run `run(folder, tags_folder)` -> the writers' output table; the two tables' staged files."""
-    import shutil
-
     folder, tags_folder = lake.staging_folder(table), lake.staging_folder(tags_table)
     try:
         out = run(folder, tags_folder)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        shutil.rmtree(tags_folder, ignore_errors=True)
+        storage.rmtree(folder)
+        storage.rmtree(tags_folder)
         raise
     files = set(out.column("file").drop_null().to_pylist())
     seconds = _task_seconds(out)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from govlake.catalog.enterprise import USCC_COLUMN, EnterpriseCatalog, Field, Tag
+from govlake.catalog.enterprise import USCC_COLUMN, EnterpriseCatalog, Field, Tag, distribution_column
 from govlake.catalog.petition_service import load_petition_service
 from govlake.settings import get_settings
 
@@ -221,35 +221,28 @@ def scope_sql(catalog_sources: list[str], d: Dialect) -> str:
 
 
 @lru_cache(maxsize=8)
-def _staging_keys(catalog_dir: str) -> dict[str, tuple[str, ...]]:
+def _sources(catalog_dir: str) -> dict:
+    """The catalog's sources by name (catalog/sources.yaml), loaded once per catalog."""
     from govlake.catalog.sources import load_sources
 
-    return {s.name: tuple(s.key) for s in load_sources(Path(catalog_dir))}
+    return {s.name: s for s in load_sources(Path(catalog_dir))}
 
 
-@lru_cache(maxsize=8)
-def _enterprise_sources(catalog_dir: str) -> frozenset[str]:
-    from govlake.catalog.sources import load_sources
-
-    return frozenset(s.name for s in load_sources(Path(catalog_dir)) if USCC_COLUMN.get(s.name, "uscc") in s.column_names)
+def _catalog_sources(catalog_dir: Path | None) -> dict:
+    if catalog_dir is None:
+        catalog_dir = get_settings().catalog_dir
+    return _sources(str(Path(catalog_dir).resolve()))
 
 
 def enterprise_source(source: str, catalog_dir: Path | None = None) -> bool:
     """Whether the source's rows belong to enterprises (it has their uscc column)."""
-    if catalog_dir is None:
-        from govlake.settings import get_settings
-
-        catalog_dir = get_settings().catalog_dir
-    return source in _enterprise_sources(str(Path(catalog_dir).resolve()))
+    s = _catalog_sources(catalog_dir).get(source)
+    return s is not None and distribution_column(source, s.column_names) is not None
 
 
 def staging_key(source: str, catalog_dir: Path | None = None) -> tuple[str, ...]:
     """The key of stg_<source> (catalog/sources.yaml; default: the settings' catalog)."""
-    if catalog_dir is None:
-        from govlake.settings import get_settings
-
-        catalog_dir = get_settings().catalog_dir
-    return _staging_keys(str(Path(catalog_dir).resolve()))[source]
+    return tuple(_catalog_sources(catalog_dir)[source].key)
 
 
 def source_models(catalog: EnterpriseCatalog) -> dict[str, list[Field]]:

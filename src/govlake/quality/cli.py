@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from govlake.quality.engine import AUTO_ARROW_ABOVE
 
 
 @click.group()
@@ -38,7 +37,9 @@ def generate_suites_command(out):
 def validate_command(table, suite, version, engine):
     """Validate a lake table against its suite; exit 1 when any expectation fails."""
     from govlake.lakehouse import Lakehouse
+    from govlake.lakehouse.arrow_reads import snapshot_dataset
     from govlake.quality import validate
+    from govlake.quality.engine import choose
     from govlake.quality.gate import resolve_suite
     from govlake.settings import get_settings
     from govlake.spark import get_spark
@@ -46,26 +47,11 @@ def validate_command(table, suite, version, engine):
     settings = get_settings()
     lake = Lakehouse(get_spark(settings), settings)
     s = resolve_suite(table, suite, settings)
-    arrow = None
-    if engine == "arrow" or (engine == "auto" and len(s["expectations"]) > AUTO_ARROW_ABOVE):
-        arrow = snapshot_dataset(lake, table, version)
-        engine = "arrow"
+    engine = choose(s, engine)
+    arrow = snapshot_dataset(lake.path(table), version) if engine == "arrow" else None
     result = validate(lake.read(table, version), table, s, engine=engine, lake=lake, arrow=arrow)
     click.echo(result.summary())
     sys.exit(0 if result.success else 1)
-
-
-def snapshot_dataset(lake, table: str, version: int | None):
-    """The table's Delta snapshot as a pyarrow dataset read by delta-rs (with deletion vectors,
-    which its dataset does not apply, the rows read through delta-rs's query engine)."""
-    import pyarrow.dataset as pads
-
-    from govlake.lakehouse.arrow_reads import has_deletion_vectors, open_table
-
-    dt = open_table(lake.path(table), version)
-    if has_deletion_vectors(dt):
-        return pads.dataset(lake.to_arrow(table, version))
-    return dt.to_pyarrow_dataset()
 
 
 @quality.command("docs")

@@ -76,8 +76,8 @@ def build_data_docs(lake) -> tuple[Path, int]:
             batch_identifier=row["table"])
 
     # the keys first: the details (every outcome, large for the profile) only of new validations
-    keys = lake.to_arrow(RESULTS_TABLE, columns=["table", "suite", "run_id", "validated_at"]).to_pylist()
-    todo = sorted({r["run_id"] for r in keys if r["run_id"] not in have})
+    runs = lake.to_arrow(RESULTS_TABLE, columns=["run_id"]).column("run_id").to_pylist()
+    todo = sorted({r for r in runs if r not in have})
     new = []
     if todo:
         for row in lake.to_arrow(RESULTS_TABLE, where={"run_id": todo}).to_pylist():

@@ -33,18 +33,25 @@ def spark_types(df) -> dict[str, str]:
     return {f.name: type(f.dataType).__name__ for f in df.schema.fields}
 
 
-def evaluate(df, table: str, suite: dict, engine: str = "auto", *, settings, run_name: str, run_time,
-             null_counts: dict | None = None, arrow=None) -> tuple[list[Outcome], str]:
-    """Run a suite; returns (outcomes in suite order, engine used: gx | arrow). With a null_counts
-    dict, the arrow engine fills it with every column's null count. arrow: the same rows as a
-    pyarrow dataset (default for the arrow engine: the frame's rows, `frame_dataset`)."""
+def choose(suite: dict, engine: str = "auto") -> str:
+    """The engine that checks the suite: gx | arrow. auto: arrow above AUTO_ARROW_ABOVE
+    expectations when Arrow can count every one of them (METRIC_TYPES), else gx."""
     if engine not in ENGINES:
         raise ValueError(f"unknown quality engine {engine!r} ({' | '.join(ENGINES)})")
     exps = suite["expectations"]
     countable = all(e["type"] in METRIC_TYPES for e in exps)
     if engine == "arrow" and not countable:
         raise ValueError(f"the arrow engine cannot evaluate {sorted({e['type'] for e in exps} - METRIC_TYPES)}")
-    if engine == "arrow" or (engine == "auto" and countable and len(exps) > AUTO_ARROW_ABOVE):
-        out = run_arrow(arrow if arrow is not None else frame_dataset(df), spark_types(df), exps, null_counts)
+    return "arrow" if engine == "arrow" or (engine == "auto" and countable and len(exps) > AUTO_ARROW_ABOVE) else "gx"
+
+
+def evaluate(df, table: str, suite: dict, engine: str = "auto", *, settings, run_name: str, run_time,
+             null_counts: dict | None = None, arrow=None) -> tuple[list[Outcome], str]:
+    """Run a suite; returns (outcomes in suite order, engine used: gx | arrow). With a null_counts
+    dict, the arrow engine fills it with every column's null count. arrow: the same rows as a
+    pyarrow dataset (default for the arrow engine: the frame's rows, `frame_dataset`)."""
+    if choose(suite, engine) == "arrow":
+        out = run_arrow(arrow if arrow is not None else frame_dataset(df), spark_types(df), suite["expectations"],
+                        null_counts)
         return out, "arrow"
     return run_checkpoint(df, table, suite, settings, run_name=run_name, run_time=run_time), "gx"

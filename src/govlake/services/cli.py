@@ -150,6 +150,7 @@ def _acting(lake, consumer: str, what: str, filters: dict):
     """The consumer's grant on ops.enterprise_requests and unit, and a function that appends the
     CLI's audit row (the API's middleware does it for the routes)."""
     from govlake import access
+    from govlake.services.request_handling import uscc_scope
 
     store = access.open_store(lake.settings)
     g = access.active_grant(store, consumer, "ops.enterprise_requests")
@@ -164,14 +165,13 @@ def _acting(lake, consumer: str, what: str, filters: dict):
         audit("denied", 403, "no grant on ops.enterprise_requests (未获授权)")
         store.close()
         raise click.ClickException(f"{consumer}: no grant on ops.enterprise_requests (未获授权)")
-    scope = (g.row_scope or {}).get("uscc")
-    return store, (c.dept if c else None), (list(scope) if scope is not None else None), audit
+    return store, (c.dept if c else None), uscc_scope(g), audit
 
 
 @request_group.command("list")
 @click.option("--as", "consumer", required=True, help="a consumer of the unit (its department is the unit)")
 @click.option("--all", "include_done", is_flag=True, help="also the handled, closed and returned ones")
-@click.option("--today", default=None, help="YYYY-MM-DD: count overdue against this day (default today)")
+@click.option("--today", default=None, help="YYYY-MM-DD: count overdue against this day (default today, district time)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (with each request's events)")
 def list_command(consumer, include_done, today, as_json):
     """The unit's queue (本单位待办): open requests, overdue (逾期) first."""
@@ -180,7 +180,9 @@ def list_command(consumer, include_done, today, as_json):
     lake = _lake()
     store, unit, scope, audit = _acting(lake, consumer, "services.request.list", {"include_done": include_done})
     try:
-        rows = unit_queue(lake, unit, today=_day(today), include_done=include_done, uscc_scope=scope) if unit else []
+        # no --today: unit_queue's own default, today on the district's clock (not the host's date)
+        day = dt.date.fromisoformat(today) if today else None
+        rows = unit_queue(lake, unit, today=day, include_done=include_done, uscc_scope=scope) if unit else []
         audit("allowed", 200, f"queue of {unit}", rows=len(rows))
     finally:
         store.close()
@@ -216,13 +218,14 @@ def _act(consumer: str, request_id: str, action: str, action_id: str | None, not
     click.echo(json.dumps(e.to_dict(), ensure_ascii=False, indent=2))
 
 
+_AS_UNIT = click.option("--as", "consumer", required=True, help="a consumer of the request's unit")
 _ACTION_ID = click.option("--action-id", default=None,
                           help="the caller's action id (idempotent); default: derived from the command")
 
 
 @request_group.command("accept")
 @click.argument("request_id")
-@click.option("--as", "consumer", required=True, help="a consumer of the request's unit")
+@_AS_UNIT
 @_ACTION_ID
 def accept_command(request_id, consumer, action_id):
     """签收: the unit takes the request on (已受理登记 → 已签收)."""
@@ -231,7 +234,7 @@ def accept_command(request_id, consumer, action_id):
 
 @request_group.command("reply")
 @click.argument("request_id")
-@click.option("--as", "consumer", required=True, help="a consumer of the request's unit")
+@_AS_UNIT
 @click.option("--result", required=True, help="办理结果: what the unit did and answers the enterprise")
 @_ACTION_ID
 def reply_command(request_id, consumer, result, action_id):
@@ -241,7 +244,7 @@ def reply_command(request_id, consumer, result, action_id):
 
 @request_group.command("close")
 @click.argument("request_id")
-@click.option("--as", "consumer", required=True, help="a consumer of the request's unit")
+@_AS_UNIT
 @click.option("--note", default="", help="办结说明")
 @_ACTION_ID
 def close_command(request_id, consumer, note, action_id):

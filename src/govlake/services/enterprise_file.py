@@ -59,9 +59,9 @@ def enterprise_file(lake: Lakehouse, uscc: str, *, masked: frozenset[str] = froz
     approvals = _rows(lake, DECISIONS, uscc, ["decision_id", "policy_id", "outcome", "outcome_zh",
                                               "amount_approved_wan", "as_of"])
     # in their current state, each with its events (submission, the unit's actions, the evaluation)
-    requests = sorted((view(r, today or dt.datetime.now(TZ_OFFSET).date(), load_work_calendar(lake.settings.catalog_dir))
-                       for r in live_requests(lake, uscc=uscc)), key=lambda r: (r["submitted_on"], r["request_id"]),
-                      reverse=True)
+    day, cal = today or dt.datetime.now(TZ_OFFSET).date(), load_work_calendar(lake.settings.catalog_dir)
+    requests = sorted((view(r, day, cal) for r in live_requests(lake, uscc=uscc)),
+                      key=lambda r: (r["submitted_on"], r["request_id"]), reverse=True)
     key = _rows(lake, ke.KEY, uscc, ["rank", "rule_reason", "leader_id", "specialist_id"])
     visits = sorted(_rows(lake, ke.VISITS, uscc, ["visit_date", "official_id", "topic"]),
                     key=lambda r: r["visit_date"], reverse=True)

@@ -7,6 +7,7 @@ raised by their officials, 代提诉求) and writes ops.enterprise_requests and 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zlib
 from dataclasses import dataclass, field
 
@@ -40,9 +41,8 @@ ACTION_SCHEMA = pa.schema([
     ("action_id", pa.string()), ("request_id", pa.string()), ("action", pa.string()), ("actor", pa.string()),
     ("actor_dept", pa.string()), ("at", pa.string()), ("on", pa.date32()), ("note", pa.string()),
     ("evaluation", pa.string()), ("seq", pa.int64())])
-# unit action -> (the status it acts on, the status it leads to, 中文)
-UNIT_ACTIONS = {"accept": ("received", "accepted", "签收"), "reply": ("accepted", "handled", "办理答复"),
-                "close": ("handled", "closed", "办结")}
+# unit action -> (the status it acts on, the status it leads to); 中文 in ACTION_ZH
+UNIT_ACTIONS = {"accept": ("received", "accepted"), "reply": ("accepted", "handled"), "close": ("handled", "closed")}
 ACTION_ZH = {"submit": "受理登记", "accept": "签收", "reply": "办理答复", "close": "办结", "evaluate": "评价",
              "return": "退回", "reopen": "不满意重办"}
 EVALUATIONS = ("满意", "基本满意", "不满意")
@@ -120,34 +120,33 @@ def apply_action(r: EnterpriseRequest, a: dict) -> dict:
     Raises HandlingError(409) when the request's state does not allow it."""
     act, on = a["action"], a["on"]
     zh = ACTION_ZH.get(act, act)
+    ev = {"action": act, "action_id": a["action_id"], "at": a["at"], "evaluation": a.get("evaluation")}
     if act in UNIT_ACTIONS:
-        frm, to, _ = UNIT_ACTIONS[act]
+        frm, to = UNIT_ACTIONS[act]
         if r.status != frm:
             raise HandlingError(409, f"{r.request_id} is {r.status} ({STATUS_ZH[r.status]}): {act} ({zh}) needs "
                                      f"{frm} ({STATUS_ZH[frm]}) (当前状态不能{zh})")
         if act == "reply" and not (a.get("note") or "").strip():
             raise HandlingError(422, f"{r.request_id}: a reply needs the handling result (办理答复须填写办理结果)")
-        r.status = to
-        if to == "handled":
-            r.handled_on = on
-    elif act == "evaluate":
-        if r.status != "closed":
-            raise HandlingError(409, f"{r.request_id} is {r.status} ({STATUS_ZH[r.status]}): only a closed request "
-                                     "(已办结) can be evaluated (办结后方可评价)")
-        if r.evaluation is not None:
-            raise HandlingError(409, f"{r.request_id} was already evaluated {r.evaluation} (已评价)")
-        if a.get("evaluation") not in EVALUATIONS:
-            raise HandlingError(422, f"evaluation must be one of {', '.join(EVALUATIONS)} (评价须为满意/基本满意/不满意), "
-                                     f"got {a.get('evaluation')!r}")
-        r.evaluation = a["evaluation"]
-        if a["evaluation"] == "不满意" and r.reopened < MAX_REOPENS:
-            r.reopened += 1
-            # back to the unit, to be handled, closed and evaluated again; the first rating stays in the events
-            r.status, r.handled_on, r.evaluation = "accepted", None, None
-    else:
+        r.move(to, on, a["actor"], a.get("note") or "")
+        r.events[-1].update(ev)
+        return r.events[-1]
+    if act != "evaluate":
         raise HandlingError(422, f"unknown action {act!r}; one of accept, reply, close, evaluate (未知操作)")
-    ev = {"status": r.status, "on": on, "by": a["actor"], "note": a.get("note") or "", "action": act,
-          "action_id": a["action_id"], "at": a["at"], "evaluation": a.get("evaluation")}
+    if r.status != "closed":
+        raise HandlingError(409, f"{r.request_id} is {r.status} ({STATUS_ZH[r.status]}): only a closed request "
+                                 "(已办结) can be evaluated (办结后方可评价)")
+    if r.evaluation is not None:
+        raise HandlingError(409, f"{r.request_id} was already evaluated {r.evaluation} (已评价)")
+    if a.get("evaluation") not in EVALUATIONS:
+        raise HandlingError(422, f"evaluation must be one of {', '.join(EVALUATIONS)} (评价须为满意/基本满意/不满意), "
+                                 f"got {a.get('evaluation')!r}")
+    r.evaluation = a["evaluation"]
+    if a["evaluation"] == "不满意" and r.reopened < MAX_REOPENS:
+        r.reopened += 1
+        # back to the unit, to be handled, closed and evaluated again; the first rating stays in the events
+        r.status, r.handled_on, r.evaluation = "accepted", None, None
+    ev = {"status": r.status, "on": on, "by": a["actor"], "note": a.get("note") or "", **ev}
     r.events.append(ev)
     return ev
 
@@ -276,8 +275,6 @@ ACTION_OF_STATUS = {"received": "submit", "accepted": "accept", "handled": "repl
 
 
 def request_rows(reqs: list[EnterpriseRequest], as_of: dt.date) -> list[dict]:
-    import json
-
     return [{"request_id": r.request_id, "uscc": r.uscc, "category_id": r.service.category_id,
              "category": r.service.category, "service_id": r.service.id, "service": r.service.name,
              "dept_code": r.service.dept, "days": r.service.days, "submitted_on": r.submitted_on,
@@ -315,20 +312,25 @@ def _replace(lake: Lakehouse, table: str, data: pa.Table, as_of: dt.date, gate=N
     return replace_table(lake, table, data, f"services@{as_of.isoformat()}-{content_digest(data)}", gate=gate)
 
 
-def from_submissions(catalog: ServiceCatalog, cal: WorkCalendar, rows: list[dict]) -> list[EnterpriseRequest]:
-    """The requests submitted through the API or CLI (govlake.services.request_intake), dispatched
-    to their units with the due date their ticket was given; they stay 已受理登记 until a unit acts."""
-    import json
+def request_of_submission(row: dict, catalog: ServiceCatalog, *, validate: bool = False) -> EnterpriseRequest:
+    """A request submitted through the API or CLI (a row of govlake.services.request_intake's
+    submissions), dispatched to its unit with the due date its ticket was given; it stays 已受理登记
+    until a unit acts. validate: check the form again and keep its values (the daily step); else
+    the form is left empty (the live view shows no form)."""
+    svc = catalog.service(row["service_id"])
+    form = svc.validate(json.loads(row["form_json"])) if validate else {}
+    r = EnterpriseRequest(row["ticket_id"], row["uscc"], svc, form, row["submitted_on"], row["deadline"],
+                          row["proxy_official"])
+    r.events.append({"status": "received", "on": row["submitted_on"], "by": row["proxy_official"] or row["consumer_id"],
+                     "note": f"派发至 {svc.dept}，办理时限 {svc.days} 个工作日", "action": "submit", "action_id": None,
+                     "at": row["submitted_at"], "evaluation": None})
+    return r
 
-    out = []
-    for row in sorted(rows, key=lambda r: (r["submitted_at"], r["ticket_id"])):
-        r = submit(catalog, cal, request_id=row["ticket_id"], uscc=row["uscc"], service_id=row["service_id"],
-                   form=json.loads(row["form_json"]), submitted_on=row["submitted_on"],
-                   proxy_official=row["proxy_official"])
-        r.deadline = row["deadline"]
-        r.events[0].update(by=row["proxy_official"] or row["consumer_id"], at=row["submitted_at"])
-        out.append(r)
-    return out
+
+def from_submissions(catalog: ServiceCatalog, rows: list[dict]) -> list[EnterpriseRequest]:
+    """The submitted requests, their forms validated, in the order they were submitted."""
+    return [request_of_submission(row, catalog, validate=True)
+            for row in sorted(rows, key=lambda r: (r["submitted_at"], r["ticket_id"]))]
 
 
 def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28, *, gate=None) -> dict:
@@ -346,7 +348,7 @@ def run_requests(lake: Lakehouse, as_of: dt.date, seed: int = 28, *, gate=None) 
     catalog, cal = load_services(s.catalog_dir), load_work_calendar(s.catalog_dir)
     reqs, refused = generate(catalog, cal, sorted(r["uscc"] for r in profile), {a["uscc"]: a for a in assigned},
                              as_of, seed)
-    real = from_submissions(catalog, cal, submitted(lake, as_of))
+    real = from_submissions(catalog, submitted(lake, as_of))
     reqs += real
     # the units' and enterprises' actions recorded up to as_of, folded as the live view folds them
     actions = fold(reqs, recorded_actions(lake, as_of))

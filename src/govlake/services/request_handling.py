@@ -17,21 +17,21 @@ view agree."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from govlake.access.reads import row_scope
 from govlake.catalog.work_calendar import WorkCalendar, load_work_calendar
 from govlake.lakehouse import Lakehouse
 from govlake.lakehouse.arrow_writes import append_rows
+from govlake.runlock import state_lock
 from govlake.release import version_of
 from govlake.services.enterprise_requests import (ACTION_OF_STATUS, ACTION_SCHEMA, ACTION_ZH, ACTIONS, EVENTS, OPEN,
                                                   REQUESTS, STATUS_ZH, UNIT_ACTIONS, EnterpriseRequest, HandlingError,
-                                                  apply_action, fold, recorded_actions)
+                                                  apply_action, fold, recorded_actions, request_of_submission)
 from govlake.services.request_intake import SUBMISSIONS, TZ_OFFSET
 from govlake.services.service_catalog import load_services
 
@@ -86,24 +86,12 @@ def _from_row(row: dict, events: list[dict], services) -> EnterpriseRequest:
     return r
 
 
-def _submission_request(sub: dict, services) -> EnterpriseRequest:
-    r = EnterpriseRequest(sub["ticket_id"], sub["uscc"], services.service(sub["service_id"]), {},
-                          sub["submitted_on"], sub["deadline"], sub["proxy_official"])
-    svc = r.service
-    r.events.append({"status": "received", "on": sub["submitted_on"], "by": sub["proxy_official"] or sub["consumer_id"],
-                     "note": f"派发至 {svc.dept}，办理时限 {svc.days} 个工作日", "action": "submit", "action_id": None,
-                     "at": sub["submitted_at"], "evaluation": None})
-    return r
-
-
-def live_requests(lake: Lakehouse, *, dept: str | None = None, uscc: str | None = None,
-                  request_id: str | None = None) -> list[EnterpriseRequest]:
-    """The requests (of a unit, an enterprise or one id) in their current state: the released
-    ops.enterprise_requests with their events, the submissions the daily step has not taken in
-    yet, then every action recorded since, folded in time order."""
+def _live(lake: Lakehouse, **where) -> tuple[list[EnterpriseRequest], list[dict]]:
+    """live_requests, with the recorded actions of those requests (read once) it folded."""
     services = load_services(lake.settings.catalog_dir)
-    where = {k: v for k, v in (("dept_code", dept), ("uscc", uscc), ("request_id", request_id)) if v is not None}
-    rows = _released_requests(lake, where)
+    dept, uscc, request_id = where.get("dept"), where.get("uscc"), where.get("request_id")
+    rel_where = {k: v for k, v in (("dept_code", dept), ("uscc", uscc), ("request_id", request_id)) if v is not None}
+    rows = _released_requests(lake, rel_where)
     events = _released_events(lake, [r["request_id"] for r in rows])
     reqs = [_from_row(r, events.get(r["request_id"], []), services) for r in rows]
     have = {r.request_id for r in reqs}
@@ -111,10 +99,19 @@ def live_requests(lake: Lakehouse, *, dept: str | None = None, uscc: str | None 
         sub_where = {k: v for k, v in (("dept_code", dept), ("uscc", uscc), ("ticket_id", request_id)) if v is not None}
         for s in lake.to_arrow(SUBMISSIONS, where=sub_where or None).to_pylist():
             if s["ticket_id"] not in have:
-                reqs.append(_submission_request(s, services))
+                reqs.append(request_of_submission(s, services))
                 have.add(s["ticket_id"])
-    fold(reqs, recorded_actions(lake, request_ids=have))
-    return reqs
+    actions = recorded_actions(lake, request_ids=have)
+    fold(reqs, actions)
+    return reqs, actions
+
+
+def live_requests(lake: Lakehouse, *, dept: str | None = None, uscc: str | None = None,
+                  request_id: str | None = None) -> list[EnterpriseRequest]:
+    """The requests (of a unit, an enterprise or one id) in their current state: the released
+    ops.enterprise_requests with their events, the submissions the daily step has not taken in
+    yet, then every action recorded since, folded in time order."""
+    return _live(lake, dept=dept, uscc=uscc, request_id=request_id)[0]
 
 
 def _action_zh(e: dict) -> str:
@@ -145,6 +142,12 @@ def view(r: EnterpriseRequest, today: dt.date, cal: WorkCalendar) -> dict:
                        for i, e in enumerate(r.events)]}
 
 
+def uscc_scope(g) -> list[str] | None:
+    """The enterprises (uscc) a grant's rows cover; None: the grant is not limited to some."""
+    scope = row_scope(g).get("uscc")
+    return None if scope is None else list(scope)
+
+
 def unit_queue(lake: Lakehouse, dept: str, *, today: dt.date | None = None, include_done: bool = False,
                uscc_scope: list[str] | None = None) -> list[dict]:
     """A unit's requests (open ones unless include_done), overdue first, then by deadline."""
@@ -156,19 +159,6 @@ def unit_queue(lake: Lakehouse, dept: str, *, today: dt.date | None = None, incl
 
 
 # -- recording an action ---------------------------------------------------------------------------
-@contextlib.contextmanager
-def _lock(lake: Lakehouse):
-    """One action at a time per lake: the state check and the append must not interleave."""
-    path = lake.settings.state_dir / "locks" / "enterprise_request_actions.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def default_action_id(request_id: str, action: str, actor: str, note: str, evaluation: str | None) -> str:
     """For a caller that gives none (the CLI): the same command twice is the same action."""
     h = hashlib.sha256("\x1f".join([request_id, action, actor, note, evaluation or ""]).encode()).hexdigest()[:16]
@@ -184,19 +174,19 @@ def act(lake: Lakehouse, *, request_id: str, action: str, action_id: str, actor:
     if action not in (*UNIT_ACTIONS, "evaluate"):
         raise HandlingError(422, f"unknown action {action!r}; one of accept, reply, close, evaluate (未知操作)")
     note = (note or "").strip()
-    with _lock(lake):
-        if lake.exists(ACTIONS):
-            prior = lake.to_arrow(ACTIONS, where={"action_id": action_id}).to_pylist()
-            if prior:
-                p = prior[0]
-                if (p["request_id"], p["action"], p["actor"], p["note"], p["evaluation"]) != \
-                        (request_id, action, actor, note, evaluation):
-                    raise HandlingError(409, f"action id {action_id!r} was already used for {p['action']} of "
-                                             f"{p['request_id']} by {p['actor']} (操作编号已被使用)")
-                r = live_requests(lake, request_id=request_id)[0]
-                return Event(action_id, request_id, action, actor, p["actor_dept"], p["at"], note, evaluation,
-                             r.status, duplicate=True)
-        found = live_requests(lake, request_id=request_id)
+    with state_lock(lake.settings, "enterprise_request_actions"):  # the state check and the append must not interleave
+        # the id may have been used for another request: looked up on its own
+        prior = lake.to_arrow(ACTIONS, where={"action_id": action_id}).to_pylist() if lake.exists(ACTIONS) else []
+        if prior:
+            p = prior[0]
+            if (p["request_id"], p["action"], p["actor"], p["note"], p["evaluation"]) != \
+                    (request_id, action, actor, note, evaluation):
+                raise HandlingError(409, f"action id {action_id!r} was already used for {p['action']} of "
+                                         f"{p['request_id']} by {p['actor']} (操作编号已被使用)")
+        found, recorded = _live(lake, request_id=request_id)
+        if prior:
+            return Event(action_id, request_id, action, actor, p["actor_dept"], p["at"], note, evaluation,
+                         found[0].status, duplicate=True)
         if not found:
             raise HandlingError(404, f"no request {request_id} (无此诉求)")
         r = found[0]
@@ -211,7 +201,7 @@ def act(lake: Lakehouse, *, request_id: str, action: str, action_id: str, actor:
             if uscc_scope is not None and r.uscc not in uscc_scope:
                 raise HandlingError(403, f"{r.uscc} is outside the grant's rows (uscc) (超出授权企业范围)")
         at = (now or dt.datetime.now(TZ_OFFSET)).astimezone(TZ_OFFSET).replace(microsecond=0)
-        seq = len(recorded_actions(lake, request_ids=[request_id]))
+        seq = len(recorded)  # the request's actions recorded so far
         row = {"action_id": action_id, "request_id": request_id, "action": action, "actor": actor,
                "actor_dept": actor_dept or "", "at": at.isoformat(), "on": at.date(), "note": note,
                "evaluation": evaluation, "seq": seq}

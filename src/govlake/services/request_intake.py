@@ -10,9 +10,7 @@ their units, beside the generated ones in ops.enterprise_requests."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import pyarrow as pa
 from govlake.catalog.work_calendar import load_work_calendar
 from govlake.lakehouse import Lakehouse
 from govlake.lakehouse.arrow_writes import append_rows
+from govlake.runlock import state_lock
 from govlake.services.service_catalog import load_services
 
 SUBMISSIONS = "ops.enterprise_request_submissions"
@@ -68,20 +67,6 @@ def ticket_id(consumer: str, client_request_id: str, day: dt.date) -> str:
     return f"QD{day:%Y%m%d}{h}"
 
 
-@contextlib.contextmanager
-def _intake_lock(lake: Lakehouse):
-    """One submission at a time per lake (API workers and CLI alike): the check for an earlier
-    submission of the same client id and the append must not interleave."""
-    path = lake.settings.state_dir / "locks" / "enterprise_request_intake.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _ticket(row: dict, svc, duplicate: bool) -> Ticket:
     return Ticket(row["ticket_id"], row["client_request_id"], row["uscc"], row["service_id"], svc.name, svc.category,
                   row["dept_code"], int(row["days"]), row["submitted_at"], row["submitted_on"], row["deadline"],
@@ -97,7 +82,7 @@ def submit_request(lake: Lakehouse, *, consumer: str, client_request_id: str, us
     svc = load_services(s.catalog_dir).service(service_id)
     values = svc.validate(form)
     form_json = json.dumps(values, ensure_ascii=False, sort_keys=True)
-    with _intake_lock(lake):
+    with state_lock(lake.settings, "enterprise_request_intake"):  # the state check and the append must not interleave
         if lake.exists(SUBMISSIONS):
             have = lake.to_arrow(SUBMISSIONS, where={"consumer_id": consumer, "client_request_id": client_request_id})
             if have.num_rows:

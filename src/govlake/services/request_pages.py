@@ -26,18 +26,15 @@ PRODUCT = "ops.enterprise_requests"
 
 @router.get("/requests", response_class=HTMLResponse)
 def requests_page(ctx: Ctx = Depends(user), done: str = ""):
-    from govlake.services.request_handling import unit_queue
+    from govlake.services.request_handling import unit_queue, uscc_scope
 
     unit = ctx.account.dept
     consumer, grant = grant_reads.granted_consumer(ctx.store, ctx.account, PRODUCT) if unit else (None, None)
     rows = None
     if grant is not None:
-        scope = (grant.row_scope or {}).get("uscc")
-        rows = unit_queue(ctx.lake, unit, include_done=bool(done), uscc_scope=list(scope) if scope is not None else None)
-        access.append_audit(ctx.store, access.AuditEvent(
-            "portal.read", "allowed", "consumer", consumer, product=PRODUCT,
-            filters={"dept_code": unit, "include_done": bool(done)}, rows=len(rows), purpose=grant.purpose,
-            grant_id=grant.id, client=f"portal:{ctx.account.username}", status=200), usage_rows=len(rows))
+        rows = unit_queue(ctx.lake, unit, include_done=bool(done), uscc_scope=uscc_scope(grant))
+        grant_reads.audit(ctx.store, ctx.account, consumer, PRODUCT, "allowed", status=200, grant=grant,
+                          rows=len(rows), filters={"dept_code": unit, "include_done": bool(done)})
     return TEMPLATES.TemplateResponse(ctx.request, "requests.html", {
         "title": "诉求办理", "account": ctx.account, "csrf": (ctx.session or {}).get("n", ""),
         "roles": access.ROLES, "dept_names": ctx.dept_names(), "flash": None, "unit": unit,

@@ -141,11 +141,6 @@ def _unit_of(request: Request, consumer: str) -> str | None:
     return c.dept if c is not None else None
 
 
-def _scope(g) -> list[str] | None:
-    scope = (g.row_scope or {}) if g is not None else {}
-    return list(scope["uscc"]) if "uscc" in scope else None
-
-
 @router.get("/enterprise-requests/queue", summary="诉求直达 the caller's unit's queue (本单位待办)",
             responses=deps.errors({k: v for k, v in HANDLE_ERRORS.items() if k in (401, 403, 404, 429)}))
 def unit_queue_route(request: Request, include_done: bool = False,
@@ -153,7 +148,7 @@ def unit_queue_route(request: Request, include_done: bool = False,
     """The requests dispatched to the caller's unit (its consumer's department), open ones
     (已受理登记, 已签收) unless include_done, overdue first (逾期: past the due date in working
     days), each with its events. Needs a grant on ops.enterprise_requests."""
-    from govlake.services.request_handling import unit_queue
+    from govlake.services.request_handling import OPEN, unit_queue, uscc_scope
 
     consumer = deps.caller(request, cred)
     p = deps.product_or_404(request, REQUESTS_PRODUCT)
@@ -163,9 +158,9 @@ def unit_queue_route(request: Request, include_done: bool = False,
     ev.filters = {"dept_code": unit, "include_done": include_done}
     deps.admit(request, consumer, "services", product=p, grant=g)
     rows = unit_queue(Lakehouse(None, request.app.state.settings), unit, include_done=include_done,
-                      uscc_scope=_scope(g)) if unit else []
+                      uscc_scope=uscc_scope(g)) if unit else []
     ev.rows = len(rows)
-    return {"dept_code": unit, "requests": rows, "open": sum(r["status"] in ("received", "accepted") for r in rows),
+    return {"dept_code": unit, "requests": rows, "open": sum(r["status"] in OPEN for r in rows),
             "overdue": sum(r["overdue"] for r in rows)}
 
 
@@ -180,7 +175,7 @@ def act_route(request: Request, body: RequestAction, response: Response,
     is assigned to (403 for any other unit). evaluate (evaluation 满意/基本满意/不满意, note: the
     comment): by the enterprise's side, a grant whose rows (uscc) cover the enterprise; the first
     不满意 reopens the request. Idempotent by action_id. Needs a grant on ops.enterprise_requests."""
-    from govlake.services.request_handling import HandlingError, act
+    from govlake.services.request_handling import HandlingError, act, uscc_scope
 
     consumer = deps.caller(request, cred)
     g = deps.grant_for(request, deps.product_or_404(request, REQUESTS_PRODUCT), consumer)
@@ -190,7 +185,7 @@ def act_route(request: Request, body: RequestAction, response: Response,
     try:
         e = act(Lakehouse(None, request.app.state.settings), request_id=request_id, action=body.action,
                 action_id=body.action_id, actor=consumer, actor_dept=_unit_of(request, consumer), note=body.note,
-                evaluation=body.evaluation, uscc_scope=_scope(g))
+                evaluation=body.evaluation, uscc_scope=uscc_scope(g))
     except HandlingError as err:
         raise HTTPException(err.status, str(err))
     ev.rows = 1

@@ -21,6 +21,7 @@ from govlake import release
 from govlake.lakehouse import Commit, Lakehouse
 from govlake.lakehouse.staged import already_committed
 from govlake.lineage.emitter import DatasetRef, job_run, schema_of
+from govlake.petitions.frames import spark_frame
 from govlake.signals import detect
 from govlake.signals.address import REVIEW_THRESHOLD
 from govlake.signals.hot_topics import hot_topics
@@ -127,28 +128,6 @@ def _edges(df: DataFrame) -> pd.DataFrame:
     return repeat, grp.toPandas().drop_duplicates(["a", "b"])
 
 
-def _py(v):
-    """pandas/numpy cell -> plain Python for createDataFrame."""
-    import numpy as np
-
-    if v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def _frame(spark: SparkSession, pdf: pd.DataFrame, table: str, as_of: dt.date) -> DataFrame:
-    schema = SCHEMAS[table]
-    pdf = pdf.assign(as_of=as_of)
-    recs = [tuple(_py(v) for v in row) for row in pdf[[f.name for f in schema.fields]].itertuples(index=False)]
-    return spark.createDataFrame(recs, schema)
-
-
 def compute_signals(spark: SparkSession, petitions: DataFrame, as_of: dt.date, settings=None) -> dict[str, pd.DataFrame]:
     """The signals as pandas frames (no writes): what run_signals publishes."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(0))
@@ -201,7 +180,7 @@ def run_signals(spark: SparkSession, lake: Lakehouse, as_of: dt.date, *, petitio
             "gold.address_review_queue": {"confidence": [(SOURCE, "address_text"), (SOURCE, "content")]},
         }
         for table, schema in SCHEMAS.items():
-            df = _frame(spark, out[table], table, as_of)
+            df = spark_frame(spark, out[table], schema, as_of=as_of)
             c = lake.write(df, table, mode="replace_partitions", partition_by=["as_of"], app_id=app_id,
                            metadata={"label": LABELS[table], "as_of": as_of.isoformat()})
             commits[table] = c

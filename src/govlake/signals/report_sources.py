@@ -22,11 +22,5 @@ def register_signal_views(spark, settings) -> dict[str, int | None]:
     from govlake.signals.job import SCHEMAS
 
     lake = Lakehouse(spark, settings)
-    out: dict[str, int | None] = {}
-    for table in REPORT_TABLES:
-        if lake.exists(table):
-            df, out[table] = lake.read(table), lake.version(table)
-        else:
-            df, out[table] = spark.createDataFrame([], SCHEMAS[table]), None
-        df.createOrReplaceGlobalTempView(view_name(table))
-    return out
+    return {table: lake.expose_view(table, view_name(table), lambda table=table: SCHEMAS[table])
+            for table in REPORT_TABLES}

@@ -35,7 +35,7 @@ def generate_cmd(n, seed, as_of) -> None:
     from govlake import release
     from govlake.services.table_gate import TableGate
     from govlake.space.inventory import write_needs, write_parks
-    from govlake.space.parks import SEED, generate_parks
+    from govlake.generate.parks import SEED, generate_parks
 
     lake, day = _lake(), _day(as_of)
     gate = TableGate(lake)

@@ -10,7 +10,6 @@ park row the ingest quarantined (no street, no area ...) is not published."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import pandas as pd
 import pyarrow as pa
@@ -24,9 +23,6 @@ from govlake.space.parks import SCHEMA as PARKS_SCHEMA
 
 PARKS, NEEDS, MATCHES, PROFILE = "gold.industrial_parks", "gold.space_needs", "gold.space_matches", "gold.enterprise_profile"
 BRONZE_PARKS = "bronze.industrial_parks"
-
-def digest(*parts) -> str:
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
 def parks_from_bronze(lake: Lakehouse, as_of: dt.date | None = None) -> pa.Table:

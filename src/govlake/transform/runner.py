@@ -102,20 +102,14 @@ def register_bronze(spark: SparkSession, settings: Settings) -> dict[str, int | 
     still builds (its staging model is empty). Returns source -> Delta version (None: empty).
     """
     lake = Lakehouse(spark, settings)
-    registered: dict[str, int | None] = {}
-    for src in load_sources(settings.catalog_dir):
-        if lake.exists(src.table):
-            df = lake.read(src.table)
-            registered[src.name] = lake.version(src.table)
-        else:
-            schema = T.StructType([
-                T.StructField(n, T.DataType.fromDDL(SPARK_TYPES[t]), True, {"comment": label})
-                for n, label, t in src.bronze_columns
-            ])
-            df = spark.createDataFrame([], schema)
-            registered[src.name] = None
-        df.createOrReplaceGlobalTempView(bronze_view(src.name))
-    return registered
+    return {src.name: lake.expose_view(src.table, bronze_view(src.name), lambda src=src: _bronze_schema(src))
+            for src in load_sources(settings.catalog_dir)}
+
+
+def _bronze_schema(src) -> T.StructType:
+    """A source's bronze columns from the catalog, with their labels as comments."""
+    return T.StructType([T.StructField(n, T.DataType.fromDDL(SPARK_TYPES[t]), True, {"comment": label})
+                         for n, label, t in src.bronze_columns])
 
 
 def _node_results(res) -> list[NodeResult]:
