@@ -109,3 +109,25 @@ def test_unit_handles_enterprise_evaluates_reopens_once(services_lake, settings,
     assert page.status_code == 200 and 'id="requests"' in page.text and rid not in page.text  # nothing open
     page = client.get("/portal/requests", params={"done": 1})
     assert rid in page.text and "不满意重办" in page.text and "已对接三家银行，授信审批中" in page.text
+
+
+def test_a_unit_grant_limited_to_some_enterprises_acts_on_theirs_only(services_lake):
+    """A unit's grant with a uscc row scope: an action on a request of another enterprise is
+    refused (403) and nothing is recorded; on one inside the scope it goes through."""
+    import pytest
+
+    from govlake.services.request_handling import HandlingError, act, live_requests
+    from govlake.services.request_intake import submit_request
+
+    mine, other = usccs()[1], usccs()[2]
+    t = submit_request(services_lake, consumer="zsj_data_portal", client_request_id="scope-1", uscc=other,
+                       service_id="finance_01", form=FORM)
+    before = services_lake.row_count(ACTIONS) if services_lake.exists(ACTIONS) else 0
+    with pytest.raises(HandlingError) as e:
+        act(services_lake, request_id=t.ticket_id, action="accept", action_id="scope-a1", actor="jrj_request_desk",
+            actor_dept="JRJ", uscc_scope=[mine])
+    assert e.value.status == 403 and "超出授权企业范围" in str(e.value)
+    assert (services_lake.row_count(ACTIONS) if services_lake.exists(ACTIONS) else 0) == before
+    ev = act(services_lake, request_id=t.ticket_id, action="accept", action_id="scope-a2", actor="jrj_request_desk",
+             actor_dept="JRJ", uscc_scope=[other])
+    assert ev.status == "accepted" and live_requests(services_lake, request_id=t.ticket_id)[0].status == "accepted"

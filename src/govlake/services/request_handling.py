@@ -198,8 +198,9 @@ def act(lake: Lakehouse, *, request_id: str, action: str, action_id: str, actor:
             if actor_dept == unit:
                 raise HandlingError(403, f"{actor} belongs to the handling unit {unit}: the enterprise evaluates "
                                          "(承办单位不能自行评价)")
-            if uscc_scope is not None and r.uscc not in uscc_scope:
-                raise HandlingError(403, f"{r.uscc} is outside the grant's rows (uscc) (超出授权企业范围)")
+        # a grant limited to some enterprises acts on theirs only, for the unit as for the enterprise
+        if uscc_scope is not None and r.uscc not in uscc_scope:
+            raise HandlingError(403, f"{r.uscc} is outside the grant's rows (uscc) (超出授权企业范围)")
         at = (now or dt.datetime.now(TZ_OFFSET)).astimezone(TZ_OFFSET).replace(microsecond=0)
         seq = len(recorded)  # the request's actions recorded so far
         row = {"action_id": action_id, "request_id": request_id, "action": action, "actor": actor,
