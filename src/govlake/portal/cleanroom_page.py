@@ -5,7 +5,9 @@ downloads what a job released (/portal/cleanroom/jobs/{id}.csv).
 
 The same code path as `govlake cleanroom submit` and POST /cleanroom/jobs (govlake.cleanroom.jobs):
 the same checks, ledger, audit row `cleanroom.job` and lineage run; the portal adds its own audit
-row per submission and download (actor = the consumer, client = portal:<account>)."""
+row per submission and download (actor = the consumer, client = portal:<account>). A submission
+counts against the API's bucket of that consumer for the route class `cleanroom`
+(reads.admit_route): past it 429 with Retry-After, audited as denied (rate_limited), nothing run."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
 from govlake import access
+from govlake.access import reads
 from govlake.cleanroom.jobs import MAX_USCCS, JobRefused, submit_model, submit_sql
 from govlake.cleanroom.ledger import Ledger
 from govlake.cleanroom.model_registry import load_registry
@@ -89,6 +92,11 @@ def cleanroom_submit(ctx: Ctx = Depends(user), csrf: str = Form(""), consumer: s
     if consumer not in consumers:
         raise HTTPException(403, f"{consumer!r} is not a consumer of your department with a sandbox grant "
                                  f"(非本部门可用沙箱的调用方)")
+    try:  # as POST /cleanroom/jobs: the consumer's rate before anything is looked at or run
+        reads.admit_route(ctx.store, consumer, "cleanroom")
+    except reads.AccessDenied as e:
+        _audit(ctx, "portal.cleanroom", consumer, "denied", e.status, filters={"kind": kind}, detail=e.message[:300])
+        return grant_reads.limited(_page(ctx, consumers, form=form, error=grant_reads.too_fast(e)), e.retry_after)
     usccs = [u.strip().upper() for u in uscc.replace("，", ",").replace("\n", ",").split(",") if u.strip()]
     if kind == "model" and len(usccs) > MAX_USCCS:
         return _page(ctx, consumers, form=form, error=f"at most {MAX_USCCS} enterprises per job (企业数过多)")

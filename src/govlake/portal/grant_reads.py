@@ -3,10 +3,16 @@ module for both): the reading department's consumer needs an active grant (a 公
 read without one, 公开 columns only, within the same daily cap), reads only the grant's columns
 and row scope, within its daily row cap, sees the columns the levels mask as ***; every read,
 served or refused, is one audit row (actor = the consumer, client = portal:<account>), and each
-served read is an OpenLineage reader run `portal.<consumer>` (who used the product)."""
+served read is an OpenLineage reader run `portal.<consumer>` (who used the product).
+
+Rates (限流): a read counts against the grant's bucket (reads.read_rows admits it), the one the
+API's reads of that grant spend, so a department cannot read faster through the portal than
+through the API. Past it the page answers 429 with Retry-After (`limited`) and the message
+`too_fast`; the sandbox and clean-room pages use the same two for their route classes."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from govlake import access
@@ -16,7 +22,31 @@ from govlake.products import Product
 
 
 class ReadRefused(Exception):
-    """No grant, an expired one, or a cap reached: the message says which (中文 beside)."""
+    """No grant, an expired one, or a cap reached: the message says which (中文 beside).
+    retry_after (seconds) is set when the rate refused the read: the page answers 429."""
+
+    def __init__(self, message: str, *, status: int = 403, retry_after: float | None = None):
+        super().__init__(message)
+        self.status, self.retry_after = status, retry_after
+
+
+def wait_seconds(retry_after: float) -> int:
+    """Whole seconds to wait, as the API's Retry-After says it (at least 1)."""
+    return max(1, math.ceil(retry_after))
+
+
+def too_fast(e: reads.AccessDenied) -> str:
+    """The person's message for a refusal by the rate, then the limiter's own (which rate, whose)."""
+    return f"请求过于频繁，请 {wait_seconds(e.retry_after)} 秒后再试 — {e.message}"
+
+
+def limited(response, retry_after: float | None):
+    """The page answering a refusal by the rate: 429 with Retry-After, like the API (unchanged
+    when retry_after is None: the other refusals are shown on an ordinary page)."""
+    if retry_after is not None:
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait_seconds(retry_after))
+    return response
 
 
 @dataclass
@@ -75,7 +105,7 @@ def read(store, lake: Lakehouse, account, p: Product, *, filters: dict | None = 
     table = p.stored_in[-1] if p.view and p.stored_in else p.name
     if p.view or not lake.exists(table):
         audit(store, account, consumer, p.name, "error", status=404, grant=grant, detail="not readable in the portal")
-        raise ReadRefused(f"{p.name} ({p.label}) is not published as a table (尚未发布或需通过接口读取)")
+        raise ReadRefused(f"{p.name} ({p.label}) is not published as a table (尚未发布或需通过接口读取)", status=404)
     version = None
     try:
         version = reads.served_version(lake, p, None)
@@ -84,7 +114,9 @@ def read(store, lake: Lakehouse, account, p: Product, *, filters: dict | None = 
     except reads.AccessDenied as e:
         audit(store, account, consumer, p.name, "denied" if e.status < 500 else "error", status=e.status,
                grant=grant, version=version, filters=filters, detail=e.message[:300])
-        raise ReadRefused(e.message)
+        if e.retry_after is not None:  # the grant's rate (the audit detail starts with rate_limited)
+            raise ReadRefused(too_fast(e), status=e.status, retry_after=e.retry_after)
+        raise ReadRefused(e.message, status=e.status)
     audit(store, account, consumer, p.name, "allowed", status=200, grant=grant, version=version, rows=len(page.rows),
            columns=page.columns, filters=filters)
     reads.emit_read(f"portal.{consumer}", p.name, version, len(page.rows), lake.settings)

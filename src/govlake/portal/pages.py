@@ -345,8 +345,9 @@ def rows(name: str, ctx: Ctx = Depends(user), offset: int = 0):
     filters = {k: v for k, v in ctx.request.query_params.items() if k in p.contract.key and v}
     try:
         page = grant_reads.read(ctx.store, ctx.lake, ctx.account, p, filters=filters, limit=50, offset=max(0, offset))
-    except grant_reads.ReadRefused as e:
-        return ctx.render("rows.html", f"读取 {p.label}", p=p, page=None, error=str(e), filters=filters)
+    except grant_reads.ReadRefused as e:  # past the grant's rate: 429 with Retry-After, as the API
+        return grant_reads.limited(ctx.render("rows.html", f"读取 {p.label}", p=p, page=None, error=str(e),
+                                              filters=filters), e.retry_after)
     labels = {f.name: f.label for f in product_facts.fields(ctx.lake, p, access.column_levels(p, ctx.settings))}
     return ctx.render("rows.html", f"读取 {p.label}", p=p, page=page, filters=filters, labels=labels)
 
@@ -374,20 +375,22 @@ def sla(ctx: Ctx = Depends(user), period: str = "daily"):
     period = period if period in PERIODS else "daily"
     table, label = PERIODS[period]
     cat = {p.name: p for p in load_catalog(ctx.settings).products}
-    report = headline = None
+    report = headline = retry = None
     errors = []
     try:
         page = grant_reads.read(ctx.store, ctx.lake, ctx.account, cat[table], whole=True)
         report = sla_report(_arrow(page), label)
     except grant_reads.ReadRefused as e:
         errors.append(str(e))
+        retry = e.retry_after
     try:
         page = grant_reads.read(ctx.store, ctx.lake, ctx.account, cat["gold.fct_petition_sla"], whole=True)
         headline = sla_headline(_arrow(page))
     except grant_reads.ReadRefused as e:
         errors.append(str(e))
-    return ctx.render("sla.html", "诉求时效", report=report, headline=headline, period=period, periods=PERIODS,
-                      error="；".join(errors) or None)
+        retry = max(retry or 0, e.retry_after) if e.retry_after is not None else retry
+    return grant_reads.limited(ctx.render("sla.html", "诉求时效", report=report, headline=headline, period=period,
+                                          periods=PERIODS, error="；".join(errors) or None), retry)
 
 
 @router.get("/petitions/dispatch", response_class=HTMLResponse)
@@ -399,7 +402,7 @@ def dispatch_quality_page(ctx: Ctx = Depends(user)):
         recs = grant_reads.read(ctx.store, ctx.lake, ctx.account, cat["gold.petition_dispatch"], whole=True)
         final = grant_reads.read(ctx.store, ctx.lake, ctx.account, cat["gold.fct_petition_sla"], whole=True)
     except grant_reads.ReadRefused as e:
-        return ctx.render("dispatch.html", "分拨质量", quality=None, error=str(e))
+        return grant_reads.limited(ctx.render("dispatch.html", "分拨质量", quality=None, error=str(e)), e.retry_after)
     return ctx.render("dispatch.html", "分拨质量", quality=dispatch_quality(_arrow(recs), _arrow(final), ctx.dept_names()))
 
 

@@ -3,7 +3,9 @@ catalog/policies/drafts/ (or pastes one) and sees its reach by street, industry 
 against a budget, one sensitivity curve per parameter, the diff against the version in force and
 the overlap with the policies in force — govlake.policy.sandbox, drawn as inline SVG.
 
-The same rule as POST /policies/sandbox (govlake.access.reads.sandbox_drafts); each run is audited."""
+The same rule as POST /policies/sandbox (govlake.access.reads.sandbox_drafts) and the same rate:
+each run counts against the API's bucket of the department's granted consumer for the route class
+`sandbox` (reads.admit_route; past it 429 with Retry-After). Each run, or its refusal, is audited."""
 
 from __future__ import annotations
 
@@ -51,35 +53,38 @@ def _run(ctx: Ctx, text: str, example: str, budget: float | None, points: int):
                            client=f"portal:{ctx.account.username}", purpose=getattr(grant, "purpose", None),
                            grant_id=getattr(grant, "id", None), filters={"draft": example or "pasted"})
     try:
+        if consumer is not None:  # as the API: the grant first, then the rate, then the run
+            reads.admit_route(ctx.store, consumer, "sandbox")
         doc, = reads.sandbox_drafts(grant, [text], ctx.settings)
         report = run_sandbox(doc, ctx.settings, budget_wan=budget, points=points)
     except (reads.AccessDenied, ValueError, CatalogError, KeyError, FileNotFoundError) as e:
         ev.status, ev.detail = getattr(e, "status", 400), str(e)[:300]
         access.append_audit(ctx.store, ev)
-        return None, str(e)[:500]
+        retry = getattr(e, "retry_after", None)
+        return None, (grant_reads.too_fast(e) if retry is not None else str(e))[:500], retry
     ev.outcome, ev.status, ev.rows, ev.version = "allowed", 200, report.enterprises_evaluated, report.profile_version
     access.append_audit(ctx.store, ev)
-    return report, None
+    return report, None, None
 
 
 @router.get("/policy-sandbox", response_class=HTMLResponse)
 def sandbox_page(ctx: Ctx = Depends(user), example: str = "", budget: str = "", points: int = 10):
     drafts = _drafts(ctx)
-    report = error = None
+    report = error = retry = None
     text = ""
     if example in drafts:
         text = drafts[example].read_text(encoding="utf-8")
-        report, error = _run(ctx, text, example, _budget(budget), max(0, min(points, 40)))
-    return _render(ctx, drafts, example, text, budget, points, report, error)
+        report, error, retry = _run(ctx, text, example, _budget(budget), max(0, min(points, 40)))
+    return _render(ctx, drafts, example, text, budget, points, report, error, retry)
 
 
 @router.post("/policy-sandbox", response_class=HTMLResponse)
 def sandbox_run(ctx: Ctx = Depends(user), csrf: str = Form(""), draft: str = Form(""), budget: str = Form(""),
                 points: int = Form(10)):
     ctx.check_csrf(csrf)
-    report, error = (None, f"草案过长（最多 {MAX_DRAFT_CHARS} 字符）") if len(draft) > MAX_DRAFT_CHARS else \
-        _run(ctx, draft, "", _budget(budget), max(0, min(points, 40)))
-    return _render(ctx, _drafts(ctx), "", draft, budget, points, report, error)
+    report, error, retry = (None, f"草案过长（最多 {MAX_DRAFT_CHARS} 字符）", None) if len(draft) > MAX_DRAFT_CHARS \
+        else _run(ctx, draft, "", _budget(budget), max(0, min(points, 40)))
+    return _render(ctx, _drafts(ctx), "", draft, budget, points, report, error, retry)
 
 
 def _budget(v: str) -> float | None:
@@ -89,7 +94,7 @@ def _budget(v: str) -> float | None:
         return None
 
 
-def _render(ctx, drafts, example, text, budget, points, report, error):
-    return ctx.render("policy_sandbox.html", "政策沙盘推演", drafts=list(drafts), example=example, text=text,
-                      budget=budget, points=points, r=report, error=error,
-                      charts=_charts(report) if report else None, dims=DIMENSIONS)
+def _render(ctx, drafts, example, text, budget, points, report, error, retry_after=None):
+    return grant_reads.limited(ctx.render(
+        "policy_sandbox.html", "政策沙盘推演", drafts=list(drafts), example=example, text=text, budget=budget,
+        points=points, r=report, error=error, charts=_charts(report) if report else None, dims=DIMENSIONS), retry_after)
