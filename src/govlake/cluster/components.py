@@ -51,8 +51,9 @@ def s3_filesystem(layout: Layout):
 def start_object_store(layout: Layout) -> None:
     weed = layout.bin / "weed"
     if not weed.exists():
-        r = subprocess.run(["bash", str(REPO_ROOT / "deploy/cluster/build-seaweedfs.sh"), str(layout.bin)],
-                           stdout=open(layout.log("build-seaweedfs"), "ab"), stderr=subprocess.STDOUT)
+        with open(layout.log("build-seaweedfs"), "ab") as out:
+            r = subprocess.run(["bash", str(REPO_ROOT / "deploy/cluster/build-seaweedfs.sh"), str(layout.bin)],
+                               stdout=out, stderr=subprocess.STDOUT)
         if r.returncode != 0:
             raise ComponentFailed("object-store", layout.log("build-seaweedfs"), "building SeaweedFS from its Go module failed")
     d = layout.seaweed_dir

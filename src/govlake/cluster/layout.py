@@ -82,6 +82,8 @@ class Layout:
         return self.root / "work"
 
     def log(self, component: str) -> Path:
+        """The component's log file; its folder made on first use (a fresh clone has none)."""
+        self.logs.mkdir(parents=True, exist_ok=True)
         return self.logs / f"{component}.log"
 
     # ports and secrets, chosen once
