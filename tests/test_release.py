@@ -171,6 +171,7 @@ def test_before_any_release_readers_take_each_tables_latest(spark, lake):
     assert release.version_of(lake, "silver.t") == 1
 
 
+@pytest.mark.slow  # keeps make test under 15 min on a fresh clone (make test-slow runs it)
 def test_upkeep_moves_the_release_past_optimize_only(spark, lake):
     """OPTIMIZE changes no row: the release follows it (readers get the compacted files, VACUUM's
     window counts from there). A data commit after the release is never carried forward."""

@@ -31,6 +31,7 @@ def tickets() -> pd.DataFrame:
     return df
 
 
+@pytest.mark.slow  # keeps make test under 15 min on a fresh clone (make test-slow runs it)
 def test_dispatch_day_scores_only_new_tickets_with_a_model_that_never_saw_them(spark, lake, settings, tickets):
     from pyspark.sql import functions as F
 

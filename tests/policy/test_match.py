@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from govlake.catalog.policies import parse_policy
 from govlake.lineage.emitter import read_events
 from govlake.policy.compile import compile_policies
@@ -31,6 +33,7 @@ def _wide(lake, **filters):
     return read_matches(lake, **filters)["rows"]
 
 
+@pytest.mark.slow  # keeps make test under 15 min on a fresh clone (make test-slow runs it)
 def test_full_run_idempotent_and_changed_policy_alone(spark, lake, settings, policies, core):
     _setup(lake, spark, core)
     c1 = match_policies(spark, lake, AS_OF, policies=None, fields=core)

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from pyspark.sql import functions as F
 
 from govlake.profile import changed, direct, sqlgen, wide
@@ -19,6 +20,7 @@ def _uscc(i: int) -> str:
     return f"91440306MA{i:08d}"  # synthetic.source_frame
 
 
+@pytest.mark.slow  # keeps make test under 15 min on a fresh clone (make test-slow runs it)
 def test_incremental_scope_and_rows_are_the_full_builds(spark, lake, settings, full_profile):
     from govlake.profile.synthetic import write_bronze
 

@@ -11,6 +11,11 @@ import pytest
 
 from govlake.settings import Settings
 
+# the module's lake (signals and dbt over a burst) takes a minute to build: keeps make test
+# under 15 min on a fresh clone (make test-slow runs it)
+pytestmark = pytest.mark.slow
+
+
 D = dt.date(2026, 11, 21)
 AS_OF = dt.datetime.combine(D, dt.time())
 
@@ -101,7 +106,6 @@ def test_week_and_month_count_the_same_alert(built):
         assert rep["group_ticket_count"].sum() == n_members
 
 
-@pytest.mark.slow  # keeps make test under 15 min on a fresh clone; the burst test stays in it
 def test_rerun_is_idempotent_and_alerts_after_the_load_date_are_not_read(built, spark):
     from govlake.signals.job import run_signals
     from govlake.transform.runner import run_dbt
