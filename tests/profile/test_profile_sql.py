@@ -14,10 +14,15 @@ from govlake.profile import sqlgen
 AS_OF = dt.date(2025, 6, 30)
 
 
-@pytest.fixture
-def bronze(spark, lake):
+@pytest.fixture(scope="module")
+def bronze(spark, tmp_path_factory):
+    """One synthetic bronze for the module's tests (a dozen Delta tables: ~15 s to write)."""
+    from govlake.lakehouse import Lakehouse
     from govlake.profile.synthetic import write_bronze
+    from govlake.settings import Settings
 
+    lake = Lakehouse(spark, Settings(lake_root=tmp_path_factory.mktemp("profile_sql") / "lake",
+                                     spark_shuffle_partitions=4))
     write_bronze(spark, lake, 40, AS_OF, dt.date(2025, 6, 29))
     return lake
 
