@@ -109,11 +109,10 @@ def _pg_ready(layout: Layout) -> str | None:
 def start_postgres(layout: Layout) -> None:
     if not (PG_BIN / "pg_ctl").exists():
         raise ComponentFailed("postgres", None, f"{PG_BIN}/pg_ctl not found: apt-get install -y postgresql")
-    data, log = layout.pg_data, layout.log("postgres")
-    layout.logs.mkdir(parents=True, exist_ok=True)
+    data, log = layout.pg_data, layout.pg_log
+    data.parent.mkdir(parents=True, exist_ok=True)
     log.touch()
     if os.geteuid() == 0:
-        data.parent.mkdir(parents=True, exist_ok=True)
         shutil.chown(data.parent, "postgres", "postgres")
         shutil.chown(log, "postgres", "postgres")
     if not (data / "PG_VERSION").exists():
@@ -137,7 +136,7 @@ def _psql(layout: Layout, sql: str) -> str:
     r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(layout.port("postgres")), "-U", "postgres", "-tA",
                         "-c", sql], capture_output=True, text=True)
     if r.returncode != 0:
-        raise ComponentFailed("postgres", layout.log("postgres"), f"psql {sql!r}: {r.stderr.strip()}")
+        raise ComponentFailed("postgres", layout.pg_log, f"psql {sql!r}: {r.stderr.strip()}")
     return r.stdout
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -26,6 +27,11 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether every existing folder on the way to path lets other accounts through (o+x)."""
+    return all(a.stat().st_mode & 0o001 for a in (path, *path.parents) if a.exists())
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,26 @@ class Layout:
         return self.root / "seaweedfs"
 
     @property
+    def pg_dir(self) -> Path:
+        """PostgreSQL's folder (data, socket, server log). Run as root, the server runs as the
+        postgres account, which must reach it: a state folder under a private directory (a clone
+        in a `mktemp -d` folder) moves to /var/lib/postgresql (Debian's, the account's own), one
+        folder per state folder. GOVLAKE_PG_DIR sets it."""
+        if os.environ.get("GOVLAKE_PG_DIR"):
+            return Path(os.environ["GOVLAKE_PG_DIR"]).resolve()
+        if os.geteuid() == 0 and not _reachable_by_others(self.root):
+            tag = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+            return Path("/var/lib/postgresql") / f"govlake-{tag}"
+        return self.root / "postgres"
+
+    @property
     def pg_data(self) -> Path:
-        return self.root / "postgres" / "data"
+        return self.pg_dir / "data"
+
+    @property
+    def pg_log(self) -> Path:
+        """The server's log, where the postgres account can write it."""
+        return self.pg_dir / "server.log"
 
     @property
     def spark_dir(self) -> Path:
