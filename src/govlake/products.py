@@ -32,6 +32,9 @@ class ContractColumn(BaseModel):
 class Contract(BaseModel):
     key: list[str] = Field(min_length=1)
     columns: list[ContractColumn] = Field(min_length=1)
+    # the fewest rows a published version may have: 0 for a list that is legitimately empty
+    # (no approval yet: an empty 公示 list), else an empty table is a failed build
+    min_rows: int = Field(1, ge=0)
 
     @model_validator(mode="after")
     def _key_declared(self):

@@ -63,3 +63,18 @@ def test_failed_gate_writes_nothing_previous_version_serves(spark, lake, setting
     ok = [r["success"] for r in lake.read("ops.quality_results").orderBy("validated_at").collect()]
     assert ok == [True, False]
     assert any(ev["job"]["name"] == "quality.gold.enterprise_tags" for ev in read_events(settings.lineage_path))
+
+
+def test_an_empty_notice_list_passes_its_gate_other_products_need_rows(settings):
+    """gold.approval_notices may be empty (no approval yet: contract min_rows 0); every other
+    product's gate still refuses an empty table."""
+    from govlake.products import get_product
+    from govlake.quality.suites import product_suite
+
+    def min_rows(name):
+        s = product_suite(get_product(name, settings), settings)
+        return next(e["kwargs"]["min_value"] for e in s["expectations"]
+                    if e["type"] == "expect_table_row_count_to_be_between")
+
+    assert min_rows("gold.approval_notices") == 0
+    assert min_rows("gold.policy_profile") == 1

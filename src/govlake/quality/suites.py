@@ -96,10 +96,11 @@ def _suite(name: str, expectations: list[dict], **meta) -> dict:
             "meta": {"generated_by": "govlake.quality.suites", **meta}, "notes": None}
 
 
-def suite_from_columns(name: str, columns: list[ColumnSpec], key: list[str]) -> dict:
-    """Suite for any table from a column-spec list: typed existence, nulls, ranges, sets, key."""
+def suite_from_columns(name: str, columns: list[ColumnSpec], key: list[str], *, min_rows: int = 1) -> dict:
+    """Suite for any table from a column-spec list: typed existence, nulls, ranges, sets, key;
+    at least min_rows rows."""
     labels = {c.name: c.label or c.name for c in columns}
-    exps = [_exp("expect_table_row_count_to_be_between", "non_empty", None, min_value=1)]
+    exps = [_exp("expect_table_row_count_to_be_between", "non_empty", None, min_value=min_rows)]
     for c in columns:
         exps += _column_expectations(c)
     if key:
@@ -138,7 +139,7 @@ def suite_for_product(product) -> dict:
     specs = [ColumnSpec(col.name, col.type or "", label=col.label, nullable=col.nullable,
                         allowed_values=col.enum, min=col.min, max=col.max)
              for col in c.columns]
-    return suite_from_columns(product.name, specs, key=c.key)
+    return suite_from_columns(product.name, specs, key=c.key, min_rows=c.min_rows)
 
 
 # -- files -------------------------------------------------------------------------------------
