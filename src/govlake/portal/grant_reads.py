@@ -85,9 +85,11 @@ def _reader(store, account, p: Product):
 
 
 def audit(store, account, consumer, product, outcome, *, status, detail=None, grant=None, version=None,
-           rows=None, columns=None, filters=None):
+          rows=None, columns=None, filters=None, action: str = "portal.read"):
+    """One portal audit row (actor: the consumer, else the account; client: portal:<account>);
+    its rows count against the consumer's day. action: portal.read, or the portal's own actions."""
     access.append_audit(store, access.AuditEvent(
-        "portal.read", outcome, "consumer" if consumer else "account", consumer or account.username,
+        action, outcome, "consumer" if consumer else "account", consumer or account.username,
         product=product, version=version, filters=filters or None, columns=columns, rows=rows,
         purpose=getattr(grant, "purpose", None), grant_id=getattr(grant, "id", None),
         client=f"portal:{account.username}", status=status, detail=detail), usage_rows=rows or 0)

@@ -69,12 +69,9 @@ def _audit(ctx: Ctx, consumer: str | None, grant, action: str, outcome: str, sta
            detail: str) -> None:
     """One audit row per action, served or refused, as the CLI and the API write theirs; an
     allowed one counts its row against the consumer's day as the API's middleware does."""
-    access.append_audit(ctx.store, access.AuditEvent(
-        f"portal.request.{action}", outcome, "consumer" if consumer else "account", consumer or ctx.account.username,
-        product=PRODUCT, filters=filters, rows=1 if outcome == "allowed" else None,
-        purpose=getattr(grant, "purpose", None), grant_id=getattr(grant, "id", None),
-        client=f"portal:{ctx.account.username}", status=status, detail=detail[:300]),
-        usage_rows=1 if outcome == "allowed" else 0)
+    grant_reads.audit(ctx.store, ctx.account, consumer, PRODUCT, outcome, status=status, detail=detail[:300],
+                      grant=grant, rows=1 if outcome == "allowed" else None, filters=filters,
+                      action=f"portal.request.{action}")
 
 
 def _reason_zh(message: str) -> str:
