@@ -54,9 +54,10 @@ class HandlingError(ValueError):
     """A refused action; status: the HTTP status it answers (403 not the caller's request,
     404 no such request, 409 wrong state or an action id used for another action, 422 bad input)."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
+    def __init__(self, status: int, message: str, reason_zh: str):
+        super().__init__(f"{message} ({reason_zh})")
         self.status = status
+        self.reason_zh = reason_zh  # the portal shows it alone
 
 
 @dataclass
@@ -125,22 +126,22 @@ def apply_action(r: EnterpriseRequest, a: dict) -> dict:
         frm, to = UNIT_ACTIONS[act]
         if r.status != frm:
             raise HandlingError(409, f"{r.request_id} is {r.status} ({STATUS_ZH[r.status]}): {act} ({zh}) needs "
-                                     f"{frm} ({STATUS_ZH[frm]}) (当前状态不能{zh})")
+                                     f"{frm} ({STATUS_ZH[frm]})", f"当前状态不能{zh}")
         if act == "reply" and not (a.get("note") or "").strip():
-            raise HandlingError(422, f"{r.request_id}: a reply needs the handling result (办理答复须填写办理结果)")
+            raise HandlingError(422, f"{r.request_id}: a reply needs the handling result", "办理答复须填写办理结果")
         r.move(to, on, a["actor"], a.get("note") or "")
         r.events[-1].update(ev)
         return r.events[-1]
     if act != "evaluate":
-        raise HandlingError(422, f"unknown action {act!r}; one of accept, reply, close, evaluate (未知操作)")
+        raise HandlingError(422, f"unknown action {act!r}; one of accept, reply, close, evaluate", "未知操作")
     if r.status != "closed":
         raise HandlingError(409, f"{r.request_id} is {r.status} ({STATUS_ZH[r.status]}): only a closed request "
-                                 "(已办结) can be evaluated (办结后方可评价)")
+                                 "(已办结) can be evaluated", "办结后方可评价")
     if r.evaluation is not None:
-        raise HandlingError(409, f"{r.request_id} was already evaluated {r.evaluation} (已评价)")
+        raise HandlingError(409, f"{r.request_id} was already evaluated {r.evaluation}", "已评价")
     if a.get("evaluation") not in EVALUATIONS:
-        raise HandlingError(422, f"evaluation must be one of {', '.join(EVALUATIONS)} (评价须为满意/基本满意/不满意), "
-                                 f"got {a.get('evaluation')!r}")
+        raise HandlingError(422, f"evaluation must be one of {', '.join(EVALUATIONS)}, got {a.get('evaluation')!r}",
+                            "评价须为满意/基本满意/不满意")
     r.evaluation = a["evaluation"]
     if a["evaluation"] == "不满意" and r.reopened < MAX_REOPENS:
         r.reopened += 1

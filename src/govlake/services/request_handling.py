@@ -172,7 +172,7 @@ def act(lake: Lakehouse, *, request_id: str, action: str, action_id: str, actor:
     unit; evaluate only by the enterprise's side (a caller whose grant's rows, uscc_scope, cover
     the enterprise when it has a scope; never the handling unit itself). Raises HandlingError."""
     if action not in (*UNIT_ACTIONS, "evaluate"):
-        raise HandlingError(422, f"unknown action {action!r}; one of accept, reply, close, evaluate (未知操作)")
+        raise HandlingError(422, f"unknown action {action!r}; one of accept, reply, close, evaluate", "未知操作")
     note = (note or "").strip()
     with state_lock(lake.settings, "enterprise_request_actions"):  # the state check and the append must not interleave
         # the id may have been used for another request: looked up on its own
@@ -182,25 +182,25 @@ def act(lake: Lakehouse, *, request_id: str, action: str, action_id: str, actor:
             if (p["request_id"], p["action"], p["actor"], p["note"], p["evaluation"]) != \
                     (request_id, action, actor, note, evaluation):
                 raise HandlingError(409, f"action id {action_id!r} was already used for {p['action']} of "
-                                         f"{p['request_id']} by {p['actor']} (操作编号已被使用)")
+                                         f"{p['request_id']} by {p['actor']}", "操作编号已被使用")
         found, recorded = _live(lake, request_id=request_id)
         if prior:
             return Event(action_id, request_id, action, actor, p["actor_dept"], p["at"], note, evaluation,
                          found[0].status, duplicate=True)
         if not found:
-            raise HandlingError(404, f"no request {request_id} (无此诉求)")
+            raise HandlingError(404, f"no request {request_id}", "无此诉求")
         r = found[0]
         unit = r.service.dept
         if action in UNIT_ACTIONS and actor_dept != unit:
             raise HandlingError(403, f"{request_id} is assigned to {unit}; {actor} ({actor_dept or 'no unit'}) may not "
-                                     f"{action} it (非本单位承办的诉求)")
+                                     f"{action} it", "非本单位承办的诉求")
         if action == "evaluate":
             if actor_dept == unit:
-                raise HandlingError(403, f"{actor} belongs to the handling unit {unit}: the enterprise evaluates "
-                                         "(承办单位不能自行评价)")
+                raise HandlingError(403, f"{actor} belongs to the handling unit {unit}: the enterprise evaluates",
+                                    "承办单位不能自行评价")
         # a grant limited to some enterprises acts on theirs only, for the unit as for the enterprise
         if uscc_scope is not None and r.uscc not in uscc_scope:
-            raise HandlingError(403, f"{r.uscc} is outside the grant's rows (uscc) (超出授权企业范围)")
+            raise HandlingError(403, f"{r.uscc} is outside the grant's rows (uscc)", "超出授权企业范围")
         at = (now or dt.datetime.now(TZ_OFFSET)).astimezone(TZ_OFFSET).replace(microsecond=0)
         seq = len(recorded)  # the request's actions recorded so far
         row = {"action_id": action_id, "request_id": request_id, "action": action, "actor": actor,

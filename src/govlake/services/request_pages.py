@@ -12,7 +12,6 @@ services routes, and is audited (actor: the consumer, client: portal:<account>).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path as FilePath
 from urllib.parse import urlencode
 
@@ -74,12 +73,6 @@ def _audit(ctx: Ctx, consumer: str | None, grant, action: str, outcome: str, sta
                       action=f"portal.request.{action}")
 
 
-def _reason_zh(message: str) -> str:
-    """The Chinese reason the handling messages end with: '... (当前状态不能签收)'."""
-    m = re.search(r"\(([^()]*)\)\s*$", message)
-    return m.group(1) if m else message
-
-
 def _back(done: bool, **params: str) -> RedirectResponse:
     q = urlencode({**({"done": "1"} if done else {}), **params})
     return RedirectResponse(f"/portal/requests?{q}", status_code=303)
@@ -121,7 +114,7 @@ def request_action(ctx: Ctx = Depends(user), request_id: str = Path(..., pattern
                  actor_dept=unit, note=note, uscc_scope=uscc_scope(grant))
     except HandlingError as e:
         _audit(ctx, consumer, grant, action, "denied" if e.status < 500 else "error", e.status, filters, str(e))
-        return _back(back_done, err=f"失败：{request_id} {zh}未完成，{_reason_zh(str(e))}（{e.status}）")
+        return _back(back_done, err=f"失败：{request_id} {zh}未完成，{e.reason_zh}（{e.status}）")
     except Exception as e:  # audited, then the portal's error answer
         _audit(ctx, consumer, grant, action, "error", 500, filters, f"{type(e).__name__}: {e}")
         raise
