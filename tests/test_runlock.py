@@ -146,3 +146,84 @@ def test_reentrant_in_process(tmp_path):
 def test_object_store_lake_gets_a_local_lock_file():
     p = lock_path(Settings(lake_root="s3a://govlake/lake"))
     assert p.name.endswith(LOCK_NAME) and "s3a" not in str(p)
+
+
+# -- the lock in PostgreSQL: runs on several machines against a lake in the bucket ----------------
+PG_BIN = next(iter(sorted(__import__("pathlib").Path("/usr/lib/postgresql").glob("*/bin"))), None)
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    """A throwaway PostgreSQL server (Debian's package; .ci/run installs it), as the cluster runs one."""
+    import shutil
+    import socket
+    import tempfile
+
+    if PG_BIN is None or not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    root = tempfile.mkdtemp(prefix="govlake-pg-", dir="/tmp")  # the postgres account must reach it
+    os.chmod(root, 0o755)
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_pg:
+        shutil.chown(root, "postgres", "postgres")
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    data = f"{root}/data"
+    subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", data, "-U", "postgres", "--auth=trust"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", data, "-l", f"{root}/log", "-w", "-o",
+                    f"-c listen_addresses=127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+PG_HOLDER = """
+import sys
+from govlake.runlock import run_lock
+from govlake.settings import Settings
+with run_lock(Settings(lake_root=sys.argv[1], run_lock_url=sys.argv[2], work_dir=sys.argv[3]), load_date="2026-11-21",
+              steps=["transform"]):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_postgres_lock_spans_work_dirs(tmp_path, pg_url):
+    """Two runs on a lake in the bucket from different machines (here: different work dirs, whose
+    local lock files differ) exclude each other through PostgreSQL; the lock goes with a killed holder."""
+    lake = "s3a://govlake/lake-pg-test"
+    p = subprocess.Popen([sys.executable, "-c", PG_HOLDER, lake, pg_url, str(tmp_path / "machine1")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "locked", p.stderr.read() if p.poll() is not None else ""
+        other = Settings(lake_root=lake, run_lock_url=pg_url, work_dir=tmp_path / "machine2")
+        with pytest.raises(RunLockBusy) as e:
+            with run_lock(other, steps=["push"]):
+                pytest.fail("took a lock another machine holds")
+        msg = e.value.format_message()
+        assert "另一个运行正在进行" in msg and f"pid {p.pid}" in msg and "transform" in msg and "advisory lock" in msg
+        # without the shared lock the two machines would not see each other: what the URL is for
+        with run_lock(Settings(lake_root=lake, work_dir=tmp_path / "machine2")):
+            pass
+        # another lake is free
+        with run_lock(Settings(lake_root="s3a://govlake/other-lake", run_lock_url=pg_url, work_dir=tmp_path / "m2")):
+            pass
+        p.kill()  # no clean exit: its connection ends, the server drops the lock
+        p.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with run_lock(other, steps=["push"]) as me:
+                    assert held_here(other) and me["pid"] == os.getpid()
+                break
+            except RunLockBusy:
+                assert time.monotonic() < deadline, "the killed holder's lock was not dropped"
+                time.sleep(0.2)
+        assert not held_here(other)
+    finally:
+        if p.poll() is None:
+            p.kill()

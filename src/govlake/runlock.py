@@ -10,7 +10,10 @@ clean; the file itself stays (deleting it would let two runs lock two different 
 
 With an object-store lake (s3a://...) the lock file is local (in Settings.work_dir, the process-local
 files' folder, named after the lake URI): it keeps runs that share that folder apart (one machine),
-not runs on several.
+not runs on several. For runs on several machines, `run_lock_url` (GOVLAKE_RUN_LOCK_URL, a PostgreSQL
+URL: the scale-out deployment's database) makes the lock a PostgreSQL session advisory lock keyed by
+the lake's URI: held by the run's connection, so it too goes with its holder (a dead process's
+connection ends), and its holder record is a row of `govlake_run_locks`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -35,16 +39,16 @@ from govlake.settings import Settings
 LOCK_NAME = "_govlake.lock"
 POLL_SECONDS = 0.2
 
-_held: dict[str, dict] = {}  # lock path -> {"fd", "count", "pid", "holder"}
+_held: dict[str, dict] = {}  # lock (its `where`) -> {"count", "pid", "holder"}
 _guard = threading.Lock()
 
 
 class RunLockBusy(click.ClickException):
     """Another process holds the lake's run lock."""
 
-    def __init__(self, holder: dict | None, path: Path, waited: float = 0.0):
-        self.holder, self.path, self.waited = holder, path, waited
-        super().__init__(_busy_message(holder, path, waited))
+    def __init__(self, holder: dict | None, where: str, waited: float = 0.0):
+        self.holder, self.where, self.waited = holder, where, waited
+        super().__init__(_busy_message(holder, where, waited))
 
 
 def lock_path(settings: Settings) -> Path:
@@ -59,6 +63,104 @@ def lock_path(settings: Settings) -> Path:
     return Path(root) / LOCK_NAME
 
 
+def _pg_dsn(url: str) -> str:
+    # the deployment names its database as SQLAlchemy does (postgresql+psycopg2://); libpq wants postgresql://
+    return re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", url)
+
+
+def pg_key(settings: Settings) -> int:
+    """The advisory lock's key: a signed 64-bit number from the lake's URI."""
+    return int.from_bytes(hashlib.sha256(str(settings.lake_root).encode()).digest()[:8], "big", signed=True)
+
+
+class _PgLock:
+    """The run lock as a PostgreSQL session advisory lock (pg_try_advisory_lock), with the holder's
+    record in govlake_run_locks; the connection stays open while the lock is held."""
+
+    def __init__(self, settings: Settings):
+        self.dsn, self.key, self.lake = _pg_dsn(settings.run_lock_url), pg_key(settings), str(settings.lake_root)
+        self.where = f"PostgreSQL advisory lock {self.key} at {re.sub(r'//[^@/]*@', '//', self.dsn)}"
+        self.conn = None
+
+    def _connect(self):
+        import psycopg2
+
+        conn = psycopg2.connect(self.dsn, connect_timeout=10, application_name="govlake run lock")
+        conn.autocommit = True
+        return conn
+
+    def try_acquire(self) -> bool:
+        conn = self._connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+            if cur.fetchone()[0]:
+                self.conn = conn
+                return True
+        conn.close()
+        return False
+
+    def write_holder(self, holder: dict) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS govlake_run_locks (lake text PRIMARY KEY, holder text NOT NULL)")
+            cur.execute("INSERT INTO govlake_run_locks VALUES (%s, %s) ON CONFLICT (lake) DO UPDATE SET holder = "
+                        "excluded.holder", (self.lake, json.dumps(holder, ensure_ascii=False)))
+
+    def holder(self) -> dict | None:
+        try:
+            conn = self._connect()
+        except Exception:
+            return None
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT to_regclass('govlake_run_locks') IS NOT NULL")
+                if not cur.fetchone()[0]:
+                    return None
+                cur.execute("SELECT holder FROM govlake_run_locks WHERE lake = %s", (self.lake,))
+                row = cur.fetchone()
+            return json.loads(row[0]) if row else None
+        finally:
+            conn.close()
+
+    def release(self) -> None:
+        try:
+            with self.conn.cursor() as cur:  # nobody named while nobody holds it
+                cur.execute("DELETE FROM govlake_run_locks WHERE lake = %s", (self.lake,))
+                cur.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        finally:
+            self.conn.close()  # ends the session: the lock goes with it in any case
+
+
+class _FileLock:
+    """The run lock as an flock on a local file that also holds the holder's record."""
+
+    def __init__(self, settings: Settings):
+        self.path = lock_path(settings)
+        self.where = f"lock file {self.path}"
+        self.fd = None
+
+    def try_acquire(self) -> bool:
+        self.fd = _try_lock(self.path)
+        return self.fd is not None
+
+    def write_holder(self, holder: dict) -> None:
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, json.dumps(holder, ensure_ascii=False).encode("utf-8"), 0)
+        os.fsync(self.fd)
+
+    def holder(self) -> dict | None:
+        return _busy_holder(self.path)
+
+    def release(self) -> None:
+        try:
+            os.ftruncate(self.fd, 0)  # nobody named while nobody holds it
+        finally:
+            os.close(self.fd)  # releases the flock
+
+
+def _lock_for(settings: Settings):
+    return _PgLock(settings) if settings.run_lock_url else _FileLock(settings)
+
+
 def read_holder(path: Path) -> dict | None:
     """The JSON the current holder wrote, or None (no file, empty, or being written)."""
     try:
@@ -69,7 +171,7 @@ def read_holder(path: Path) -> dict | None:
 
 
 def held_here(settings: Settings) -> bool:
-    e = _held.get(str(lock_path(settings)))
+    e = _held.get(_lock_for(settings).where)
     return bool(e) and e["pid"] == os.getpid()
 
 
@@ -82,10 +184,10 @@ def _describe(holder: dict | None) -> str:
             f"load date {holder.get('load_date')}, steps {steps}")
 
 
-def _busy_message(holder: dict | None, path: Path, waited: float) -> str:
+def _busy_message(holder: dict | None, where: str, waited: float) -> str:
     after = f" after waiting {waited:.0f} s" if waited else ""
     return (f"another govlake run holds the lake (另一个运行正在进行){after}: {_describe(holder)}; "
-            f"lock file {path}. Let it finish, or set GOVLAKE_RUN_LOCK_WAIT_SECONDS to wait for it.")
+            f"{where}. Let it finish, or set GOVLAKE_RUN_LOCK_WAIT_SECONDS to wait for it.")
 
 
 def _try_lock(path: Path) -> int | None:
@@ -117,8 +219,8 @@ def run_lock(settings: Settings, load_date: dt.date | str | None = None, steps: 
              wait_seconds: float | None = None, echo: Callable[[str], None] | None = None) -> Iterator[dict]:
     """Hold the lake's run lock for the block; yields the holder record (this process's, or the
     outer one's when the lock is already held here). Raises RunLockBusy."""
-    path = lock_path(settings)
-    key = str(path)
+    lock = _lock_for(settings)
+    key = lock.where
     with _guard:
         e = _held.get(key)
         if e and e["pid"] == os.getpid():
@@ -137,12 +239,12 @@ def run_lock(settings: Settings, load_date: dt.date | str | None = None, steps: 
     wait = settings.run_lock_wait_seconds if wait_seconds is None else wait_seconds
     t0 = time.monotonic()
     told = False
-    while (fd := _try_lock(path)) is None:
+    while not lock.try_acquire():
         waited = time.monotonic() - t0
         if waited >= wait:
-            raise RunLockBusy(_busy_holder(path), path, waited if wait else 0.0)
+            raise RunLockBusy(lock.holder(), lock.where, waited if wait else 0.0)
         if echo and not told:
-            echo(f"waiting up to {wait:.0f} s for the lake's run lock (等待运行锁): {_describe(_busy_holder(path))}")
+            echo(f"waiting up to {wait:.0f} s for the lake's run lock (等待运行锁): {_describe(lock.holder())}")
             told = True
         time.sleep(min(POLL_SECONDS, max(0.0, wait - waited)))
 
@@ -153,13 +255,11 @@ def run_lock(settings: Settings, load_date: dt.date | str | None = None, steps: 
         "steps": list(steps) if steps else None, "argv": sys.argv[:8],
     }
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder, ensure_ascii=False).encode("utf-8"), 0)
-        os.fsync(fd)
+        lock.write_holder(holder)
     except BaseException:
-        os.close(fd)
+        lock.release()
         raise
-    entry = {"fd": fd, "count": 1, "pid": os.getpid(), "holder": holder}
+    entry = {"count": 1, "pid": os.getpid(), "holder": holder}
     with _guard:
         _held[key] = entry
     try:
@@ -167,10 +267,7 @@ def run_lock(settings: Settings, load_date: dt.date | str | None = None, steps: 
     finally:
         with _guard:
             _held.pop(key, None)
-        try:
-            os.ftruncate(fd, 0)  # nobody named while nobody holds it
-        finally:
-            os.close(fd)  # releases the flock
+        lock.release()
 
 
 @contextmanager

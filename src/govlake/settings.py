@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # A second `govlake run` (or Airflow step) on a lake another one holds waits this long for the
     # run lock (<lake_root>/_govlake.lock), then stops with an error naming the holder; 0: at once.
     run_lock_wait_seconds: float = 0
+    # Runs on several machines against one lake (a lake in the bucket): a PostgreSQL URL makes the
+    # run lock an advisory lock there instead of a local file (govlake.runlock).
+    run_lock_url: str | None = None
 
     @field_validator("lake_root", mode="before")
     @classmethod

@@ -67,3 +67,25 @@ def test_tagger_gives_published_tags_their_date(tmp_path):
     kept = set(pairs)
     assert [d == D0 for d in got.column("since").to_pylist()] == [
         (u, t) in kept for u, t in zip(got.column("uscc").to_pylist(), got.column("tag_id").to_pylist())]
+
+
+def test_shipped_index_is_read_from_the_workers_copy(spark, tmp_path):
+    """On a cluster the executors do not see the driver's folder: a full build ships the index
+    (SparkContext.addFile) and each worker reads its own copy by the folder's name; here the
+    workers are given a path that exists on no machine, with the folder's name."""
+    import uuid
+
+    folder = SinceIndex.from_batches([_batch([("A", "t1", D0), ("B", "t2", D1)])]).save(
+        tmp_path / f"_since-{uuid.uuid4().hex[:12]}")
+    spark.sparkContext.addFile(str(folder), recursive=True)
+    name = f"/nonexistent/driver/{folder.name}"
+
+    def run(batches):
+        from govlake.profile import tag_since
+
+        for b in batches:
+            yield tag_since.load(name, True).apply(b)
+
+    rows = spark.createDataFrame(_batch([("A", "t1", AS_OF), ("B", "t1", AS_OF), ("B", "t2", AS_OF)]).to_pandas())
+    got = {(r.uscc, r.tag_id): r.since for r in rows.mapInArrow(run, rows.schema).collect()}
+    assert got == {("A", "t1"): D0, ("B", "t1"): AS_OF, ("B", "t2"): D1}

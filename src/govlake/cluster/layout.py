@@ -179,7 +179,7 @@ class Layout:
 
         return Settings(**{"lake_root": self.lake_uri, "work_dir": self.work_dir, "s3_endpoint": self.s3_endpoint,
                            "s3_access_key": self.s3_access_key, "s3_secret_key": self.s3_secret_key,
-                           "s3_region": S3_REGION, **overrides})
+                           "s3_region": S3_REGION, "run_lock_url": self.postgres_url, **overrides})
 
     def client_env(self) -> dict[str, str]:
         """What a Spark driver on this machine (an Airflow task, the cluster test) needs to use the
@@ -231,6 +231,8 @@ class Layout:
                  "append": True}),
             "GOVLAKE_LAKE_ROOT": self.lake_uri,
             "GOVLAKE_WORK_DIR": str(self.work_dir),
+            # one run at a time on the lake in the bucket, whichever machine runs the task
+            "GOVLAKE_RUN_LOCK_URL": self.postgres_url,
             "GOVLAKE_SCALE": os.environ.get("GOVLAKE_CLUSTER_SCALE", "400"),
             "GOVLAKE_SPARK_SHUFFLE_PARTITIONS": "4",
             "GOVLAKE_SPARK_DRIVER_MEMORY": "1g",

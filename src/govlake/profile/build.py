@@ -130,7 +130,7 @@ def _published_since_index(lake: Lakehouse, keys=None) -> Path:
     semi join took 12-20 s at 900,000)."""
     batches = lake.to_batches(TAGS, _SINCE_COLUMNS, where_in=None if keys is None else ("uscc", keys))
     # memory-mapped by the workers: a local folder (the work dir when the lake is in the bucket;
-    # executors on other machines would need it shipped, docs/scale-out.md)
+    # shipped to a cluster's executors by the caller)
     base = lake.path(TAGS) if lake.settings.lake_is_local else lake.settings.local_dir / "profile_since"
     return tag_since.SinceIndex.from_batches(batches).save(base / f"_since-{uuid.uuid4().hex[:12]}")
 
@@ -221,7 +221,12 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
                 since_index = _published_since_index(lake, scoped.scope if incremental else None)
                 stack.callback(shutil.rmtree, since_index, ignore_errors=True)
                 t = lap("tags_since", t)
-            tagger = tag_kernels.tagger(settings.catalog_dir, as_of, since_index)
+            shipped = False
+            if since_index is not None and not incremental and not spark.sparkContext.master.startswith("local"):
+                # executors on other machines do not see the driver's folder: Spark ships it to each
+                spark.sparkContext.addFile(str(since_index), recursive=True)
+                shipped = True
+            tagger = tag_kernels.tagger(settings.catalog_dir, as_of, since_index, shipped=shipped)
             if incremental:
                 staged, staged_tags = profile_files.stage_from_batches(lake, scoped.profile(project), schema, PROFILE,
                                                                        TAGS, tagger, tag_kernels.spark_schema())

@@ -149,11 +149,12 @@ def spark_schema():
     return StructType([StructField(c, DateType() if c == "since" else StringType()) for c in TAG_COLUMNS])
 
 
-def tagger(catalog_dir: Path, as_of: dt.date, published_since: Path | None = None) -> Callable:
+def tagger(catalog_dir: Path, as_of: dt.date, published_since: Path | None = None, shipped: bool = False) -> Callable:
     """A record batch of profile rows (any columns, the rule columns among them) -> its tag rows:
     for the Python workers that write the profile (`profile_files`), the program compiled
     once per worker. published_since: a saved `tag_since.SinceIndex` of the published tags; a tag
-    found there keeps its published since date."""
+    found there keeps its published since date. shipped: the folder was given to
+    `SparkContext.addFile`, so a worker takes its own copy (SparkFiles) by the folder's name."""
     catalog_dir = str(catalog_dir)
     index = None if published_since is None else str(published_since)
 
@@ -163,7 +164,7 @@ def tagger(catalog_dir: Path, as_of: dt.date, published_since: Path | None = Non
             return out
         from govlake.profile import tag_since
 
-        return tag_since.load(index).apply(out)
+        return tag_since.load(index, shipped).apply(out)
     return tag
 
 

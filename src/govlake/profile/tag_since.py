@@ -141,9 +141,14 @@ class SinceIndex:
 
 
 @functools.lru_cache(maxsize=1)
-def load(folder: str) -> SinceIndex:
+def load(folder: str, shipped: bool = False) -> SinceIndex:
     """A saved index, loaded once per (worker) process; the next build's index replaces it (the
-    mapping of a deleted folder's file would keep its disk space)."""
+    mapping of a deleted folder's file would keep its disk space). shipped: the driver gave the
+    folder to `SparkContext.addFile`; this worker's copy is found by the folder's name."""
+    if shipped:
+        from pyspark import SparkFiles
+
+        folder = SparkFiles.get(Path(folder).name)
     return SinceIndex.load(Path(folder))
 
 
