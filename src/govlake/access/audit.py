@@ -2,8 +2,8 @@
 
 The rows form a hash chain (govlake.access.audit_chain: the row, its hash, the direct append).
 Requests served by the API are journaled first and folded into the table within a bounded delay
-(govlake.access.audit_journal); every reader here folds before it reads, so it sees every request
-already answered.
+(govlake.access.audit_journal); every reader here has them folded before it reads, so it sees
+every request already answered.
 """
 
 from __future__ import annotations
@@ -23,29 +23,22 @@ record = audit_journal.record
 
 
 def rows_served_today(store: AccessStore, consumer_id: str, product: str) -> int:
-    """Rows counted against the daily cap: the folded ones, plus this process's journaled ones
-    not yet folded (read in one snapshot with the folded offsets, so none is counted twice)."""
+    """Rows counted against the daily cap. In a serving process: counted in memory, a snapshot of
+    usage plus this process's journaled rows past it (audit_journal.Journal.rows_today: no query
+    per request); elsewhere usage itself, where this process's rows are appended at once."""
     day = stamp()[:10]
     j = audit_journal.active(store)
-    if j is None or not j.unfolded:
-        r = store.query("SELECT rows FROM usage WHERE consumer_id = ? AND product = ? AND day = ?",
-                        (consumer_id, product, day))
-        return r[0]["rows"] if r else 0
-    with store.lock:
-        store.db.execute("BEGIN")  # one read snapshot for usage and the offsets (WAL)
-        try:
-            r = store.db.execute("SELECT rows FROM usage WHERE consumer_id = ? AND product = ? AND day = ?",
-                                 (consumer_id, product, day)).fetchone()
-            offsets = audit_journal.folded_offsets(store.db, {u[0] for u in j.unfolded})
-        finally:
-            store.db.execute("COMMIT")
-    return (r["rows"] if r else 0) + j.pending_rows(offsets, consumer_id, product, day)
+    if j is not None:
+        return j.rows_today(consumer_id, product, day)
+    r = store.query("SELECT rows FROM usage WHERE consumer_id = ? AND product = ? AND day = ?",
+                    (consumer_id, product, day))
+    return r[0]["rows"] if r else 0
 
 
 def query_audit(store: AccessStore, *, product: str | None = None, consumer: str | None = None,
                 since: str | None = None, outcome: str | None = None, limit: int = 100) -> list[dict]:
     """Audit rows, newest first (journaled requests folded first). since: an ISO date or timestamp (UTC)."""
-    audit_journal.fold(store)
+    audit_journal.fold_first(store)
     where, params = [], []
     for col, v in (("product", product), ("actor", consumer), ("outcome", outcome)):
         if v is not None:
@@ -75,7 +68,7 @@ class AuditCheck:
 def verify_audit(store: AccessStore) -> AuditCheck:
     """Walk the chain from the first row (journaled requests folded first): ids consecutive,
     each prev_hash the previous hash, each hash recomputed from the row."""
-    audit_journal.fold(store)
+    audit_journal.fold_first(store)
     prev, expected_id, n = GENESIS, 1, 0
     with store.lock:
         cur = store.db.execute("SELECT * FROM audit ORDER BY id")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 
 from govlake.access.database import AccessStore, stamp
@@ -49,6 +48,9 @@ class AuditEvent:
 
 
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(AuditEvent)]
+# moves when this process adds to usage directly (append_audit): a daily-cap snapshot taken
+# before is taken again (govlake.access.audit_journal), so the process sees its own rows at once
+usage_generation = 0
 
 
 def _json(v) -> str | None:
@@ -63,28 +65,41 @@ def chain_hash(prev_hash: str, row: dict) -> str:
     return hashlib.sha256((prev_hash + canonical(row)).encode("utf-8")).hexdigest()
 
 
-def row_of(event: AuditEvent) -> dict:
-    """The stored fields of an event (id not yet known), its time taken now if not set."""
+def raw_row(event: AuditEvent) -> dict:
+    """An event's fields as given (filters and columns not yet stored text), its time taken now if
+    not set: what a serving process journals; the folder makes it the stored row (normalise)."""
     # a shallow copy: asdict would deep-copy filters and columns first (a visible share of a read)
     row = {name: getattr(event, name) for name in _EVENT_FIELDS}
     row["ts"] = row["ts"] or stamp()
-    row["filters"], row["columns"] = _json(row["filters"]), _json(row["columns"])
+    return row
+
+
+def normalise(row: dict) -> dict:
+    """The stored fields of a raw row, in place: filters and columns as sorted compact JSON text
+    (a journal line written before raw rows were journaled already holds the text: kept)."""
+    for k in ("filters", "columns"):
+        if row[k] is not None and not isinstance(row[k], str):
+            row[k] = _json(row[k])
     if row["version"] is not None and not -2 ** 63 <= int(row["version"]) < 2 ** 63:
         row["detail"] = f"version {row['version']} " + (row["detail"] or "")  # beyond SQLite's integers
         row["version"] = None
     return row
 
 
-def append_rows(db, rows: list[dict], *, yield_every: int = 0) -> int:
+def row_of(event: AuditEvent) -> dict:
+    """The stored fields of an event (id not yet known), its time taken now if not set."""
+    return normalise(raw_row(event))
+
+
+def append_rows(db, rows: list[dict]) -> int:
     """Append rows (row_of's fields, id not yet set; an optional "usage_rows" counted against the
     consumer's daily cap) to the chain, in order, inside the caller's write transaction; returns
-    the last id. yield_every: hand the interpreter back every so many rows (a long fold must not
-    starve the requests of the same process)."""
+    the last id."""
     last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     next_id, prev = ((last[0] + 1), last[1]) if last else (1, GENESIS)
     usage: dict[tuple, int] = {}
     values = []
-    for i, row in enumerate(rows):
+    for row in rows:
         n = int(row.pop("usage_rows", 0) or 0)
         row["id"] = next_id
         h = chain_hash(prev, row)
@@ -93,8 +108,6 @@ def append_rows(db, rows: list[dict], *, yield_every: int = 0) -> int:
         if n and row.get("actor") and row.get("product"):
             k = (row["actor"], row["product"], row["ts"][:10])
             usage[k] = usage.get(k, 0) + n
-        if yield_every and i % yield_every == yield_every - 1:
-            time.sleep(0)
     db.executemany(INSERT_SQL, values)
     db.executemany(USAGE_SQL, [(*k, n) for k, n in usage.items()])
     return next_id - 1
@@ -105,7 +118,11 @@ def append_audit(store: AccessStore, event: AuditEvent, *, usage_rows: int = 0) 
     rows to count against the consumer's daily cap in the same transaction (so cap and audit
     never disagree). Requests served by the API go through the journal instead
     (govlake.access.audit_journal.record); decisions and jobs that name their audit row use this."""
+    global usage_generation
     row = row_of(event)
     row["usage_rows"] = usage_rows
     with store.write() as db:
-        return append_rows(db, [row])
+        last = append_rows(db, [row])
+    if usage_rows:
+        usage_generation += 1
+    return last

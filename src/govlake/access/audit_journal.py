@@ -9,22 +9,25 @@ loop waited (docs/adr/0008-audit-journal.md).
 How: a serving process (the API app's lifespan: `start(store)`) appends each request's audit
 record to its own append-only journal file `<work dir>/_platform/audit_journal/<pid>-<id>.jsonl`
 (one JSON line, one write(2), before the answer goes out: no record, no answer). A thread
-fdatasyncs the file at most FSYNC_S after a record (group commit). Folding: every FOLD_S, the
-process that takes `fold.lock` (one at a time per host) reads every journal past its folded
-offset, orders the records by time and appends them to the hash chain in one transaction,
-together with the journals' new offsets (table journal_folds) and the daily row counts (usage):
-exactly once, whichever process folds or crashes when. Readers of the audit (`query_audit`,
-`verify_audit`: the CLI, the portal) fold first, so they see every request already answered;
-anything reading the table directly sees a request within VISIBLE_WITHIN_S while a server runs.
+fdatasyncs the file at most FSYNC_S after a record (group commit). The host's fold process
+(govlake.access.audit_folder, started and, if it dies, replaced by the serving processes) folds
+every journal into the hash chain every FOLD_S, exactly once (govlake.access.audit_fold). Readers
+of the audit (`query_audit`, `verify_audit`: the CLI, the portal) fold first (`fold_first`: in a
+serving process by waking the folder and waiting for it), so they see every request already
+answered; anything reading the table directly sees a request within VISIBLE_WITHIN_S while a
+server runs.
 
 What a crash can lose: a process killed outright (SIGKILL, OOM) loses nothing answered (the
 record is in the file before the answer; the next fold takes it). A power cut or kernel crash can
 lose the records of the last FSYNC_S (plus one fdatasync) — the same class as the database's own
 `synchronous=NORMAL`. A journal whose owner is gone is deleted once folded (its flock is free).
 
-The daily row cap (usage) counts folded rows plus this process's records not yet folded; another
-worker's rows not yet folded are seen within VISIBLE_WITHIN_S, so a consumer reading through
-several workers at once can pass its cap by at most what those workers served in that time.
+The daily row cap (`rows_today`) is counted in memory: a snapshot of `usage` and of this
+journal's folded offsets, taken together every USAGE_REFRESH_S by the watch thread (at once after
+this process appended to usage directly, or on a new day), plus this process's records past those
+offsets. This process's own rows are never missed nor counted twice; another worker's rows count
+once folded and in a snapshot, so a consumer reading through several workers at once can pass its
+cap by at most what those workers served in the last VISIBLE_WITHIN_S.
 
 Outside a serving process (CLI, tests without the app's lifespan) nothing is started and records
 are appended to the table at once (govlake.access.audit_chain.append_audit).
@@ -33,33 +36,49 @@ are appended to the table at once (govlake.access.audit_chain.append_audit).
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import sqlite3
 import threading
 import time
 import uuid
-from pathlib import Path
+from dataclasses import dataclass, field
+
+import msgspec
 
 from govlake.access import audit_chain as chain
-from govlake.access.database import AccessStore
+from govlake.access import audit_folder
+from govlake.access.audit_fold import close_folder, complete_ends, fold, folded_offsets, journal_dir
+
+__all__ = ["FSYNC_S", "FOLD_S", "VISIBLE_WITHIN_S", "Journal", "active", "start", "stop", "record", "fold",
+           "fold_first", "journal_dir"]
 
 FSYNC_S = 0.005              # group commit: a record is on disk at most this (plus one fdatasync) after it is written
-FOLD_S = 0.2                 # a serving process tries to fold this often
+FOLD_S = 0.2                 # the fold process folds this often
 VISIBLE_WITHIN_S = 1.0       # a request is in the audit table this long after its answer at most (tested)
 ROTATE_BYTES = 64 << 20      # a journal past this is closed and a new one begun (the old one folded, then deleted)
-YIELD_EVERY = 64             # records folded between two hand-backs of the interpreter to the requests
+USAGE_REFRESH_S = 0.2        # the daily-cap snapshot is taken again this often (off the request path)
+USAGE_STALE_S = 0.5          # a request older than this takes the snapshot itself (the watch thread lagging)
+READER_WAIT_S = 5.0          # a reader waits this long for the folder, then folds itself
 
 log = logging.getLogger(__name__)
 
+# an encoder many times faster than json's, on the request path
+_encode = msgspec.json.Encoder().encode
 
-def journal_dir(store) -> Path:
-    return Path(store.path).parent / "audit_journal"
+
+@dataclass
+class _Usage:
+    """usage for one day and this journal's folded offsets, read in one snapshot."""
+    day: str
+    rows: dict = field(default_factory=dict)     # (consumer, product) -> rows folded
+    generation: int = -1                         # audit_chain.usage_generation when taken
+    at: float = 0.0                              # time.monotonic() when taken
 
 
 class Journal:
-    """This process's journal for one access store: append(), a syncing thread, a folding thread."""
+    """This process's journal for one access store: append(), a syncing thread, a watch thread
+    (the daily-cap snapshot, a live fold process)."""
 
     def __init__(self, store):
         self.store, self.dir = store, journal_dir(store)
@@ -69,8 +88,16 @@ class Journal:
         self.stopping = False
         self.dirty = threading.Event()
         self.wake = threading.Event()
-        # (file, end offset, consumer, product, day, rows): rows counted against a daily cap, not yet folded
+        # (file, end offset, (consumer, product, day), rows): rows counted against a daily cap,
+        # past the snapshot's folded offsets
         self.unfolded: list[tuple] = []
+        self.pending: dict[tuple, int] = {}
+        self.usage: _Usage | None = None
+        self.usage_lock = threading.Lock()   # one snapshot at a time, on its own connection
+        self.usage_db: sqlite3.Connection | None = None
+        self.folders: list = []              # fold processes this process started (subprocess.Popen)
+        self.next_start = 0.0
+        self.backoff = audit_folder.FOLDER_CHECK_S
         self.fd: int | None = None
         self.name = ""
         self.size = 0
@@ -85,14 +112,16 @@ class Journal:
 
     def append(self, row: dict, usage_rows: int) -> bool:
         """False when the journal was closed meanwhile (shutdown): the caller appends directly."""
-        data = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        data = _encode(row) + b"\n"
         with self.lock:
             if self.fd is None:
                 return False
             os.write(self.fd, data)
             self.size += len(data)
             if usage_rows and row.get("actor") and row.get("product"):
-                self.unfolded.append((self.name, self.size, row["actor"], row["product"], row["ts"][:10], usage_rows))
+                k = (row["actor"], row["product"], row["ts"][:10])
+                self.unfolded.append((self.name, self.size, k, usage_rows))
+                self.pending[k] = self.pending.get(k, 0) + usage_rows
             if self.size > ROTATE_BYTES:
                 os.fdatasync(self.fd)
                 os.close(self.fd)  # its lock goes with it: folded, then deleted
@@ -106,11 +135,51 @@ class Journal:
         if fd is not None:
             os.fdatasync(fd)
 
-    def pending_rows(self, offsets: dict[str, int], consumer: str, product: str, day: str) -> int:
-        """This process's rows for (consumer, product, day) not yet in usage, given the folded offsets."""
-        with self.lock:
-            self.unfolded = [u for u in self.unfolded if u[1] > offsets.get(u[0], 0)]
-            return sum(u[5] for u in self.unfolded if u[2] == consumer and u[3] == product and u[4] == day)
+    # -- the daily cap -----------------------------------------------------------------------------
+    def rows_today(self, consumer: str, product: str, day: str) -> int:
+        """Rows of (consumer, product) counted against today's cap: folded (the snapshot) plus this
+        process's records past the snapshot's offsets."""
+        u = self.usage
+        if (u is None or u.day != day or u.generation != chain.usage_generation
+                or time.monotonic() - u.at > USAGE_STALE_S):
+            self.refresh_usage(day)
+        while True:
+            with self.lock:
+                if self.usage.day == day:  # (the watch thread may have taken another day's meanwhile)
+                    return self.usage.rows.get((consumer, product), 0) + self.pending.get((consumer, product, day), 0)
+            self.refresh_usage(day)
+
+    def refresh_usage(self, day: str | None = None) -> None:
+        """Take the snapshot: usage of the day and the folded offsets of this process's journals in
+        one read transaction, then keep only the records past those offsets."""
+        with self.usage_lock:
+            day = day or chain.stamp()[:10]
+            with self.lock:
+                names = {u[0] for u in self.unfolded}
+                current = self.name
+            # a journal of this process already deleted was folded to its end before now; its
+            # journal_folds row may be gone too (checked before the snapshot: never counted short)
+            gone = {n for n in names if n != current and not (self.dir / n).exists()}
+            gen = chain.usage_generation  # before the read: a direct append after it is seen next time
+            if self.usage_db is None:
+                self.usage_db = sqlite3.connect(str(self.store.path), isolation_level=None, check_same_thread=False,
+                                                timeout=30)
+            db = self.usage_db
+            db.execute("BEGIN")
+            try:
+                rows = {(r[0], r[1]): r[2] for r in db.execute(
+                    "SELECT consumer_id, product, rows FROM usage WHERE day = ?", (day,))}
+                offsets = folded_offsets(db, names - gone)
+            finally:
+                db.execute("COMMIT")
+            with self.lock:
+                self.unfolded = [u for u in self.unfolded
+                                 if u[0] not in gone and u[1] > offsets.get(u[0], 0)]
+                pending: dict[tuple, int] = {}
+                for u in self.unfolded:
+                    pending[u[2]] = pending.get(u[2], 0) + u[3]
+                self.pending = pending
+                self.usage = _Usage(day, rows, gen, time.monotonic())
 
     # -- threads ---------------------------------------------------------------------------------
     def _sync_loop(self) -> None:
@@ -125,32 +194,49 @@ class Journal:
             except OSError:
                 log.exception("syncing the audit journal failed")
 
-    def _fold_loop(self) -> None:
+    def _watch_loop(self) -> None:
+        checked = 0.0
         while not self.stopping:
-            self.wake.wait(FOLD_S)
-            self.wake.clear()
+            self.wake.wait(USAGE_REFRESH_S)
             if self.stopping:
                 break
             try:
-                fold(self.store, wait=False, yielding=True)
-                self._prune()
-            except Exception:  # the next round retries: the offsets say what is folded
-                log.exception("folding the audit journals failed")
+                if self.unfolded or self.usage is not None:
+                    self.refresh_usage()
+                if time.monotonic() - checked >= audit_folder.FOLDER_CHECK_S:
+                    checked = time.monotonic()
+                    self.keep_folder()
+            except Exception:  # the next round retries
+                log.exception("the audit journal's watch failed")
 
-    def _prune(self) -> None:
-        """Forget the tally of rows folded (by whichever process), so it stays small without reads."""
-        with self.lock:
-            names = {u[0] for u in self.unfolded}
-        if names:
-            fs = _folder(self.store)
-            with fs.store.lock:
-                offsets = folded_offsets(fs.store.db, names)
-            self.pending_rows(offsets, "", "", "")
+    def keep_folder(self, *, wait_ready: bool = False) -> None:
+        """Start a fold process when none is alive (a crashed one replaced); reap ours that ended."""
+        now = time.monotonic()
+        for p in list(self.folders):
+            code = p.poll()
+            if code is not None:
+                self.folders.remove(p)
+                audit_folder.stop(p)
+                if code not in (0, -15):
+                    log.error("the audit fold process %d ended with %s: another is started", p.pid, code)
+                    self.next_start = now + self.backoff  # a folder failing at once is not restarted in a loop
+                    self.backoff = min(self.backoff * 2, 60.0)
+        if now < self.next_start:
+            return
+        p = audit_folder.start_if_none(self.store, FOLD_S)
+        if p is None:
+            return
+        self.folders.append(p)
+        if wait_ready:
+            if audit_folder.wait_ready(p):
+                self.backoff = audit_folder.FOLDER_CHECK_S
+            else:
+                log.error("the audit fold process did not start: readers fold themselves meanwhile")
 
     def start_threads(self) -> None:
         self.stopping = False
         self.threads = [threading.Thread(target=self._sync_loop, name="govlake-audit-sync", daemon=True),
-                        threading.Thread(target=self._fold_loop, name="govlake-audit-fold", daemon=True)]
+                        threading.Thread(target=self._watch_loop, name="govlake-audit-watch", daemon=True)]
         for t in self.threads:
             t.start()
 
@@ -160,11 +246,18 @@ class Journal:
         self.wake.set()
         for t in self.threads:
             t.join(timeout=30)
+        for p in self.folders:
+            audit_folder.stop(p)
+        self.folders = []
         with self.lock:
             if self.fd is not None:
                 os.fdatasync(self.fd)
                 os.close(self.fd)
                 self.fd = None
+        with self.usage_lock:
+            if self.usage_db is not None:
+                self.usage_db.close()
+                self.usage_db = None
 
 
 _journals: dict[str, Journal] = {}
@@ -179,18 +272,21 @@ def active(store) -> Journal | None:
 
 def start(store) -> Journal:
     """Journal the store's request audit rows from now on (the API app's startup; counted, so
-    several apps of one process share one journal)."""
+    several apps of one process share one journal). The first start in a host also starts the
+    fold process and waits until it runs."""
     with _journals_lock:
         j = _journals.get(str(store.path))
         if j is None or j.fd is None:
             j = _journals[str(store.path)] = Journal(store)
+            j.keep_folder(wait_ready=True)
             j.start_threads()
         j.users += 1
         return j
 
 
 def stop(store) -> None:
-    """The app's shutdown: the last user closes the journal (synced) and folds what is left."""
+    """The app's shutdown: the last user closes the journal (synced), stops the fold process it
+    started (another serving process starts the next) and folds what is left."""
     with _journals_lock:
         j = _journals.get(str(store.path))
         if j is None:
@@ -201,11 +297,7 @@ def stop(store) -> None:
         del _journals[str(store.path)]
     j.close()
     fold(store)
-    with _folders_lock:  # the folder's connection goes with the last journal of this store
-        fs = _folders.pop(str(store.path), None)
-    if fs is not None and fs.pid == os.getpid():
-        with fs.store.lock:
-            fs.store.close()
+    close_folder(store)
 
 
 def record(store, event: chain.AuditEvent, *, usage_rows: int = 0) -> None:
@@ -214,131 +306,32 @@ def record(store, event: chain.AuditEvent, *, usage_rows: int = 0) -> None:
     if j is None:
         chain.append_audit(store, event, usage_rows=usage_rows)
         return
-    row = chain.row_of(event)
+    row = chain.raw_row(event)  # filters and columns made stored text by the folder (audit_chain.normalise)
     row["usage_rows"] = usage_rows
     if not j.append(row, usage_rows):
         chain.append_audit(store, event, usage_rows=usage_rows)
 
 
-# -- folding ------------------------------------------------------------------------------------
-class _Folder:
-    """This process's folding state for one access store: its own connection (folding never holds
-    the connection, and its lock, the requests read keys, grants and usage through), and the
-    journals it deleted whose journal_folds rows go in its next fold's transaction."""
-
-    def __init__(self, store):
-        self.pid = os.getpid()
-        self.store = AccessStore(Path(store.path), store.settings)
-        self.removed: set[str] = set()
-
-
-_folders: dict[str, _Folder] = {}
-_folders_lock = threading.Lock()
-
-
-def _folder(store) -> _Folder:
-    key = str(store.path)
-    with _folders_lock:
-        fs = _folders.get(key)
-        if fs is None or fs.pid != os.getpid():  # a forked child opens its own
-            fs = _folders[key] = _Folder(store)
-        return fs
-
-
-def _owner_gone(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def fold(store, *, wait: bool = True, yielding: bool = False) -> int:
-    """Append every complete journal record not yet folded to the audit table (one transaction);
-    returns how many. wait=False: return 0 when another process is folding."""
+def fold_first(store) -> None:
+    """Before reading the audit: every request already answered folded into the table. In a
+    serving process the fold process does it (woken at once; this waits for its offsets to pass
+    every journal's end of now); elsewhere, or when no folder answers, this process folds."""
+    j = active(store)
     d = journal_dir(store)
-    if not d.is_dir():
-        return 0
-    lock_fd = os.open(d / "fold.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    if j is None or not d.is_dir() or not audit_folder.alive(d) or not audit_folder.poke(store):
+        fold(store)
+        return
+    ends = complete_ends(d)
+    deadline = time.monotonic() + READER_WAIT_S
+    db = sqlite3.connect(str(store.path), isolation_level=None, timeout=30)
     try:
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            return 0
-        fs = _folder(store)
-        with fs.store.lock:
-            return _fold_locked(fs, d, yielding)
+        while True:
+            offsets = folded_offsets(db, set(ends))
+            if all(offsets.get(n, 0) >= end or not (d / n).exists() for n, end in ends.items()):
+                return
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
     finally:
-        os.close(lock_fd)  # releases the flock
-
-
-def _fold_locked(fs: _Folder, d: Path, yielding: bool) -> int:
-    files = sorted(p for p in d.glob("*.jsonl"))
-    if not files:
-        return 0
-    offsets = folded_offsets(fs.store.db, {p.name for p in files})
-    records, ends, done = [], {}, []
-    for path in files:
-        at = offsets.get(path.name, 0)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            continue
-        if size <= at:
-            done.append((path, at))
-            continue
-        with open(path, "rb") as f:
-            f.seek(at)
-            data = f.read(size - at)
-        cut = data.rfind(b"\n") + 1  # complete lines only: a line being written is taken next time
-        pos = at
-        for line in data[:cut].splitlines(keepends=True):
-            pos += len(line)
-            try:
-                records.append((json.loads(line), path.name, pos))
-            except ValueError:  # a torn line (a power cut mid-write): skipped, named in the log
-                log.error("audit journal %s: unreadable record ending at %d skipped", path.name, pos)
-        ends[path.name] = at + cut
-        if cut == len(data):
-            done.append((path, at + cut))
-    if not records and not ends:
-        _remove_dead(fs, done)
-        return 0
-    records.sort(key=lambda r: (r[0]["ts"], r[1], r[2]))  # time order; one journal's own order kept
-    gone = sorted(fs.removed)
-    with fs.store.write() as db:
-        chain.append_rows(db, [r[0] for r in records], yield_every=YIELD_EVERY if yielding else 0)
-        db.executemany("INSERT INTO journal_folds VALUES (?, ?) ON CONFLICT (file) DO UPDATE SET offset = excluded.offset",
-                       list(ends.items()))
-        # deleted journals: their offsets are never read again (a journal's name is never reused)
-        db.executemany("DELETE FROM journal_folds WHERE file = ?", [(n,) for n in gone])
-    fs.removed.difference_update(gone)
-    _remove_dead(fs, done)
-    return len(records)
-
-
-def _remove_dead(fs: _Folder, done: list[tuple[Path, int]]) -> None:
-    """Delete journals folded to their end whose process is gone (its lock free). The size is
-    looked at again once the owner is known gone: it may have written more since they were read
-    (and then closed), and those records are folded next time, not lost. Their journal_folds rows
-    go in the next fold's transaction (a row deleted before its file would fold the file again)."""
-    for path, folded in done:
-        try:
-            if _owner_gone(path) and path.stat().st_size == folded:
-                path.unlink()
-                fs.removed.add(path.name)
-        except FileNotFoundError:
-            pass
-
-
-def folded_offsets(db: sqlite3.Connection, names: set[str]) -> dict[str, int]:
-    if not names:
-        return {}
-    q = ",".join("?" * len(names))
-    return {r[0]: r[1] for r in db.execute(f"SELECT file, offset FROM journal_folds WHERE file IN ({q})", list(names))}
+        db.close()
+    fold(store)
