@@ -86,7 +86,7 @@ class _PgLock:
         import psycopg2
 
         conn = psycopg2.connect(self.dsn, connect_timeout=10, application_name="govlake run lock")
-        conn.autocommit = True
+        conn.set_session(autocommit=True)
         return conn
 
     def try_acquire(self) -> bool:

@@ -1,5 +1,5 @@
-"""近三年未发生……违法违规行为: the profile field credit_serious_3y_count, as the generated profile SQL
-computes it (DuckDB, the workers' engine) from credit records, and the 专精特新 items that read it."""
+"""近三年未发生……违法违规行为: the profile field credit_serious_3y_count, as the profile's dbt model
+computes it in DuckDB (the workers' engine) from credit records, and the 专精特新 items that read it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from govlake.catalog.enterprise import load_enterprise_fields
 from govlake.policy.compile import compile_policies
-from govlake.profile import sqlgen
-from govlake.settings import get_settings
+from govlake.profile import compiled
 
 AS_OF = dt.date(2026, 5, 10)
 D = dt.date.fromisoformat
@@ -28,12 +26,12 @@ RECORDS = [
 
 @pytest.fixture(scope="module")
 def counts():
-    catalog = load_enterprise_fields(get_settings().catalog_dir)
     con = duckdb.connect()
     con.execute("CREATE TABLE stg_credit_records (uscc VARCHAR, record_type VARCHAR, severity VARCHAR, "
                 "decision_date DATE, repaired_date DATE, amount_wan DOUBLE)")
     con.executemany("INSERT INTO stg_credit_records VALUES (?, ?, ?, ?, ?, 1.0)", RECORDS)
-    sql = sqlgen.source_sql("credit_records", catalog, sqlgen.Dialect("duckdb", as_of=AS_OF))
+    sql = compiled.query("int_enterprise_src_credit_records")  # the dbt model, as dbt compiles it for DuckDB
+    compiled.set_dates(con, AS_OF)
     rows = con.execute(f"SELECT uscc, credit_serious_1y_count, credit_serious_3y_count FROM ({sql})").fetchall()
     return {u: (y1, y3) for u, y1, y3 in rows}
 

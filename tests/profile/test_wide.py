@@ -1,17 +1,18 @@
-"""The profile computed in the workers (DuckDB over each task's rows of int_enterprise_rows)
-gives the rows Spark's own run of the generated profile SQL gives, column by column; Spark hands
-a task every row of its enterprises."""
+"""The profile computed in the workers (DuckDB over each task's rows of int_enterprise_rows, the
+dbt models as dbt compiles them for DuckDB) gives the rows Spark's own run of the generated
+profile SQL gives, column by column; Spark hands a task every row of its enterprises."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from govlake.profile import wide
+from govlake.profile import sqlgen, wide
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -97,3 +98,48 @@ def test_rows_of_an_enterprise_are_in_one_task(rows_and_profile, spark):
                 assert tagged.select("task").distinct().count() > 1
         finally:
             spark.conf.unset("spark.sql.adaptive.coalescePartitions.enabled")
+
+
+_ARROW = {"string": pa.string(), "int": pa.int32(), "long": pa.int64(), "double": pa.float64(), "date": pa.date32(),
+          "timestamp": pa.timestamp("us"), "boolean": pa.bool_()}
+
+
+def _one_enterprise(layout: sqlgen.RowLayout, rows: list[tuple[str, dict]]) -> pa.RecordBatch:
+    """A batch of int_enterprise_rows of enterprise U1: (source, {staging column: value}) each."""
+    cols = {"uscc": pa.array(["U1"] * len(rows)), "src": pa.array([layout.sources.index(s) for s, _ in rows], pa.int8())}
+    for slot, _ in layout.slots:
+        values = [next((v.get(c) for c, sl in layout.columns[s] if sl == slot), None) for s, v in rows]
+        cols[slot] = pa.array(values, _ARROW[slot.rsplit("_", 1)[0]])
+    return pa.RecordBatch.from_pydict(cols)
+
+
+def test_workers_run_the_models_dbt_compiles(settings, tmp_path):
+    """What the workers run is dbt's compile of the project's models (not a second rendering): a
+    model edited in a copy of the dbt project changes what they compute. One compile serves
+    every date (the dates are DuckDB variables)."""
+    from govlake.catalog.enterprise import load_enterprise_fields
+
+    catalog = load_enterprise_fields(settings.catalog_dir)
+    schema = pa.schema([(f.id, _ARROW[f.type]) for f in catalog.fields])
+    copy = tmp_path / "dbt"
+    shutil.copytree(settings.dbt_dir, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    model = copy / "models" / "intermediate" / "int_enterprise_src_tax_annual.sql"
+    text = model.read_text(encoding="utf-8")
+    assert text.count("THEN revenue_wan END) AS revenue_y1_wan") == 1
+    model.write_text(text.replace("THEN revenue_wan END) AS revenue_y1_wan",
+                                  "THEN revenue_wan END) * 10 AS revenue_y1_wan"), encoding="utf-8")
+
+    def revenue_y1(as_of, dbt_dir=None):
+        project = wide.projection(settings.catalog_dir, as_of, schema, dbt_dir=dbt_dir)
+        batch = _one_enterprise(project.layout, [("enterprise_registry", {"reg_date": dt.date(2010, 1, 1)}),
+                                                 ("tax_annual", {"year": 2024, "revenue_wan": 1.5})])
+        (out,) = list(project(iter([batch])))
+        return project.sql, out.column("revenue_y1_wan").to_pylist()
+
+    sql, committed = revenue_y1(AS_OF)
+    edited_sql, edited = revenue_y1(AS_OF, copy)
+    assert committed == [1.5] and edited == [15.0]
+    assert "* 10 AS revenue_y1_wan" in edited_sql and "* 10 AS revenue_y1_wan" not in sql
+    # a year later 2024 is y2: the same SQL, other values
+    later_sql, later = revenue_y1(dt.date(2026, 6, 30))
+    assert later_sql == sql and later == [None]

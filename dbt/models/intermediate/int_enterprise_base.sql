@@ -1,9 +1,9 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
--- All base (non-derived) profile fields, one row per enterprise in scope: int_enterprise_sources unpacked.
-{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
-{%- set y1 = (as_of | string)[:4] | int - 1 %}
+-- All base (non-derived) profile fields, one row per enterprise in scope: Spark unpacks
+-- int_enterprise_sources, DuckDB joins the scope once to every per-source aggregate.
+{%- set duckdb = target.type == 'duckdb' %}
 SELECT
-  uscc,
+  {{ 'scope.uscc AS uscc' if duckdb else 'uscc' }},
   CAST(src_enterprise_registry.ent_name AS STRING) AS ent_name,
   CAST(src_enterprise_registry.legal_rep AS STRING) AS legal_rep,
   CAST(src_enterprise_registry.enterprise_type AS STRING) AS enterprise_type,
@@ -1028,4 +1028,20 @@ SELECT
   CAST(src_statistics.stat_in_district_y3 AS BOOLEAN) AS stat_in_district_y3,
   CAST(src_statistics.stat_in_district_y4 AS BOOLEAN) AS stat_in_district_y4,
   CAST(src_statistics.stat_in_district_y5 AS BOOLEAN) AS stat_in_district_y5
+{% if duckdb -%}
+FROM {{ ref('int_enterprise_scope') }} scope
+LEFT JOIN {{ ref('int_enterprise_src_enterprise_registry') }} src_enterprise_registry ON src_enterprise_registry.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_tax_annual') }} src_tax_annual ON src_tax_annual.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_social_insurance') }} src_social_insurance ON src_social_insurance.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_rd_activity') }} src_rd_activity ON src_rd_activity.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_ip_records') }} src_ip_records ON src_ip_records.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_certificates') }} src_certificates ON src_certificates.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_credit_records') }} src_credit_records ON src_credit_records.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_petitions') }} src_petitions ON src_petitions.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_subsidies') }} src_subsidies ON src_subsidies.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_industrial_space') }} src_industrial_space ON src_industrial_space.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_financing') }} src_financing ON src_financing.uscc = scope.uscc
+LEFT JOIN {{ ref('int_enterprise_src_statistics') }} src_statistics ON src_statistics.uscc = scope.uscc
+{%- else -%}
 FROM {{ ref('int_enterprise_sources') }}
+{%- endif %}

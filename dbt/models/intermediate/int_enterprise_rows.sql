@@ -1,7 +1,5 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- Every staging row the profile reads, one layout (typed slots), distributed by enterprise.
-{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
-{%- set y1 = (as_of | string)[:4] | int - 1 %}
 SELECT * FROM (
   SELECT uscc, CAST(0 AS TINYINT) AS src, name AS string_1, legal_rep AS string_2, enterprise_type AS string_3, industry_code AS string_4, status AS string_5, street_code AS string_6, community_code AS string_7, address AS string_8, phone AS string_9, CAST(NULL AS INT) AS int_1, CAST(NULL AS INT) AS int_2, CAST(NULL AS INT) AS int_3, CAST(NULL AS INT) AS int_4, CAST(NULL AS INT) AS int_5, CAST(NULL AS INT) AS int_6, reg_capital_wan AS double_1, CAST(NULL AS DOUBLE) AS double_2, CAST(NULL AS DOUBLE) AS double_3, CAST(NULL AS DOUBLE) AS double_4, CAST(NULL AS DOUBLE) AS double_5, CAST(NULL AS DOUBLE) AS double_6, CAST(NULL AS DOUBLE) AS double_7, CAST(NULL AS DOUBLE) AS double_8, reg_date AS date_1, CAST(NULL AS DATE) AS date_2, CAST(NULL AS TIMESTAMP_NTZ) AS timestamp_1, CAST(NULL AS TIMESTAMP_NTZ) AS timestamp_2, is_listed AS boolean_1
   FROM (SELECT * FROM {{ ref('stg_enterprise_registry') }} WHERE uscc IS NOT NULL) stg

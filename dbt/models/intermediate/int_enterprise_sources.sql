@@ -1,7 +1,5 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- Scope joined once to every per-source aggregate; each source's fields packed in one struct src_<source>.
-{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
-{%- set y1 = (as_of | string)[:4] | int - 1 %}
 SELECT
   scope.uscc AS uscc,
   src_enterprise_registry.v AS src_enterprise_registry,

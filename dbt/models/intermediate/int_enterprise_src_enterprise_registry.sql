@@ -1,7 +1,5 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- Per-enterprise aggregates of enterprise_registry for the profile (61 base fields).
-{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
-{%- set y1 = (as_of | string)[:4] | int - 1 %}
 SELECT
   uscc,
   CAST(name AS STRING) AS ent_name,
@@ -18,12 +16,12 @@ SELECT
   CAST(status IN ('存续', '在业') AS BOOLEAN) AS is_registered_in_district,
   CAST(reg_date AS DATE) AS reg_date,
   CAST(year(reg_date) AS INT) AS reg_year,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) / CAST(365.25 AS DOUBLE) AS DOUBLE) AS years_since_registration,
+  CAST({{ profile_days("reg_date", profile_as_of()) }} / CAST(365.25 AS DOUBLE) AS DOUBLE) AS years_since_registration,
   CAST(reg_capital_wan AS DOUBLE) AS reg_capital_wan,
   CAST(coalesce(is_listed, false) AS BOOLEAN) AS is_listed,
-  CAST((reg_date > DATE '{{ as_of }}' - INTERVAL 12 MONTH AND reg_date <= DATE '{{ as_of }}') AS BOOLEAN) AS is_new_1y,
-  CAST((reg_date > DATE '{{ as_of }}' - INTERVAL 36 MONTH AND reg_date <= DATE '{{ as_of }}') AS BOOLEAN) AS is_new_3y,
-  CAST((reg_date > DATE '{{ as_of }}' - INTERVAL 60 MONTH AND reg_date <= DATE '{{ as_of }}') AS BOOLEAN) AS is_new_5y,
+  CAST((reg_date > {{ profile_as_of() }} - INTERVAL 12 MONTH AND reg_date <= {{ profile_as_of() }}) AS BOOLEAN) AS is_new_1y,
+  CAST((reg_date > {{ profile_as_of() }} - INTERVAL 36 MONTH AND reg_date <= {{ profile_as_of() }}) AS BOOLEAN) AS is_new_3y,
+  CAST((reg_date > {{ profile_as_of() }} - INTERVAL 60 MONTH AND reg_date <= {{ profile_as_of() }}) AS BOOLEAN) AS is_new_5y,
   CAST(substr(industry_code, 1, 1) = 'A' AS BOOLEAN) AS is_industry_a,
   CAST(substr(industry_code, 1, 1) = 'B' AS BOOLEAN) AS is_industry_b,
   CAST(substr(industry_code, 1, 1) = 'C' AS BOOLEAN) AS is_industry_c,
@@ -59,10 +57,10 @@ SELECT
   CAST(coalesce(reg_capital_wan, 0) >= 1000 AS BOOLEAN) AS reg_capital_ge_1000,
   CAST(coalesce(reg_capital_wan, 0) >= 5000 AS BOOLEAN) AS reg_capital_ge_5000,
   CAST(coalesce(reg_capital_wan, 0) >= 10000 AS BOOLEAN) AS reg_capital_ge_10000,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 1 AS BOOLEAN) AS age_ge_1y,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 2 AS BOOLEAN) AS age_ge_2y,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 3 AS BOOLEAN) AS age_ge_3y,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 5 AS BOOLEAN) AS age_ge_5y,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 10 AS BOOLEAN) AS age_ge_10y,
-  CAST(datediff(DATE '{{ as_of }}', reg_date) >= 365.25 * 20 AS BOOLEAN) AS age_ge_20y
+  CAST({{ profile_days("reg_date", profile_as_of()) }} >= 365.25 * 1 AS BOOLEAN) AS age_ge_1y,
+  CAST({{ profile_days("reg_date", profile_as_of()) }} >= 365.25 * 2 AS BOOLEAN) AS age_ge_2y,
+  CAST({{ profile_days("reg_date", profile_as_of()) }} >= 365.25 * 3 AS BOOLEAN) AS age_ge_3y,
+  CAST({{ profile_days("reg_date", profile_as_of()) }} >= 365.25 * 5 AS BOOLEAN) AS age_ge_5y,
+  CAST({{ profile_days("reg_date", profile_as_of()) }} >= 365.25 * 10 AS BOOLEAN) AS age_ge_10y,
+  CAST({{ profile_days("reg_date", profile_as_of()) }} >= 365.25 * 20 AS BOOLEAN) AS age_ge_20y
 FROM {{ ref('stg_enterprise_registry') }}

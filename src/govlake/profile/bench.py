@@ -1,6 +1,6 @@
 """Benchmark of the profile build: Spark (our path, bronze -> published gold) against DuckDB
-running the same generated profile SQL (duckdb rendering of the same template) on the same
-staging data, plus a 1% incremental build. Run by `make bench` via bench_profile(scale)."""
+running the same dbt models (as dbt compiles them for DuckDB) on the same staging data, plus a
+1% incremental build. Run by `make bench` via bench_profile(scale)."""
 
 from __future__ import annotations
 
@@ -63,13 +63,12 @@ def _reset_peak_rss() -> None:
 
 def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
     """Load bronze as Arrow into DuckDB, build staging (latest row per key) and run the
-    generated profile SQL (duckdb dialect) into a Parquet file. Returns (seconds for the SQL
-    and the write, rows)."""
+    profile's dbt models as dbt compiles them for DuckDB (govlake.profile.compiled) into a
+    Parquet file. Returns (seconds for the SQL and the write, rows)."""
     import duckdb
 
-    from govlake.catalog.enterprise import load_enterprise_fields
     from govlake.catalog.sources import load_sources
-    from govlake.profile import sqlgen
+    from govlake.profile import compiled
 
     con = duckdb.connect()
     spill = Path(tempfile.mkdtemp(prefix="duckdb-spill-"))
@@ -83,19 +82,13 @@ def duckdb_profile_seconds(lake, as_of: dt.date) -> tuple[float, int]:
         con.execute(f"CREATE TABLE stg_{src.name} AS SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER "
                     f"(PARTITION BY {', '.join(src.key)} ORDER BY _load_date DESC) AS _rn FROM bronze__{src.name}) WHERE _rn = 1")
         con.unregister(f"bronze__{src.name}")
-    catalog = load_enterprise_fields(lake.settings.catalog_dir)
-    d = sqlgen.Dialect("duckdb", as_of=as_of)
+    sql = compiled.profile_sql(lake.settings.dbt_dir)  # (a compile, when the models changed, is not timed)
+    compiled.set_dates(con, as_of)
     t = time.perf_counter()
-    con.execute("CREATE VIEW int_enterprise_scope AS " + sqlgen.scope_sql([s.name for s in sources], d))
-    for src in sqlgen.source_models(catalog):
-        con.execute(f"CREATE VIEW int_enterprise_src_{src} AS " + sqlgen.source_sql(src, catalog, d))
-    con.execute("CREATE VIEW int_enterprise_base AS " + sqlgen.base_sql(catalog, d))
-    for c in catalog.categories:
-        con.execute(f"CREATE VIEW int_enterprise_{c.id} AS " + sqlgen.category_sql(c.id, catalog, d))
     # Written to Parquet, like our build: every column computed, and the 1,500-column result is
     # streamed out rather than held in memory.
     out = Path(tempfile.mkdtemp(prefix="duckdb-profile-")) / "enterprise_profile.parquet"
-    con.execute(f"COPY ({sqlgen.profile_sql(catalog, d)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
+    con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
     seconds = time.perf_counter() - t
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchall()[0][0]
     con.close()

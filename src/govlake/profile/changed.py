@@ -4,10 +4,11 @@ A day's change touches ~1 % of the enterprises: a few MB of bronze rows. Through
 fixed costs were most of the incremental's time (900,000 enterprises: 77 s, of which planning
 the scope and 12 staging windows, ~20 stages scanning bronze and starting the Python workers;
 docs/profile.md). Here one DuckDB connection reads the bronze tables' Parquet files (their Delta
-snapshots' files, by DuckDB's reader), finds the enterprises in scope (the generated
-`int_enterprise_scope`, duckdb rendering), keeps the latest row per staging key of their rows
-(`stg_<source>`, as dbt's latest_per_key) and runs on them the projection a full build's
-workers run (`wide.Projection`: the generated source aggregates, base and profile)."""
+snapshots' files, by DuckDB's reader), finds the enterprises in scope (the dbt model
+`int_enterprise_scope` with the var changed_since, as dbt compiles it for DuckDB:
+govlake.profile.compiled), keeps the latest row per staging key of their rows (`stg_<source>`,
+as dbt's latest_per_key) and runs on them the projection a full build's workers run
+(`wide.Projection`: the compiled source aggregates, base and profile)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import pyarrow as pa
 from govlake.catalog.enterprise import USCC_COLUMN
 from govlake.catalog.sources import Source, load_sources
 from govlake.lakehouse import Lakehouse
-from govlake.profile import sqlgen, wide
+from govlake.profile import compiled, wide
 
 SCOPE = "changed_scope"
 DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "long": "BIGINT", "double": "DOUBLE", "date": "DATE",
@@ -89,7 +90,8 @@ def staging_sql(src: Source, columns: list[str], as_of: dt.date, time_zone: str)
 
 class ChangedEnterprises:
     """An incremental build's enterprises in scope for `as_of` (the registered ones with a bronze
-    row loaded on or after changed_since, or that held a record re-sent since: sqlgen.scope_sql)
+    row loaded on or after changed_since, or that held a record re-sent since: the dbt model
+    int_enterprise_scope with the var changed_since, as dbt compiles it for DuckDB)
     and their profile, in a DuckDB connection of this process. A context manager:
 
         with ChangedEnterprises(lake, as_of, changed_since, time_zone) as changed:
@@ -100,6 +102,7 @@ class ChangedEnterprises:
     def __init__(self, lake: Lakehouse, as_of: dt.date, changed_since: dt.date, time_zone: str,
                  threads: int | None = None):
         self.lake, self.as_of, self.changed_since, self.time_zone = lake, as_of, changed_since, time_zone
+        self.dbt_dir = lake.settings.dbt_dir
         self.threads = threads or os.cpu_count() or 1
         self.sources = load_sources(lake.settings.catalog_dir)
 
@@ -119,8 +122,8 @@ class ChangedEnterprises:
             self.con.execute(f"CREATE VIEW stg_enterprise_registry AS SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() "
                              f"OVER (PARTITION BY {key} ORDER BY _load_date DESC) AS _rn FROM bronze__enterprise_registry "
                              f"WHERE _load_date <= DATE '{self.as_of.isoformat()}') WHERE _rn = 1")
-            d = sqlgen.Dialect("duckdb", as_of=self.as_of, changed_since=self.changed_since)
-            self.con.execute(f"CREATE TABLE {SCOPE} AS " + sqlgen.scope_sql([s.name for s in self.sources], d))
+            compiled.set_dates(self.con, self.as_of, self.changed_since)
+            self.con.execute(f"CREATE TABLE {SCOPE} AS " + compiled.scope_sql(self.dbt_dir))
             self.con.execute("DROP VIEW stg_enterprise_registry")
         except BaseException:
             self.__exit__(None, None, None)

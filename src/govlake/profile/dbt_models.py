@@ -28,6 +28,14 @@ def _col(f, sources: list[str], contract: bool) -> dict:
     return out
 
 
+def _base_refs(f, by_id: dict) -> list[str]:
+    """The base (attr/agg) fields a field is computed from: itself, or those its expression
+    reads through other derived fields (the profile inlines them: one projection of the base)."""
+    if f.kind != "expr":
+        return [f.id]
+    return sorted({b for r in f.refs for b in _base_refs(by_id[r], by_id)})
+
+
 def _dump(path: Path, doc: dict) -> bool:
     text = YAML_HEADER + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200)
     return _write(path, text)
@@ -44,8 +52,10 @@ def _write(path: Path, text: str) -> bool:
 def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str, str]:
     """relative path under dbt/models -> file text."""
     d = sqlgen.Dialect("dbt")
-    files: dict[str, str] = {"intermediate/int_enterprise_scope.sql": sqlgen.scope_sql([], d)}
-    models = [{"name": "int_enterprise_scope", "description": "画像计算范围：全部登记企业（增量计算的范围见 govlake.profile.changed）",
+    srcs = load_sources(catalog_dir)
+    files: dict[str, str] = {"intermediate/int_enterprise_scope.sql": sqlgen.scope_sql([s.name for s in srcs], d, catalog_dir)}
+    models = [{"name": "int_enterprise_scope",
+               "description": "画像计算范围：全部登记企业；设 var changed_since 时为其后有新载入行的企业（增量计算，govlake.profile.changed）",
                "columns": [{"name": "uscc", "description": "统一社会信用代码",
                             "meta": {"sources": ["stg_enterprise_registry.uscc"]}, "data_tests": ["not_null", "unique"]}]}]
     for src, fs in sqlgen.source_models(catalog).items():
@@ -60,7 +70,6 @@ def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str,
                    + [{"name": f"src_{src}", "description": f"来源 {src} 的画像基础聚合（结构列）",
                        "meta": {"sources": [f"int_enterprise_src_{src}.{f.id}" for f in fs if f.id != "uscc"]}}
                       for src, fs in sqlgen.source_models(catalog).items()]})
-    srcs = load_sources(catalog_dir)
     layout = sqlgen.row_layout(catalog, srcs)
     files["intermediate/int_enterprise_rows.sql"] = sqlgen.rows_sql(catalog, srcs, d)
     models.append({"name": "int_enterprise_rows",
@@ -76,15 +85,6 @@ def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str,
                    "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_sources.uscc"]}}]
                    + [_col(f, [f"int_enterprise_sources.src_{f.source}"], False) for f in catalog.fields
                       if f.kind != "expr" and f.id != "uscc"]})
-    for c in catalog.categories:
-        files[f"intermediate/int_enterprise_{c.id}.sql"] = sqlgen.category_sql(c.id, catalog, d)
-        cols = [f for f in catalog.in_category(c.id)]
-        models.append({
-            "name": f"int_enterprise_{c.id}", "description": f"企业画像·{c.label}（{len(cols)} 个字段）",
-            "columns": ([{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_scope.uscc"]}}]
-                        if c.id != "basic" else [])
-            + [_col(f, [_stg(s) for s in f.lineage], False) for f in cols],
-        })
     files["intermediate/_int_enterprise.yml"] = YAML_HEADER + yaml.safe_dump(
         {"version": 2, "models": models}, allow_unicode=True, sort_keys=False, width=200)
 
@@ -92,9 +92,10 @@ def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str,
     tags = load_enterprise_tags(catalog_dir, catalog)
     types = {f.id: f.type for f in catalog.fields}
     files["marts/enterprise/enterprise_tags.sql"] = sqlgen.tags_sql(tags, types, d, publish="gold.enterprise_tags")
-    prof_cols = []
+    prof_cols, by_id = [], catalog.by_id()
     for f in catalog.fields:
-        col = _col(f, [f"int_enterprise_{f.category}.{f.id}"], True)
+        # a base field is a column of int_enterprise_base; a derived one reads base fields
+        col = _col(f, [f"int_enterprise_base.{r}" for r in _base_refs(f, by_id)], True)
         col["meta"]["source_columns"] = [_stg(s) for s in f.lineage]
         if f.id == "uscc":
             col["constraints"] = [{"type": "not_null", "warn_unsupported": False}]  # data tests would compute the wide view; quality gates run on publish

@@ -1,5 +1,6 @@
 """Run the generated profile SQL directly on a SparkSession (no dbt): temp views named like the
-dbt refs. Used by tests and the benchmark."""
+dbt refs, from sqlgen's spark rendering (what dbt compiles from the committed models for Spark:
+tests/profile/test_profile_sql.py checks it model for model). Used by tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -79,11 +80,10 @@ def rows_view(spark: SparkSession, settings, as_of: dt.date) -> DataFrame:
     return rows
 
 
-def profile_views(spark: SparkSession, settings, as_of: dt.date, *, categories: bool = False) -> DataFrame:
+def profile_views(spark: SparkSession, settings, as_of: dt.date) -> DataFrame:
     """Create int_enterprise_scope, int_enterprise_src_*, int_enterprise_sources, int_enterprise_rows,
-    int_enterprise_base (and, with
-    categories=True, int_enterprise_<category>) and enterprise_profile temp views from the
-    generated SQL (spark dialect); returns the profile DataFrame."""
+    int_enterprise_base and enterprise_profile temp views from the generated SQL (spark
+    dialect); returns the profile DataFrame."""
     rows_view(spark, settings, as_of)
     catalog = load_enterprise_fields(settings.catalog_dir)
     d = sqlgen.Dialect("spark", as_of=as_of)
@@ -91,9 +91,6 @@ def profile_views(spark: SparkSession, settings, as_of: dt.date, *, categories: 
         spark.sql(sqlgen.source_sql(src, catalog, d)).createOrReplaceTempView(f"int_enterprise_src_{src}")
     spark.sql(sqlgen.sources_sql(catalog, d)).createOrReplaceTempView("int_enterprise_sources")
     spark.sql(sqlgen.base_sql(catalog, d)).createOrReplaceTempView("int_enterprise_base")
-    if categories:  # the profile reads int_enterprise_base only; Spark analyses each view eagerly
-        for c in catalog.categories:
-            spark.sql(sqlgen.category_sql(c.id, catalog, d)).createOrReplaceTempView(f"int_enterprise_{c.id}")
     df = spark.sql(sqlgen.profile_sql(catalog, d))
     df.createOrReplaceTempView("enterprise_profile")
     return df

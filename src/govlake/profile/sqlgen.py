@@ -1,11 +1,14 @@
 """Generate the profile SQL from the catalog: one model per field category, the wide profile,
-the long tag table. Text, not DataFrame API (1,500 expressions). One template, three renderings:
+the long tag table. Text, not DataFrame API (1,500 expressions). One template, two renderings:
 
-  dbt     Spark SQL with Jinja ({{ ref() }}, var('as_of')): the committed dbt models
-  spark   Spark SQL with literals and plain view names: tests, benchmarks, tag publishing
-  duckdb  DuckDB SQL with literals: the benchmark's reference engine, and the source aggregates,
-          int_enterprise_base and enterprise_profile over int_enterprise_rows in a build's
-          workers (govlake.profile.wide)
+  dbt     the committed dbt models, SQL with Jinja: {{ ref() }}, and the macros of
+          dbt/macros/profile_dialect.sql where Spark and DuckDB differ (dates, days, hours,
+          count(DISTINCT)). Spark's build runs them on the session target; the workers' DuckDB
+          projection and the incremental run what dbt compiles for the duckdb target
+          (govlake.profile.compiled).
+  spark   Spark SQL with literals and plain view names, as the spark__ macros render it: the
+          direct engine (govlake.profile.direct: tests, the benchmark) and the policy marts'
+          frames of a direct build
 """
 
 from __future__ import annotations
@@ -33,21 +36,19 @@ TAG_COLUMNS = [
 
 @dataclass(frozen=True)
 class Dialect:
-    name: str                      # dbt | spark | duckdb
-    as_of: dt.date | None = None   # literal dialects only
-    changed_since: dt.date | None = None
+    name: str                      # dbt | spark
+    as_of: dt.date | None = None   # spark only
 
     @property
     def jinja(self) -> bool:
         return self.name == "dbt"
 
     def as_of_sql(self) -> str:
-        return "DATE '{{ as_of }}'" if self.jinja else f"DATE '{self.as_of.isoformat()}'"
+        return "{{ profile_as_of() }}" if self.jinja else f"DATE '{self.as_of.isoformat()}'"
 
     def year(self, back: int) -> str:
-        if self.jinja:
-            return "{{ y1 }}" if back == 0 else f"{{{{ y1 - {back} }}}}"
-        return str(self.as_of.year - 1 - back)
+        """y1 - back (y1 = year(as_of) - 1)."""
+        return f"{{{{ profile_year({back}) }}}}" if self.jinja else str(self.as_of.year - 1 - back)
 
     def ref(self, name: str) -> str:
         return f"{{{{ ref('{name}') }}}}" if self.jinja else name
@@ -58,12 +59,43 @@ class Dialect:
         return f"{{{{ source('bronze', '{source}') }}}}" if self.jinja else f"bronze__{source}"
 
     def days(self, a: str, b: str) -> str:
-        return f"date_diff('day', {a}, {b})" if self.name == "duckdb" else f"datediff({b}, {a})"
+        if self.jinja:
+            return f"{{{{ profile_days({jinja_arg(a)}, {jinja_arg(b)}) }}}}"
+        return f"datediff({b}, {a})"
 
     def hours(self, a: str, b: str) -> str:
-        if self.name == "duckdb":
-            return f"(date_diff('second', {a}, {b}) / 3600.0)"
+        if self.jinja:
+            return f"{{{{ profile_hours({jinja_arg(a)}, {jinja_arg(b)}) }}}}"
         return f"((unix_timestamp({b}) - unix_timestamp({a})) / 3600.0)"
+
+    def count_distinct(self, x: str) -> str:
+        """count(DISTINCT x) as Spark should run it (the macro profile_count_distinct says why)."""
+        return f"{{{{ profile_count_distinct({jinja_arg(x)}) }}}}" if self.jinja else f"size(collect_set({x}))"
+
+
+_JINJA_EXPR = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+
+
+def jinja_arg(sql: str) -> str:
+    """A SQL fragment of the dbt rendering (text with {{ ... }} expressions) as one Jinja
+    expression to pass to a macro: `reg_date` -> "reg_date", `{{ profile_as_of() }}` ->
+    profile_as_of(), the text around expressions joined to them by ~."""
+    parts, i = [], 0
+    for m in _JINJA_EXPR.finditer(sql):
+        if m.start() > i:
+            parts.append(_jinja_str(sql[i:m.start()]))
+        parts.append(m.group(1))
+        i = m.end()
+    if i < len(sql) or not parts:
+        parts.append(_jinja_str(sql[i:]))
+    return " ~ ".join(parts)
+
+
+def _jinja_str(text: str) -> str:
+    """A Jinja string literal: in double quotes, as SQL quotes its literals with '."""
+    if '"' in text or "\\" in text:
+        raise ValueError(f"SQL passed to a profile macro must not contain \" or \\: {text!r}")
+    return f'"{text}"'
 
 
 def _months(w: str) -> int | None:
@@ -190,33 +222,35 @@ def _default(col: str, f: Field) -> str:
     return f"coalesce({col}, {lit})"
 
 
-def scope_sql(catalog_sources: list[str], d: Dialect) -> str:
-    """Enterprises to (re)compute: all registered ones, or (an incremental, d.changed_since; the
-    duckdb rendering, govlake.profile.changed) the registered ones with a bronze row loaded since.
+def scope_sql(catalog_sources: list[str], d: Dialect, catalog_dir: Path | None = None) -> str:
+    """Enterprises to (re)compute: all registered ones, or (the dbt rendering with the dbt var
+    changed_since, an incremental's scope: govlake.profile.changed) the registered ones with a
+    bronze row loaded since. The spark rendering: all registered ones.
 
     Read from bronze, not staging: `_load_date >= ...` is not on staging's key. May include a few
     more enterprises than the changed staging rows (a row superseded by a later load, a load
     after as_of): recomputed, their profile is the same as a full build's. A source keyed by a
     record id (ip_id, cert_id, ...) adds every enterprise that ever held a changed record: one
     that lost the record (a patent transferred) is recomputed too."""
-    lines = [HEADER, "-- Enterprises in scope of this profile build (one row per uscc)."] if d.jinja else []
+    lines = [HEADER, "-- Enterprises in scope of this profile build (one row per uscc); with the var changed_since,",
+             "-- those with a bronze row loaded since (an incremental)."] if d.jinja else []
     lines.append(f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}")
-    if d.changed_since is None:
+    if not d.jinja:
         return "\n".join(lines) + "\n"
-    cond = f"_load_date >= DATE '{d.changed_since.isoformat()}'"
-    lines.append("WHERE uscc IN (\n  SELECT uscc FROM (")
+    cond = "_load_date >= {{ profile_changed_since() }}"
+    lines.append("{%- if var('changed_since', none) %}\nWHERE uscc IN (\n  SELECT uscc FROM (")
     parts = []
     for s in catalog_sources:
-        if not enterprise_source(s):  # an inventory of parks, not of enterprises: no one to recompute
+        if not enterprise_source(s, catalog_dir):  # an inventory of parks, not of enterprises: no one to recompute
             continue
-        u, key = USCC_COLUMN.get(s, "uscc"), staging_key(s)
+        u, key = USCC_COLUMN.get(s, "uscc"), staging_key(s, catalog_dir)
         if u in key or len(key) != 1:
             parts.append(f"    SELECT {u} FROM {d.bronze(s)} WHERE {cond}")
         else:  # a record (ip_id ...) re-sent for another enterprise: the one that held it changes too
             parts.append(f"    SELECT {u} FROM {d.bronze(s)}\n    WHERE {key[0]} IN "
                          f"(SELECT {key[0]} FROM {d.bronze(s)} c WHERE {cond})")
     lines.append("\n    UNION\n".join(parts))
-    lines.append("  ) loaded\n)")
+    lines.append("  ) loaded\n)\n{%- endif %}")
     return "\n".join(lines) + "\n"
 
 
@@ -258,13 +292,12 @@ def source_models(catalog: EnterpriseCatalog) -> dict[str, list[Field]]:
 def _jinja_head(d: Dialect, comment: list[str]) -> list[str]:
     if not d.jinja:
         return [f"-- {c}" for c in comment[:1]]
-    return [HEADER, *[f"-- {c}" for c in comment],
-            "{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}",
-            "{%- set y1 = (as_of | string)[:4] | int - 1 %}"]
+    return [HEADER, *[f"-- {c}" for c in comment]]
 
 
-def _distinct_counts(sql: str) -> str:
-    """count(DISTINCT x) -> size(collect_set(x)) (Spark: the same number, nulls ignored by both).
+def _distinct_counts(sql: str, d: Dialect | None = None) -> str:
+    """count(DISTINCT x) -> size(collect_set(x)) (Spark: the same number, nulls ignored by both;
+    the dbt rendering: the macro profile_count_distinct, which keeps count(DISTINCT) on DuckDB).
     Two or more distinct aggregates over different inputs in one GROUP BY make Spark expand every
     source row once per distinct input (Expand) and its generated switch exceeded the JVM's 8 KB
     JIT limit, so it ran interpreted (seen: `expand_switchCaseCode_0 is 33532 bytes`)."""
@@ -273,7 +306,7 @@ def _distinct_counts(sql: str) -> str:
     while (m := pat.search(sql, i)) is not None:
         args, end = _split_args(sql, m.start() + len("count"))
         inner = re.sub(r"^DISTINCT\s+", "", args[0], flags=re.I)
-        out.append(sql[i:m.start()] + f"size(collect_set({inner}))")
+        out.append(sql[i:m.start()] + (d or Dialect("spark")).count_distinct(inner))
         i = end
     out.append(sql[i:])
     return "".join(out)
@@ -288,8 +321,7 @@ def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
         cols = ",\n".join(f"  {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
         lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}")
     else:
-        agg = (lambda x: x) if d.name == "duckdb" else _distinct_counts
-        cols = ",\n".join(f"  {agg(expand(f.sql, d))} AS {f.id}" for f in fs)
+        cols = ",\n".join(f"  {_distinct_counts(expand(f.sql, d), d)} AS {f.id}" for f in fs)
         lines.append(f"SELECT\n  {col} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}\nGROUP BY {col}")
     return "\n".join(lines) + "\n"
 
@@ -301,7 +333,8 @@ def sources_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     wide row field by field (113 s for the joins alone, DuckDB 1 s); with each source's fields in
     one struct a join copies 13 columns (30 s). Spark's run of the profile SQL reads it (the
     reference in tests, and the contract's schema); a build's workers compute the same rows from
-    int_enterprise_rows in DuckDB (`govlake.profile.wide`)."""
+    int_enterprise_rows in DuckDB (`govlake.profile.wide`), where int_enterprise_base joins the
+    plain aggregates instead (base_sql)."""
     lines = _jinja_head(d, ["Scope joined once to every per-source aggregate; each source's fields packed in one struct src_<source>."])
     sel, joins = ["  scope.uscc AS uscc"], []
     for s, fields in source_models(catalog).items():
@@ -353,8 +386,8 @@ def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
     """int_enterprise_rows (Spark/dbt renderings): every staging row the profile reads, of the
     enterprises in scope, in one layout (row_layout), distributed by enterprise. A build's Spark
     plan ends here: each task hands its rows (all rows of its enterprises) to DuckDB in its
-    Python worker, which runs the duckdb rendering of the source aggregates, int_enterprise_base
-    and enterprise_profile on them (govlake.profile.wide). Every stg_<source> is already
+    Python worker, which runs the source aggregates, int_enterprise_base and enterprise_profile
+    as dbt compiles them for DuckDB on them (govlake.profile.wide). Every stg_<source> is already
     distributed by its enterprise column, so the union needs no further exchange."""
     layout = row_layout(catalog, sources)
     lines = _jinja_head(d, ["Every staging row the profile reads, one layout (typed slots), distributed by enterprise."])
@@ -374,18 +407,21 @@ def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
 
 def base_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     """int_enterprise_base: every base (attr/agg) field, one row per enterprise in scope,
-    defaults applied, typed. Spark/dbt: unpacked from int_enterprise_sources' structs; DuckDB
-    (the workers and the reference): the scope joined to the plain per-source aggregates (same
-    values)."""
-    packed = d.name != "duckdb"
-    lines = _jinja_head(d, ["All base (non-derived) profile fields, one row per enterprise in scope: "
-                            + ("int_enterprise_sources unpacked." if packed else "scope joined once to every per-source aggregate.")])
+    defaults applied, typed. Spark: unpacked from int_enterprise_sources' structs; DuckDB (the
+    dbt rendering on the duckdb target: the workers, the incremental, the bench's reference):
+    the scope joined to the plain per-source aggregates (same values, same column text)."""
     srcs = source_models(catalog)
-    sel = ["  uscc" if packed else "  scope.uscc AS uscc"]
-    sel += [f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}" for s, fs in srcs.items() for f in fs if f.id != "uscc"]
-    frm = (f"FROM {d.ref('int_enterprise_sources')}" if packed else f"FROM {d.ref('int_enterprise_scope')} scope\n"
-           + "\n".join(f"LEFT JOIN {d.ref('int_enterprise_src_' + s)} src_{s} ON src_{s}.uscc = scope.uscc" for s in srcs))
-    lines.append("SELECT\n" + ",\n".join(sel) + "\n" + frm)
+    cols = [f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}" for s, fs in srcs.items() for f in fs if f.id != "uscc"]
+    packed = f"FROM {d.ref('int_enterprise_sources')}"
+    lines = _jinja_head(d, ["All base (non-derived) profile fields, one row per enterprise in scope: Spark unpacks",
+                            "int_enterprise_sources, DuckDB joins the scope once to every per-source aggregate."])
+    if not d.jinja:
+        return "\n".join([*lines, "SELECT\n  uscc,\n" + ",\n".join(cols) + "\n" + packed]) + "\n"
+    joined = (f"FROM {d.ref('int_enterprise_scope')} scope\n"
+              + "\n".join(f"LEFT JOIN {d.ref('int_enterprise_src_' + s)} src_{s} ON src_{s}.uscc = scope.uscc" for s in srcs))
+    lines.append("{%- set duckdb = target.type == 'duckdb' %}")
+    lines.append("SELECT\n  {{ 'scope.uscc AS uscc' if duckdb else 'uscc' }},\n" + ",\n".join(cols))
+    lines.append("{% if duckdb -%}\n" + joined + "\n{%- else -%}\n" + packed + "\n{%- endif %}")
     return "\n".join(lines) + "\n"
 
 
@@ -425,18 +461,6 @@ def _projection(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> 
     return "SELECT\n" + ",\n".join(cols) + f"\nFROM {d.ref('int_enterprise_base')}"
 
 
-def category_sql(cat_id: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
-    own = catalog.in_category(cat_id)
-    cat = next(c for c in catalog.categories if c.id == cat_id)
-    lines = _jinja_head(d, [f"{cat.label} ({cat.id}): {len(own)} profile fields, one row per enterprise (uscc).",
-                            "Derived fields are one projection of int_enterprise_base: a derived field that",
-                            "reads other derived fields (any category) has their SQL substituted inline."])
-    if "uscc" not in {f.id for f in own}:
-        own = [catalog.by_id()["uscc"], *own]
-    lines.append(_projection(own, catalog, d))
-    return "\n".join(lines) + "\n"
-
-
 def profile_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     """The wide profile. Same columns and values as joining the 14 category models on uscc, but
     computed as one projection of int_enterprise_base (derived fields inlined): measured, the
@@ -446,7 +470,6 @@ def profile_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     if d.jinja:
         lines += _jinja_head(d, ["企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md)."])
         lines.append("{{ config(meta={'publish': 'gold.enterprise_profile'}) }}")
-        lines += [f"-- depends_on: {{{{ ref('int_enterprise_{c.id}') }}}}" for c in catalog.categories]
     lines.append(_projection(catalog.fields, catalog, d))
     return "\n".join(lines) + "\n"
 
@@ -466,8 +489,7 @@ def tags_sql(tags: list[Tag], field_types: dict[str, str], d: Dialect, *, profil
     rule = tag_rule_sql(tags)
     lines = []
     if d.jinja:
-        lines += [HEADER, f"-- Tags in long form: one row per {key} and tag that holds.",
-                  "{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}"]
+        lines += [HEADER, f"-- Tags in long form: one row per {key} and tag that holds."]
         if publish:
             lines.append(f"{{{{ config(meta={{'publish': '{publish}'}}) }}}}")
 

@@ -3,15 +3,15 @@
 Spark reads bronze, keeps the latest row per staging key and distributes the staging rows by
 enterprise (`int_enterprise_rows`: every row the profile reads, one layout of typed slots). Each
 task then holds all rows of its enterprises; its Python worker loads them into an in-process
-DuckDB and runs the duckdb rendering of the same generated models over them: the 12 per-source
-aggregates, `int_enterprise_base` (the joins, defaults, types) and `enterprise_profile` (476
-derived fields inlined), one query per task, streamed to the Parquet writer and the tag
-kernels (`govlake.profile.profile_files`).
+DuckDB and runs the same dbt models as dbt compiles them for DuckDB (`govlake.profile.compiled`):
+the 12 per-source aggregates, `int_enterprise_base` (the joins, defaults, types) and
+`enterprise_profile` (476 derived fields inlined), one query per task, streamed to the Parquet
+writer and the tag kernels (`govlake.profile.profile_files`).
 
 Why: Spark's generated code for ~1,500 aggregates and projected columns, its JIT compiling that
 code, and the hand-over of wide rows to Arrow were most of the full build's CPU; DuckDB runs the
-same SQL a vector at a time (docs/profile.md, "2026-12-05"). The dbt models stay the definition:
-a test checks that the rows equal Spark's own run of the generated profile SQL, column by column.
+same models a vector at a time (docs/profile.md). The dbt models stay the only definition: a test
+checks that the rows equal Spark's own run of the generated profile SQL, column by column.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from govlake.catalog.enterprise import USCC_COLUMN, load_enterprise_fields
 from govlake.catalog.sources import load_sources
-from govlake.profile import sqlgen
+from govlake.profile import compiled, sqlgen
 
 ROWS = "int_enterprise_rows"
 BATCH_ROWS = 10_000  # as Spark's Arrow batches (spark.sql.execution.arrow.maxRecordsPerBatch)
@@ -38,7 +38,8 @@ BATCH_ROWS = 10_000  # as Spark's Arrow batches (spark.sql.execution.arrow.maxRe
 class Projection:
     """Callable on a task's Arrow batches of int_enterprise_rows -> batches of the profile."""
 
-    sql: str                   # source aggregates, base and profile over stg_<source>, duckdb rendering
+    sql: str                   # enterprise_profile over stg_<source>, as dbt compiles it for DuckDB
+    as_of: dt.date             # the profile date (the compiled SQL reads it as a DuckDB variable)
     layout: sqlgen.RowLayout
     schema: pa.Schema          # the profile's columns as Spark types them
 
@@ -78,23 +79,14 @@ class Projection:
     def run(self, con) -> Iterator[pa.RecordBatch]:
         """The profile of the enterprises in a DuckDB connection's stg_<source> tables (each
         with the columns this layout carries, under the source's own names)."""
+        compiled.set_dates(con, self.as_of)
         for out in con.sql(self.sql).to_arrow_reader(BATCH_ROWS):
             yield out.cast(self.schema)
 
 
-def profile_sql(catalog_dir: Path, as_of: dt.date) -> str:
-    """The profile over stg_<source> tables, duckdb rendering: scope, source aggregates and base
-    as CTEs, then the profile's projection."""
-    catalog = load_enterprise_fields(catalog_dir)
-    d = sqlgen.Dialect("duckdb", as_of=as_of)
-    models = {"int_enterprise_scope": sqlgen.scope_sql([], d)}
-    models |= {f"int_enterprise_src_{s}": sqlgen.source_sql(s, catalog, d) for s in sqlgen.source_models(catalog)}
-    models["int_enterprise_base"] = sqlgen.base_sql(catalog, d)
-    return "WITH " + ",\n".join(f"{name} AS (\n{sql})" for name, sql in models.items()) + "\n" + sqlgen.profile_sql(catalog, d)
-
-
-def projection(catalog_dir: Path, as_of: dt.date, schema: pa.Schema) -> Projection:
+def projection(catalog_dir: Path, as_of: dt.date, schema: pa.Schema, dbt_dir: Path | None = None) -> Projection:
     """The profile's computation for `as_of` in the workers; schema: the profile's Arrow schema
-    (from Spark's analysis of the generated profile SQL, so types follow the contract)."""
+    (from Spark's analysis of the generated profile SQL, so types follow the contract); dbt_dir:
+    the dbt project whose models run (default: the settings')."""
     layout = sqlgen.row_layout(load_enterprise_fields(catalog_dir), load_sources(catalog_dir))
-    return Projection(profile_sql(catalog_dir, as_of), layout, schema)
+    return Projection(compiled.profile_sql(dbt_dir), as_of, layout, schema)

@@ -1,22 +1,6 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- 企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md).
-{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
-{%- set y1 = (as_of | string)[:4] | int - 1 %}
 {{ config(meta={'publish': 'gold.enterprise_profile'}) }}
--- depends_on: {{ ref('int_enterprise_basic') }}
--- depends_on: {{ ref('int_enterprise_operations') }}
--- depends_on: {{ ref('int_enterprise_tax') }}
--- depends_on: {{ ref('int_enterprise_employment') }}
--- depends_on: {{ ref('int_enterprise_rd') }}
--- depends_on: {{ ref('int_enterprise_ip') }}
--- depends_on: {{ ref('int_enterprise_qualifications') }}
--- depends_on: {{ ref('int_enterprise_credit') }}
--- depends_on: {{ ref('int_enterprise_petitions') }}
--- depends_on: {{ ref('int_enterprise_subsidies') }}
--- depends_on: {{ ref('int_enterprise_industrial_space') }}
--- depends_on: {{ ref('int_enterprise_financing') }}
--- depends_on: {{ ref('int_enterprise_statistics') }}
--- depends_on: {{ ref('int_enterprise_risk') }}
 SELECT
   uscc,
   ent_name,
@@ -841,22 +825,22 @@ SELECT
   cert_expiry_iso9001,
   cert_expiry_ip_mgmt,
   cert_expiry_dual_integration,
-  CAST(CASE WHEN cert_valid_hnte THEN datediff(cert_expiry_hnte, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_hnte,
-  CAST(CASE WHEN cert_valid_little_giant THEN datediff(cert_expiry_little_giant, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_little_giant,
-  CAST(CASE WHEN cert_valid_gd_srdi THEN datediff(cert_expiry_gd_srdi, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_gd_srdi,
-  CAST(CASE WHEN cert_valid_sz_srdi THEN datediff(cert_expiry_sz_srdi, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_sz_srdi,
-  CAST(CASE WHEN cert_valid_innovative_sme THEN datediff(cert_expiry_innovative_sme, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_innovative_sme,
-  CAST(CASE WHEN cert_valid_tech_sme THEN datediff(cert_expiry_tech_sme, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_tech_sme,
-  CAST(CASE WHEN cert_valid_single_champion THEN datediff(cert_expiry_single_champion, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_single_champion,
-  CAST(CASE WHEN cert_valid_tech_center_city THEN datediff(cert_expiry_tech_center_city, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_tech_center_city,
-  CAST(CASE WHEN cert_valid_sz_brand THEN datediff(cert_expiry_sz_brand, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_sz_brand,
-  CAST(CASE WHEN cert_valid_food_license THEN datediff(cert_expiry_food_license, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_food_license,
-  CAST(CASE WHEN cert_valid_construction_qual THEN datediff(cert_expiry_construction_qual, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_construction_qual,
-  CAST(CASE WHEN cert_valid_safety_license THEN datediff(cert_expiry_safety_license, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_safety_license,
-  CAST(CASE WHEN cert_valid_pollutant_permit THEN datediff(cert_expiry_pollutant_permit, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_pollutant_permit,
-  CAST(CASE WHEN cert_valid_iso9001 THEN datediff(cert_expiry_iso9001, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_iso9001,
-  CAST(CASE WHEN cert_valid_ip_mgmt THEN datediff(cert_expiry_ip_mgmt, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_ip_mgmt,
-  CAST(CASE WHEN cert_valid_dual_integration THEN datediff(cert_expiry_dual_integration, DATE '{{ as_of }}') END AS INT) AS cert_days_to_expiry_dual_integration,
+  CAST(CASE WHEN cert_valid_hnte THEN {{ profile_days(profile_as_of(), "cert_expiry_hnte") }} END AS INT) AS cert_days_to_expiry_hnte,
+  CAST(CASE WHEN cert_valid_little_giant THEN {{ profile_days(profile_as_of(), "cert_expiry_little_giant") }} END AS INT) AS cert_days_to_expiry_little_giant,
+  CAST(CASE WHEN cert_valid_gd_srdi THEN {{ profile_days(profile_as_of(), "cert_expiry_gd_srdi") }} END AS INT) AS cert_days_to_expiry_gd_srdi,
+  CAST(CASE WHEN cert_valid_sz_srdi THEN {{ profile_days(profile_as_of(), "cert_expiry_sz_srdi") }} END AS INT) AS cert_days_to_expiry_sz_srdi,
+  CAST(CASE WHEN cert_valid_innovative_sme THEN {{ profile_days(profile_as_of(), "cert_expiry_innovative_sme") }} END AS INT) AS cert_days_to_expiry_innovative_sme,
+  CAST(CASE WHEN cert_valid_tech_sme THEN {{ profile_days(profile_as_of(), "cert_expiry_tech_sme") }} END AS INT) AS cert_days_to_expiry_tech_sme,
+  CAST(CASE WHEN cert_valid_single_champion THEN {{ profile_days(profile_as_of(), "cert_expiry_single_champion") }} END AS INT) AS cert_days_to_expiry_single_champion,
+  CAST(CASE WHEN cert_valid_tech_center_city THEN {{ profile_days(profile_as_of(), "cert_expiry_tech_center_city") }} END AS INT) AS cert_days_to_expiry_tech_center_city,
+  CAST(CASE WHEN cert_valid_sz_brand THEN {{ profile_days(profile_as_of(), "cert_expiry_sz_brand") }} END AS INT) AS cert_days_to_expiry_sz_brand,
+  CAST(CASE WHEN cert_valid_food_license THEN {{ profile_days(profile_as_of(), "cert_expiry_food_license") }} END AS INT) AS cert_days_to_expiry_food_license,
+  CAST(CASE WHEN cert_valid_construction_qual THEN {{ profile_days(profile_as_of(), "cert_expiry_construction_qual") }} END AS INT) AS cert_days_to_expiry_construction_qual,
+  CAST(CASE WHEN cert_valid_safety_license THEN {{ profile_days(profile_as_of(), "cert_expiry_safety_license") }} END AS INT) AS cert_days_to_expiry_safety_license,
+  CAST(CASE WHEN cert_valid_pollutant_permit THEN {{ profile_days(profile_as_of(), "cert_expiry_pollutant_permit") }} END AS INT) AS cert_days_to_expiry_pollutant_permit,
+  CAST(CASE WHEN cert_valid_iso9001 THEN {{ profile_days(profile_as_of(), "cert_expiry_iso9001") }} END AS INT) AS cert_days_to_expiry_iso9001,
+  CAST(CASE WHEN cert_valid_ip_mgmt THEN {{ profile_days(profile_as_of(), "cert_expiry_ip_mgmt") }} END AS INT) AS cert_days_to_expiry_ip_mgmt,
+  CAST(CASE WHEN cert_valid_dual_integration THEN {{ profile_days(profile_as_of(), "cert_expiry_dual_integration") }} END AS INT) AS cert_days_to_expiry_dual_integration,
   cert_count_hnte,
   cert_count_little_giant,
   cert_count_gd_srdi,
@@ -894,7 +878,7 @@ SELECT
   credit_dishonest_active,
   credit_repaired_count,
   credit_last_negative_date,
-  CAST(datediff(DATE '{{ as_of }}', credit_last_negative_date) AS INT) AS credit_days_since_negative,
+  CAST({{ profile_days("credit_last_negative_date", profile_as_of()) }} AS INT) AS credit_days_since_negative,
   CAST(admin_penalty_3y_count + dishonest_debtor_3y_count + abnormal_operation_3y_count + serious_illegal_3y_count AS INT) AS credit_negative_3y_count,
   CAST(greatest(0, least(100, 80 - 40 * CASE WHEN credit_dishonest_active THEN 1 ELSE 0 END - 10 * least(credit_serious_1y_count, 3) - 3 * least(admin_penalty_3y_count, 5) - 5 * CASE WHEN abnormal_operation_active_count > 0 THEN 1 ELSE 0 END + 5 * least(honour_incentive_3y_count, 2) + CASE WHEN tax_credit_grade_y1 = 'A' THEN 10 ELSE 0 END)) AS DOUBLE) AS credit_score,
   admin_penalty_1y_count,
@@ -1057,7 +1041,7 @@ SELECT
   subsidy_max_award_3y_wan,
   subsidy_avg_award_3y_wan,
   subsidy_last_award_date,
-  CAST(datediff(DATE '{{ as_of }}', subsidy_last_award_date) AS INT) AS subsidy_days_since_last,
+  CAST({{ profile_days("subsidy_last_award_date", profile_as_of()) }} AS INT) AS subsidy_days_since_last,
   CAST(subsidy_total_3y_wan / nullif(total_tax_3y_wan, 0) AS DOUBLE) AS subsidy_to_tax_ratio_3y,
   CAST(subsidy_total_3y_wan / nullif(revenue_3y_wan, 0) AS DOUBLE) AS subsidy_to_revenue_ratio_3y,
   subsidy_total_1y_wan,
@@ -1234,7 +1218,7 @@ SELECT
   space_warehouse_expiring_1y_sqm,
   financing_last_date,
   financing_last_round,
-  CAST(datediff(DATE '{{ as_of }}', financing_last_date) AS INT) AS financing_days_since_last,
+  CAST({{ profile_days("financing_last_date", profile_as_of()) }} AS INT) AS financing_days_since_last,
   financing_max_amount_wan,
   has_gov_fund_investment,
   equity_rounds_count,
@@ -1464,7 +1448,7 @@ SELECT
   CAST(petition_labour_social_security_1y_count >= 3 AS BOOLEAN) AS risk_labour_dispute_1y,
   CAST(petition_environment_1y_count >= 3 AS BOOLEAN) AS risk_environment_1y,
   CAST(cert_expiring_90d_count > 0 AS BOOLEAN) AS risk_cert_lapse_90d,
-  CAST(cert_ever_hnte AND (NOT cert_valid_hnte OR (CAST(CASE WHEN cert_valid_hnte THEN datediff(cert_expiry_hnte, DATE '{{ as_of }}') END AS INT)) <= 180) AS BOOLEAN) AS risk_hnte_lapse,
+  CAST(cert_ever_hnte AND (NOT cert_valid_hnte OR (CAST(CASE WHEN cert_valid_hnte THEN {{ profile_days(profile_as_of(), "cert_expiry_hnte") }} END AS INT)) <= 180) AS BOOLEAN) AS risk_hnte_lapse,
   CAST(equity_rounds_count > 0 AND financing_count_3y = 0 AND years_since_registration < 10 AS BOOLEAN) AS risk_financing_gap,
   CAST(least(100, 40 * CASE WHEN (CAST(reg_status = '迁出' AS BOOLEAN)) THEN 1 ELSE 0 END + 20 * CASE WHEN (CAST(stat_in_district_y2 AND NOT stat_in_district_y1 AS BOOLEAN)) THEN 1 ELSE 0 END + 15 * CASE WHEN (CAST(space_area_1y_ago_sqm > 0 AND space_active_area_sqm < 0.8 * space_area_1y_ago_sqm AS BOOLEAN)) THEN 1 ELSE 0 END + 15 * least(coalesce((CAST(space_expiring_1y_sqm / nullif(space_active_area_sqm, 0) AS DOUBLE)), 0), 1) + 10 * CASE WHEN (CAST(coalesce((CAST((insured_headcount_y1 - insured_headcount_y2) / nullif(abs(insured_headcount_y2), 0) AS DOUBLE)) <= -0.3, false) AS BOOLEAN)) THEN 1 ELSE 0 END + 10 * CASE WHEN (CAST(coalesce((CAST((revenue_y1_wan - revenue_y2_wan) / nullif(abs(revenue_y2_wan), 0) AS DOUBLE)) <= -0.3, false) AS BOOLEAN)) THEN 1 ELSE 0 END + 10 * CASE WHEN (CAST(total_tax_y1_wan IS NULL AND total_tax_y2_wan IS NOT NULL AS BOOLEAN)) THEN 1 ELSE 0 END) AS DOUBLE) AS relocation_risk_score,
   CAST(least(100, 25 * CASE WHEN (CAST(coalesce((CAST((revenue_y1_wan - revenue_y2_wan) / nullif(abs(revenue_y2_wan), 0) AS DOUBLE)) <= -0.3, false) AS BOOLEAN)) THEN 1 ELSE 0 END + 15 * CASE WHEN (CAST(coalesce((CAST((revenue_y1_wan - revenue_y2_wan) / nullif(abs(revenue_y2_wan), 0) AS DOUBLE)) <= -0.1 AND (CAST((revenue_y2_wan - revenue_y3_wan) / nullif(abs(revenue_y3_wan), 0) AS DOUBLE)) <= -0.1, false) AS BOOLEAN)) THEN 1 ELSE 0 END + 20 * least(coalesce((CAST((CASE WHEN profit_y1_wan < 0 THEN 1 ELSE 0 END) + (CASE WHEN profit_y2_wan < 0 THEN 1 ELSE 0 END) + (CASE WHEN profit_y3_wan < 0 THEN 1 ELSE 0 END) AS INT)), 0), 3) / 3 + 15 * CASE WHEN (CAST(coalesce((CAST(new_hires_y1 - leavers_y1 AS INT)), 0) < 0 AND coalesce((CAST(leavers_y1 / nullif(avg_insured_headcount_y1, 0) AS DOUBLE)), 0) > 0.3 AS BOOLEAN)) THEN 1 ELSE 0 END + 15 * CASE WHEN (CAST(petition_labour_social_security_1y_count >= 3 AS BOOLEAN)) THEN 1 ELSE 0 END + 10 * CASE WHEN (CAST(equity_rounds_count > 0 AND financing_count_3y = 0 AND years_since_registration < 10 AS BOOLEAN)) THEN 1 ELSE 0 END) AS DOUBLE) AS operating_risk_score,

@@ -1,6 +1,5 @@
 -- GENERATED from catalog/ by `govlake profile generate`; do not edit by hand.
 -- Tags in long form: one row per uscc and tag that holds.
-{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}
 {{ config(meta={'publish': 'gold.enterprise_tags'}) }}
 WITH hits AS (
   SELECT uscc, filter(array(
@@ -743,5 +742,5 @@ WITH hits AS (
 long AS (
   SELECT uscc, inline(tags) FROM hits
 )
-SELECT uscc, tag_id, tag_name, tag_group, CAST(DATE '{{ as_of }}' AS DATE) AS since, CAST(evidence AS STRING) AS evidence
+SELECT uscc, tag_id, tag_name, tag_group, CAST({{ profile_as_of() }} AS DATE) AS since, CAST(evidence AS STRING) AS evidence
 FROM long
