@@ -96,7 +96,8 @@ def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(la
 
     d = dt.date(2026, 11, 1)
     t = "gold.enterprise_tags"  # a catalog product with deletion vectors and change data feed
-    staged = lake.stage(_df(spark, [("A", "甲", 1.0, d), ("B", "乙", 2.0, d), ("B", "乙二", 2.5, d), ("C", "丙", 3.0, d)]), t)
+    staged = lake.stage(_df(spark, [("A", "甲", 1.0, d), ("B", "乙", 2.0, d), ("B", "乙二", 2.5, d), ("C", "丙", 3.0, d),
+                                     ("D", "丁", 4.0, d), ("E", "戊", 5.5, d)]), t)
     base = lake.commit(staged, app_id="full@1")
     props = DeltaTable(str(lake.path(t))).metadata().configuration
     assert props["delta.enableDeletionVectors"] == "true" and props["delta.enableChangeDataFeed"] == "true"
@@ -113,7 +114,7 @@ def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(la
     assert any(json.loads(line).get("add", {}).get("deletionVector")  # delta-rs lists no vectors: the log
                for line in (lake.path(t) / "_delta_log" / f"{c1.version:020d}.json").read_text().splitlines())
     assert not (lake.path(t) / "_change_data").exists()  # the old rows were not read to be copied
-    assert _both(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("N", "新", 5.0)]
+    assert _both(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("D", "丁", 4.0), ("E", "戊", 5.5), ("N", "新", 5.0)]
     again = lake.stage(_df(spark, [("B", "错", 0.0, d)]), t)
     assert lake.merge_staged(again, ["uscc"], app_id="day1").committed is False  # a re-run commits nothing
     again.discard()
@@ -129,6 +130,35 @@ def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(la
         ("B", "乙", 2.0, "delete", c1.version), ("B", "乙二", 2.5, "delete", c1.version),
         ("B", "乙改", 20.0, "insert", c1.version), ("C", "丙", 3.0, "delete", c1.version),
         ("N", "新", 5.0, "insert", c1.version)]
+    # Day 2, its marking prepared first (as the profile build does, overlapping its compute): A's
+    # and D's rows go (the vectors of day 1 grown: merged with the new marks), day 1's files go
+    # whole (B and N replaced: plain removes), C's row is already gone (nothing to mark).
+    assert lake.prepare_replace(t, "uscc", ["B"], app_id="day1") is None  # day 1 is in the log: nothing to mark
+    vectors = lambda: set(lake.path(t).glob("deletion_vector_*.bin"))  # noqa: E731
+    before = vectors()
+    dropped = lake.prepare_replace(t, "uscc", ["E"], app_id="dropped")  # its file keeps D: a vector
+    assert dropped.actions and len(vectors()) == len(before) + 1
+    dropped.discard()  # a failed gate: its vectors' file goes, the table is as it was
+    assert vectors() == before and lake.version(t) == c1.version
+    prepared = lake.prepare_replace(t, "uscc", ["A", "B", "C", "D", "N"], app_id="day2")
+    day2 = lake.stage(_df(spark, [("B", "乙三", 30.0, d)]), t)
+    c2 = lake.merge_staged(day2, ["uscc"], replace=pa.table({"uscc": ["A", "C", "D", "N"]}), app_id="day2",
+                           prepared=prepared)
+    assert c2.committed and c2.rows_written == 1 and c2.version == c1.version + 1
+    log2 = [json.loads(line) for line in (lake.path(t) / "_delta_log" / f"{c2.version:020d}.json").read_text().splitlines()]
+    day1_files = {str(f.relative_to(lake.path(t))) for f in day1.files}
+    assert {a["remove"]["path"] for a in log2 if "remove" in a} >= day1_files  # removed whole, not re-added
+    assert not {a["add"]["path"] for a in log2 if "add" in a} & day1_files
+    grown = {a["add"]["path"]: a["add"]["deletionVector"]["cardinality"] for a in log2 if a.get("add", {}).get("deletionVector")}
+    had = {a["remove"]["path"]: a["remove"]["deletionVector"]["cardinality"] for a in log2
+           if a.get("remove", {}).get("deletionVector")}
+    assert grown and all(grown[p] > had[p] for p in grown)  # day 1's vectors merged with day 2's marks
+    assert _both(lake, t) == [("B", "乙三", 30.0), ("E", "戊", 5.5)]
+    feed = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", c2.version) \
+        .load(str(lake.path(t)))
+    assert sorted((r.uscc, r.name, r.capital, r._change_type) for r in feed.collect()) == [
+        ("A", "甲", 1.0, "delete"), ("B", "乙三", 30.0, "insert"), ("B", "乙改", 20.0, "delete"), ("D", "丁", 4.0, "delete"),
+        ("N", "新", 5.0, "delete")]
     assert lake.set_properties(t)["govlake.owner"] == "ZSJ"  # the catalog's descriptive properties
     props = DeltaTable(str(lake.path(t))).metadata().configuration
     assert props["govlake.classification"] == "内部" and props["govlake.label"] == "企业标签"
@@ -147,7 +177,26 @@ def test_replace_keys_with_deletion_vectors_readable_by_both_at_every_version(la
     finally:
         spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
     assert m["files_vacuumed"] >= 2 and lake.history(t)[0]["operation"] == "VACUUM END"
-    assert _both(lake, t) == [("A", "甲", 1.0), ("B", "乙改", 20.0), ("N", "新", 5.0)]
+    assert _both(lake, t) == [("B", "乙三", 30.0), ("E", "戊", 5.5)]
+
+
+def test_deletion_vector_positions_are_physical_row_indexes(tmp_path):
+    """The rows a key marks: their indexes in the file across row groups, dictionary-encoded or
+    plain, nulls never matching (as Spark's IN)."""
+    import numpy as np
+    import pyarrow as pa
+    from pyarrow import fs
+
+    from govlake.lakehouse.deletion_vectors import positions
+
+    keys = ["K3", None, "K1", "K3", "K2", "K9", None, "K1", "K3", "K7"]
+    for dictionary in (True, False):
+        path = str(tmp_path / f"t{dictionary}.parquet")
+        pq.write_table(pa.table({"uscc": keys, "n": list(range(len(keys)))}), path, row_group_size=3,
+                       use_dictionary=dictionary)
+        got = positions(fs.LocalFileSystem(), path, "uscc", pa.array(["K1", "K3", "K8"]))
+        assert got.dtype == np.int64 and got.tolist() == [0, 2, 3, 7, 8], dictionary
+    assert positions(fs.LocalFileSystem(), path, "uscc", pa.array(["nope"])).tolist() == []
 
 
 def test_every_commit_carries_column_statistics(lake, spark):

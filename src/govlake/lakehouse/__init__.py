@@ -124,13 +124,14 @@ class Lakehouse:
                                     configuration=props)
 
     def merge_staged(self, files, keys: list[str], replace=None, *, staged_keys=None, app_id: str | None = None,
-                     app_version: int = 0, metadata: dict | None = None) -> Commit:
+                     app_version: int = 0, metadata: dict | None = None, prepared=None) -> Commit:
         """Replace every row of the staged rows' keys (and of the keys in `replace`, a pyarrow
         Table of keys that may have no new rows) by the staged rows, in one delta-spark commit:
         the old rows marked in deletion vectors, the staged files added as they are (they become
         the table's: do not discard them after a commit). One key column. staged_keys: the staged
         rows' key column as a pyarrow Table (`files.to_table(keys)`) when the caller read it
-        already; else read from the files."""
+        already; else read from the files. prepared: the marking of `prepare_replace`, started
+        earlier (its keys must include these; it is committed here or discarded)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -142,7 +143,18 @@ class Lakehouse:
         values = pc.unique(pa.chunked_array([c for p in parts for c in p.chunks], parts[0].type)).to_pylist()
         return spark_tables.replace_keys_with_files(self.spark, self.path(files.table), files.table, key, values,
                                                     staged.add_dicts(files), app_id=app_id, app_version=app_version,
-                                                    metadata=metadata)
+                                                    metadata=metadata, prepared=prepared)
+
+    def prepare_replace(self, table: str, key: str, values, *, app_id: str | None = None, app_version: int = 0):
+        """The first half of `merge_staged`, started early: every row of the table whose key is
+        among `values` marked in deletion vectors, uncommitted (a `deletion_vectors.KeyDeletion`
+        to pass to merge_staged, or to `.discard()`). None if the app transaction is in the log
+        already (a re-run: nothing to mark)."""
+        from govlake.lakehouse import deletion_vectors
+
+        if staged.already_committed(self.path(table), app_id, app_version):
+            return None
+        return deletion_vectors.prepare(self.spark, self.path(table), key, values)
 
     # -- delta-rs reads ---------------------------------------------------------------------
     def to_arrow(self, table: str, version: int | None = None, columns: list[str] | None = None, where=None):

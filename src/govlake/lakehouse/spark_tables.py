@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import MapType
@@ -213,59 +212,36 @@ def maintain(spark: SparkSession, path: AnyPath, retain_hours: int, zorder: list
 
 
 def replace_keys_with_files(spark: SparkSession, path: AnyPath, name: str, key: str, values: list, adds: list[dict], *,
-                            app_id: str | None = None, app_version: int = 0, metadata: dict | None = None) -> Commit:
+                            app_id: str | None = None, app_version: int = 0, metadata: dict | None = None,
+                            prepared=None) -> Commit:
     """Every row whose `key` is among `values` replaced by the rows of Parquet files already in
     the table's folder (adds: their add actions as Delta log dicts, statistics included), in ONE
-    delta-spark transaction: Delta's DELETE command finds the rows and marks them in deletion
-    vectors (its own writer; the table enables them), uncommitted; the files are added in the
-    same transaction, with the txn identifiers.
+    delta-spark transaction: the rows are marked in deletion vectors (the table enables them;
+    `deletion_vectors.prepare`, uncommitted) and the files are added in the same transaction,
+    with the txn identifiers. prepared: that marking done already (a `KeyDeletion` of these
+    keys or more, started earlier so that it overlaps other work); committed here, or discarded
+    if the app transaction is already in the log.
 
     Why not MERGE: with the change data feed on, MERGE writes each deleted row in full to the
     feed's files, so it reads every file its keys touch whole (a random 1 % of keys touches
-    them all). A DELETE by deletion vectors writes no feed files: Delta's feed reader takes a
-    commit's deleted rows from the difference of each file's deletion vectors and its inserted
-    rows from the added files, so the feed records the change (delete + insert, as MERGE's
-    delete-and-insert did) without the old rows being read."""
+    them all). Deletion vectors need no feed files: Delta's feed reader takes a commit's deleted
+    rows from the difference of each file's deletion vectors and its inserted rows from the
+    added files, so the feed records the change (delete + insert, as MERGE's delete-and-insert
+    did) without the old rows being read. Why not Delta's DELETE command for the marking: its
+    eleven Spark jobs per table were most of an incremental's time (ADR 0009)."""
+    from govlake.lakehouse import deletion_vectors
+
     if already_committed(path, app_id, app_version):
+        if prepared is not None:
+            prepared.discard()
         return Commit(name, _last(path)["version"], 0, 0, 0, committed=False)
-    jvm, jss = spark._jvm, spark._jsparkSession
-    delta = jvm.org.apache.spark.sql.delta
-    log = delta.DeltaLog.forTable(jss, str(path))
-    txn = log.startTransaction()
-    actions = jvm.java.util.ArrayList()
-    removed = 0
-    if values:
-        target = read(spark, str(path))
-        plan = target._jdf.queryExecution().analyzed()
-        # one SQL text parsed by the JVM: Column.isin would cross py4j once per key
-        listed = ", ".join("'" + _sql_str(str(v)) + "'" for v in values)
-        cond = target.filter(f"`{key}` IN ({listed})")._jdf.queryExecution().analyzed().condition()
-        command = delta.commands.DeleteCommand(log, jvm.scala.Option.empty(), plan, jvm.scala.Some(cond))
-        result = command.performDelete(jss, log, txn)
-        done = result._1().iterator()
-        while done.hasNext():
-            a = done.next()
-            removed += a.getClass().getSimpleName() == "RemoveFile"
-            actions.add(a)
-    for add in adds:
-        actions.add(delta.actions.Action.fromJson(json.dumps({"add": add})))
-    if app_id:
-        txn_action = {"txn": {"appId": app_id, "version": app_version, "lastUpdated": int(time.time() * 1000)}}
-        actions.add(delta.actions.Action.fromJson(json.dumps(txn_action)))
-    if actions.isEmpty():
+    if prepared is not None and not prepared.keys >= set(values):
+        prepared.discard()  # marked for fewer keys than are replaced (not expected): mark them all again
+        prepared = None
+    marks = prepared if prepared is not None else deletion_vectors.prepare(spark, path, key, values)
+    if not marks.actions and not adds and not app_id:  # nothing to record
+        marks.discard()
         return Commit(name, _last(path)["version"], 0, 0, 0, committed=False)
-    seq = jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq()
-    none = jvm.scala.jdk.javaapi.CollectionConverters.asScala(jvm.java.util.ArrayList()).toSeq()
-    op = delta.DeltaOperations.Merge(jvm.scala.Option.empty(), jvm.scala.Option.empty(), jvm.scala.Option.empty(),
-                                     jvm.scala.Option.empty(), none, none, none)
-    # userMetadata: the commit reads it from the session. No operation metrics: those the DELETE
-    # registered on the transaction are not a MERGE's (the Commit returned says what was written).
-    metrics = "spark.databricks.delta.history.metricsEnabled"
-    spark.conf.set(metrics, "false")
-    try:
-        with _session_txn(spark, None, 0, metadata):
-            version = txn.commit(seq, op)
-    finally:
-        spark.conf.unset(metrics)
+    version = marks.commit([{"add": a} for a in adds], app_id=app_id, app_version=app_version, metadata=metadata)
     rows = sum(json.loads(a["stats"])["numRecords"] for a in adds)
-    return Commit(name, int(version), rows, len(adds), int(removed), committed=True)
+    return Commit(name, version, rows, len(adds), marks.removed, committed=True)

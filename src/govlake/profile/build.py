@@ -3,9 +3,10 @@
 Full build: dbt builds the generated models (views) and the marts are written once to gold.
 Incremental: only enterprises with a source row loaded on/after `as_of` (the load date) are
 recomputed, in this process by DuckDB (`govlake.profile.changed`: the generated scope, staging and
-profile SQL, duckdb rendering, over the bronze files), and merged by uscc: one MERGE that marks
-the old rows in deletion vectors (a day's change is a random 1 % of keys that a rewrite of the
-files holding them would pay for in full); the policy marts, which come from the catalog alone, are left as they are.
+profile SQL, duckdb rendering, over the bronze files), and replaced by uscc: one commit per table
+that marks the old rows in deletion vectors (a day's change is a random 1 % of keys that a rewrite
+of the files holding them would pay for in full; the marks are prepared while the new rows are
+computed) and adds the new files; the policy marts, which come from the catalog alone, are left as they are.
 The wide profile is computed once into uncommitted Parquet files in the table's folder, and the
 tags (catalog rules as Arrow kernels) from the same rows into the tags table's folder, in one pass
 (`profile_files`); the gates and the merge read those files, and each Delta commit happens
@@ -21,8 +22,11 @@ import json
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pa_compute
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
@@ -135,6 +139,34 @@ def _published_since_index(lake: Lakehouse, keys=None) -> Path:
     return tag_since.SinceIndex.from_batches(batches).save(base / f"_since-{uuid.uuid4().hex[:12]}")
 
 
+class _EarlyMarks:
+    """An incremental's deletion-vector marks of its enterprises' published rows (profile, then
+    tags), prepared in a background thread from the moment the scope is known, while this
+    process computes and gates their new rows: the marks need only the keys and the published
+    files (Lakehouse.prepare_replace), and mostly wait on the JVM. Each merge takes its table's
+    (`take`); what no merge took (a failed gate, a quiet day, an error) is discarded on `close`."""
+
+    def __init__(self, lake: Lakehouse, tables: list[str], keys: list, app_id: str, app_version: int):
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="profile-marks")
+        self._marks = {t: self._pool.submit(lake.prepare_replace, t, "uscc", keys, app_id=app_id, app_version=app_version)
+                       for t in tables}
+
+    def take(self, table: str):
+        future = self._marks.pop(table, None)
+        return future.result() if future is not None else None
+
+    def close(self) -> None:
+        for future in self._marks.values():
+            try:
+                marks = future.result()
+            except Exception:  # noqa: BLE001 - the build's own error (or none) is the one to report
+                continue
+            if marks is not None:
+                marks.discard()
+        self._marks.clear()
+        self._pool.shutdown()
+
+
 def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: bool = False,
                   parent_run=None, engine: str = "direct") -> dict:
     """Build the profile marts for `as_of` (a date; y1 = year(as_of) - 1) and publish them.
@@ -157,7 +189,8 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
     direct.wide_join_settings(spark)  # also for the dbt views, which run on this session
     if engine not in ("dbt", "direct"):
         raise ValueError(f"engine must be dbt or direct, got {engine!r}")
-    with job_run("profile.build", settings, nominal_time=f"{as_of.isoformat()}T00:00:00Z", parent=parent_run) as run:
+    with (job_run("profile.build", settings, nominal_time=f"{as_of.isoformat()}T00:00:00Z", parent=parent_run) as run,
+          contextlib.ExitStack() as cleanup):
         frames = {}  # none for an incremental: computed in this process (govlake.profile.changed)
         if not incremental and engine == "dbt":
             from govlake.profile.dbt_models import generate
@@ -209,16 +242,21 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         schema = _published_schema(lake, catalog) if incremental else frames["enterprise_profile"].schema
         project = wide.projection(settings.catalog_dir, as_of, to_arrow_schema(schema))
         t = time.perf_counter()
-        since_index = None
+        since_index = marks = None
         with contextlib.ExitStack() as stack:
             if incremental:
                 since = _changed_since(lake, as_of)  # as_of, or a restated earlier load date
                 out["changed_since"] = since.isoformat()
                 scoped = stack.enter_context(changed.ChangedEnterprises(lake, as_of, since,
                                                                         spark.conf.get("spark.sql.session.timeZone")))
+                recomputed = scoped.scope.cast("string")
+                if len(recomputed):  # their published rows' marks, while their new rows are computed
+                    marks = _EarlyMarks(lake, [tb for tb in (PROFILE, TAGS) if lake.exists(tb)], recomputed.to_pylist(),
+                                        app, app_version)
+                    cleanup.callback(marks.close)
                 t = lap("scope", t)
             if lake.exists(TAGS):
-                since_index = _published_since_index(lake, scoped.scope if incremental else None)
+                since_index = _published_since_index(lake, recomputed if incremental else None)
                 stack.callback(shutil.rmtree, since_index, ignore_errors=True)
                 t = lap("tags_since", t)
             shipped = False
@@ -258,8 +296,12 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # whose tags are replaced below, read once from the staged files
         scope = staged.to_table(["uscc"]) if incremental else None
         if incremental:  # a random 1 % of keys hits every file: deletion vectors, not a rewrite
-            c = lake.merge_staged(staged, ["uscc"], staged_keys=scope, app_id=app, app_version=app_version,
-                                  metadata=built_on)
+            # the scope's enterprises, whose rows the marks replace, are the staged rows' keys (the
+            # union guards the tags' replace)
+            keys = pa.chunked_array([recomputed, *scope.column("uscc").chunks], pa.string())
+            replaced = pa.table({"uscc": pa_compute.unique(keys)})
+            c = lake.merge_staged(staged, ["uscc"], replace=replaced, staged_keys=scope, app_id=app, app_version=app_version,
+                                  metadata=built_on, prepared=marks.take(PROFILE) if marks else None)
         else:
             c = lake.commit(staged, app_id=app, app_version=app_version, metadata=built_on)
         t = lap("profile_write", t)
@@ -280,7 +322,8 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
             raise
         t = lap("tags_gate", t)
         if incremental:  # every recomputed enterprise's tags are replaced, also by none
-            tc = lake.merge_staged(staged_tags, ["uscc"], replace=scope, app_id=app, app_version=app_version)
+            tc = lake.merge_staged(staged_tags, ["uscc"], replace=replaced, app_id=app, app_version=app_version,
+                                   prepared=marks.take(TAGS) if marks else None)
         else:
             tc = lake.commit(staged_tags, app_id=app, app_version=app_version)
         t = lap("tags_write", t)
