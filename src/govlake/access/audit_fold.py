@@ -65,16 +65,18 @@ def close_folder(store) -> None:
             fs.store.close()
 
 
-def owner_gone(path: Path) -> bool:
+def lock_held(path: Path) -> bool:
+    """Whether a process holds the flock of `path` (a journal's writer, the fold process); a
+    missing file has no holder."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
         return False
+    except BlockingIOError:
+        return True
     finally:
         os.close(fd)
 
@@ -150,7 +152,7 @@ def _remove_dead(fs: _Folder, done: list[tuple[Path, int]]) -> None:
     go in the next fold's transaction (a row deleted before its file would fold the file again)."""
     for path, folded in done:
         try:
-            if owner_gone(path) and path.stat().st_size == folded:
+            if not lock_held(path) and path.stat().st_size == folded:
                 path.unlink()
                 fs.removed.add(path.name)
         except FileNotFoundError:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from govlake.access.audit_fold import fold, journal_dir
+from govlake.access.audit_fold import fold, journal_dir, lock_held
 
 FOLDER_CHECK_S = 0.5        # a serving process looks for a live folder this often
 READY_TIMEOUT_S = 60.0      # a new folder has this long to say it runs (imports on a busy host)
@@ -43,17 +43,7 @@ log = logging.getLogger(__name__)
 
 def alive(d: Path) -> bool:
     """Whether a folder holds the lock of this journal directory."""
-    try:
-        fd = os.open(d / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+    return lock_held(d / LOCK)
 
 
 def start_if_none(store, every: float) -> subprocess.Popen | None:

@@ -32,9 +32,6 @@ import pyarrow.parquet as pq
 from govlake.lakehouse import storage
 from govlake.lakehouse.storage import AnyPath
 
-_CONF_METRICS = "spark.databricks.delta.history.metricsEnabled"
-_CONF_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-
 
 def _seq(jvm, items):
     lst = jvm.java.util.ArrayList()
@@ -92,12 +89,10 @@ class KeyDeletion:
         self.removed, self.marked, self._dv_file, self.keys = removed, marked, dv_file, keys
         self.done = False
 
-    def commit(self, extra: list[dict], *, app_id: str | None = None, app_version: int = 0,
-               metadata: dict | None = None) -> int:
+    def commit(self, extra: list[dict], *, app_id: str | None = None, app_version: int = 0) -> int:
         """Commit the marks with `extra` actions (Delta log dicts, e.g. {"add": …}) and the txn
-        identifiers, as operation MERGE (what the day's replace was before; no operation metrics:
-        those are a MERGE command's). Returns the version. One commit at a time per session:
-        the commit's metadata is a session setting."""
+        identifiers, as operation MERGE (what the day's replace was before). Returns the version.
+        The commit's user metadata and operation metrics are session settings: the caller's."""
         jvm = self.spark._jvm
         delta = jvm.org.apache.spark.sql.delta
         actions = list(self.actions) + [delta.actions.Action.fromJson(json.dumps(a)) for a in extra]
@@ -106,20 +101,10 @@ class KeyDeletion:
             actions.append(delta.actions.Action.fromJson(json.dumps(txn)))
         none = _seq(jvm, [])
         op = delta.DeltaOperations.Merge(*[jvm.scala.Option.empty()] * 4, none, none, none)
-        conf = {_CONF_METRICS: "false"}
-        if metadata:
-            conf[_CONF_METADATA] = json.dumps(metadata, ensure_ascii=False, default=str)
-        for k, v in conf.items():
-            self.spark.conf.set(k, v)
         # from here its vectors are never deleted: a commit that raised may still be in the log
         # (a post-commit hook's failure); an unreferenced vectors' file is VACUUM's
         self.done = True
-        try:
-            version = self.txn.commit(_seq(jvm, actions), op)
-        finally:
-            for k in conf:
-                self.spark.conf.unset(k)
-        return int(version)
+        return int(self.txn.commit(_seq(jvm, actions), op))
 
     def discard(self) -> None:
         """Drop an uncommitted deletion: its vectors' file is deleted (nothing refers to it)."""

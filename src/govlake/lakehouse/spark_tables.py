@@ -242,6 +242,14 @@ def replace_keys_with_files(spark: SparkSession, path: AnyPath, name: str, key: 
     if not marks.actions and not adds and not app_id:  # nothing to record
         marks.discard()
         return Commit(name, _last(path)["version"], 0, 0, 0, committed=False)
-    version = marks.commit([{"add": a} for a in adds], app_id=app_id, app_version=app_version, metadata=metadata)
+    # userMetadata: the commit reads it from the session. No operation metrics: a MERGE command's
+    # are not these (the Commit returned says what was written).
+    metrics = "spark.databricks.delta.history.metricsEnabled"
+    spark.conf.set(metrics, "false")
+    try:
+        with _session_txn(spark, None, 0, metadata):
+            version = marks.commit([{"add": a} for a in adds], app_id=app_id, app_version=app_version)
+    finally:
+        spark.conf.unset(metrics)
     rows = sum(json.loads(a["stats"])["numRecords"] for a in adds)
     return Commit(name, version, rows, len(adds), marks.removed, committed=True)

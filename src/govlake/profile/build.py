@@ -3,7 +3,7 @@
 Full build: dbt builds the generated models (views) and the marts are written once to gold.
 Incremental: only enterprises with a source row loaded on/after `as_of` (the load date) are
 recomputed, in this process by DuckDB (`govlake.profile.changed`: the generated scope, staging and
-profile SQL, duckdb rendering, over the bronze files), and replaced by uscc: one commit per table
+profile models as dbt compiles them for DuckDB, over the bronze files), and replaced by uscc: one commit per table
 that marks the old rows in deletion vectors (a day's change is a random 1 % of keys that a rewrite
 of the files holding them would pay for in full; the marks are prepared while the new rows are
 computed) and adds the new files; the policy marts, which come from the catalog alone, are left as they are.
@@ -235,7 +235,7 @@ def build_profile(spark: SparkSession, lake: Lakehouse, as_of, *, incremental: b
         # written once (146 M at 900,000 enterprises).
         # A full build: Spark computes int_enterprise_rows (staging, distributed by enterprise);
         # its Python workers run the source aggregates, int_enterprise_base and the profile (the
-        # generated SQL's duckdb rendering) on each task's rows in DuckDB (govlake.profile.wide).
+        # models as dbt compiles them for DuckDB) on each task's rows (govlake.profile.wide).
         # An incremental: the same projection on the changed enterprises' rows, in this process
         # (govlake.profile.changed). The schema (contract, comments): the Spark profile frame's in
         # a full build, the published table's in an incremental (which analyses no view).

@@ -1,4 +1,4 @@
-"""Generate the profile SQL from the catalog: one model per field category, the wide profile,
+"""Generate the profile SQL from the catalog: staging, the per-source aggregates, the wide profile,
 the long tag table. Text, not DataFrame API (1,500 expressions). One template, two renderings:
 
   dbt     the committed dbt models, SQL with Jinja: {{ ref() }}, and the macros of
@@ -194,7 +194,7 @@ def _macro(name: str, args: list[str], d: Dialect) -> str:
     raise ValueError(f"unknown macro @{name}")
 
 
-# -- category models ------------------------------------------------------------------------
+# -- fields and their SQL ----------------------------------------------------------------------
 def _needed(cat_fields: list[Field], by_id: dict[str, Field]) -> list[Field]:
     seen, order = set(), []
 
@@ -462,10 +462,9 @@ def _projection(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> 
 
 
 def profile_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
-    """The wide profile. Same columns and values as joining the 14 category models on uscc, but
-    computed as one projection of int_enterprise_base (derived fields inlined): measured, the
-    14-way join of views kept ~60 sorters in one Spark stage and ran out of execution memory on
-    a 2 GB driver."""
+    """The wide profile: every catalog field, computed as one projection of int_enterprise_base
+    (derived fields inlined): measured, a 14-way join of per-category views kept ~60 sorters in
+    one Spark stage and ran out of execution memory on a 2 GB driver."""
     lines = []
     if d.jinja:
         lines += _jinja_head(d, ["企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md)."])
