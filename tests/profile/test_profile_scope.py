@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 from pyspark.sql import functions as F
 
-from govlake.profile import changed, direct, sqlgen, wide
+from govlake.profile import changed, compiled, direct, wide
 
 D0, D1, AS_OF = dt.date(2025, 6, 28), dt.date(2025, 6, 29), dt.date(2025, 6, 30)
 
@@ -44,8 +44,7 @@ def test_incremental_scope_and_rows_are_the_full_builds(spark, lake, settings, f
 
     # The full build's rows of every enterprise (Spark's staging and int_enterprise_rows through
     # the workers' projection).
-    direct.register_staging(spark, lake, AS_OF)
-    full = full_profile(direct.profile_views(spark, settings, AS_OF), AS_OF)
+    full = full_profile(direct.model_views(spark, lake, AS_OF)["enterprise_profile"], AS_OF)
     project = wide.projection(settings.catalog_dir, AS_OF, full.schema)
     tz = spark.conf.get("spark.sql.session.timeZone")
     with changed.ChangedEnterprises(lake, AS_OF, AS_OF, tz) as scoped:
@@ -76,5 +75,5 @@ def test_staging_of_a_record_source_filters_its_keys_before_the_window(settings)
     assert "AND uscc IN (SELECT uscc FROM changed_scope)\n) WHERE _rn = 1" in tax
     pet = changed.staging_sql(sources["petitions"], ["submit_time"], AS_OF, "Asia/Shanghai")
     assert "timezone('Asia/Shanghai', CAST(submit_time AS TIMESTAMPTZ)) AS submit_time" in pet
-    full = sqlgen.Dialect("spark", as_of=AS_OF)
-    assert "bronze__" not in sqlgen.scope_sql(["enterprise_registry", "ip_records"], full)
+    full = dict(compiled.spark_models(["int_enterprise_scope"], AS_OF))["int_enterprise_scope"]
+    assert "bronze__" not in full and "stg_enterprise_registry" in full  # a full build's scope: the registered ones

@@ -10,6 +10,7 @@ import pytest
 from govlake import rulelang
 from govlake.catalog.enterprise import load_enterprise_fields, load_enterprise_tags
 from govlake.profile import sqlgen
+from tests.profile.conftest import spark_sql_of
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -30,10 +31,9 @@ def bronze(spark, tmp_path_factory):
 def test_derived_fields_are_one_projection_of_base(settings):
     """No stacked layers: every derived field is inlined over int_enterprise_base columns."""
     catalog = load_enterprise_fields(settings.catalog_dir)
-    d = sqlgen.Dialect("spark", as_of=AS_OF)
-    sql = sqlgen.profile_sql(catalog, d)
-    assert "level_0 AS" not in sql and sql.count("FROM int_enterprise_base") == 1
-    derived = sqlgen.derived_sql(catalog.fields, catalog, d)
+    sql = sqlgen.profile_sql(catalog)
+    assert "level_0 AS" not in sql and sql.count("FROM {{ ref('int_enterprise_base') }}") == 1
+    derived = sqlgen.derived_sql(catalog.fields, catalog)
     assert set(derived) == {f.id for f in catalog.fields if f.kind == "expr"}
     base = {f.id for f in catalog.fields if f.kind != "expr"}
     from govlake.catalog.enterprise import _idents
@@ -45,62 +45,46 @@ def test_derived_fields_are_one_projection_of_base(settings):
     assert derived["revenue_growth_y1"] in growth and "revenue_y3_wan" in growth and "revenue_y1_wan" in base
 
 
-def test_sqlgen_spark_rendering_is_what_dbt_compiles_for_spark(settings, tmp_path):
-    """The direct engine's SQL (sqlgen's spark rendering: tests, the benchmark) is what dbt
-    compiles from the committed models for Spark (the spark__ macros), model for model; the
-    DuckDB side is dbt's own compile (govlake.profile.compiled)."""
-    import json
-    import os
-    import re
+def test_direct_engine_runs_the_models_dbt_compiles_for_spark(spark, bronze, tmp_path):
+    """The direct engine's views are dbt's Spark compile of the committed models (staging too):
+    dates as literals, the dialect's macros rendered for Spark, and an edited model in a copy of
+    the dbt project changes what the engine computes."""
+    import shutil
 
-    from dbt.cli.main import dbtRunner
+    from govlake.lakehouse import Lakehouse
+    from govlake.profile import compiled, direct
 
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    res = dbtRunner().invoke([
-        "compile", "--select", "+enterprise_profile", "int_enterprise_scope", "--project-dir", str(settings.dbt_dir),
-        "--profiles-dir", str(settings.dbt_dir), "--target", "session", "--no-populate-cache",
-        "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--log-level", "none",
-        "--vars", json.dumps({"as_of": AS_OF.isoformat()})])
-    assert res.success, res.exception
-    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text(encoding="utf-8"))
-    got = {n["name"]: n["compiled_code"] for n in manifest["nodes"].values() if n.get("compiled_code")}
-
-    def norm(sql: str) -> str:  # no comments, plain view names, one space
-        sql = re.sub(r"`?global_temp`?\.`?(\w+)`?", r"\1", re.sub(r"^\s*--.*$", "", sql, flags=re.M))
-        return re.sub(r"\s+", " ", sql).strip()
-
-    catalog = load_enterprise_fields(settings.catalog_dir)
-    d = sqlgen.Dialect("spark", as_of=AS_OF)
-    want = {"int_enterprise_scope": sqlgen.scope_sql([], d), "int_enterprise_sources": sqlgen.sources_sql(catalog, d),
-            "int_enterprise_base": sqlgen.base_sql(catalog, d), "enterprise_profile": sqlgen.profile_sql(catalog, d)}
-    want |= {f"int_enterprise_src_{s}": sqlgen.source_sql(s, catalog, d) for s in sqlgen.source_models(catalog)}
-    differ = [m for m, sql in want.items() if norm(got[m]) != norm(sql)]
-    assert not differ, differ
-    assert "collect_set" in got["int_enterprise_src_subsidies"] and "DATE '2025-06-30'" in got["enterprise_profile"]
+    sql = dict(compiled.spark_models(["enterprise_profile"], AS_OF, bronze.settings.dbt_dir))
+    assert "DATE '2025-06-30'" in sql["enterprise_profile"] and "collect_set" in sql["int_enterprise_src_subsidies"]
+    assert "bronze__tax_annual" in sql["stg_tax_annual"] and "date'2025-06-30'" in sql["stg_tax_annual"]
+    assert "{{" not in "".join(sql.values()) and "global_temp" not in "".join(sql.values())
+    dbt_dir = shutil.copytree(bronze.settings.dbt_dir, tmp_path / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
+    scope = dbt_dir / "models" / "intermediate" / "int_enterprise_scope.sql"
+    scope.write_text(scope.read_text(encoding="utf-8").replace(
+        "SELECT DISTINCT uscc FROM {{ ref('stg_enterprise_registry') }}",
+        "SELECT DISTINCT uscc FROM {{ ref('stg_enterprise_registry') }} WHERE uscc <= '91440306MA00000009'"), encoding="utf-8")
+    edited = Lakehouse(spark, bronze.settings.model_copy(update={"dbt_dir": dbt_dir}))
+    assert direct.model_views(spark, edited, AS_OF, ("enterprise_profile",))["enterprise_profile"].count() == 10
+    assert direct.model_views(spark, bronze, AS_OF, ("enterprise_profile",))["enterprise_profile"].count() == 40
 
 
 def test_distinct_counts_render_without_expand():
     got = sqlgen._distinct_counts("count(DISTINCT CASE WHEN d > DATE '2025-01-01' THEN x END) + count( distinct y) - count(z)")
-    assert got == "size(collect_set(CASE WHEN d > DATE '2025-01-01' THEN x END)) + size(collect_set(y)) - count(z)"
+    assert got == ('{{ profile_count_distinct("CASE WHEN d > DATE \'2025-01-01\' THEN x END") }} + '
+                   '{{ profile_count_distinct("y") }} - count(z)')
 
 
 def test_operations_fields_run_in_spark(spark, bronze, settings):
-    from govlake.profile.direct import register_staging
+    from govlake.profile.direct import model_views
 
     catalog = load_enterprise_fields(settings.catalog_dir)
-    register_staging(spark, bronze)
-    d = sqlgen.Dialect("spark", as_of=AS_OF)
-    spark.sql(sqlgen.scope_sql(["enterprise_registry"], d)).createOrReplaceTempView("int_enterprise_scope")
-    for src in sqlgen.source_models(catalog):
-        spark.sql(sqlgen.source_sql(src, catalog, d)).createOrReplaceTempView(f"int_enterprise_src_{src}")
-    spark.sql(sqlgen.sources_sql(catalog, d)).createOrReplaceTempView("int_enterprise_sources")
-    spark.sql(sqlgen.base_sql(catalog, d)).createOrReplaceTempView("int_enterprise_base")
-    # the profile's projection of one category's fields (derived ones inlined), as enterprise_profile has them
-    fields = [catalog.by_id()["uscc"], *catalog.in_category("operations")]
-    rows = spark.sql(sqlgen._projection(fields, catalog, d)).collect()
+    prof = model_views(spark, bronze, AS_OF, ("enterprise_profile",))["enterprise_profile"]
+    # the profile's fields of one category (derived ones inlined), as enterprise_profile has them
+    ops = [f.id for f in catalog.in_category("operations")]
+    rows = prof.select("uscc", *ops).collect()
     assert len(rows) == 40
     r = rows[0].asDict()
-    assert set(r) == {"uscc"} | {f.id for f in catalog.in_category("operations")}
+    assert set(r) == {"uscc", *ops}
     tax = {(t["year"]): t["revenue_wan"] for t in spark.table("stg_tax_annual").where(f"uscc = '{r['uscc']}'").collect()}
     assert r["revenue_y1_wan"] == pytest.approx(tax[2024])
     assert r["revenue_3y_wan"] == pytest.approx(tax[2024] + tax[2023] + tax[2022])
@@ -113,10 +97,9 @@ def test_source_aggregates_shuffle_no_partial_buffers(spark, bronze, settings):
     aggregate there is no Exchange, for a uscc-keyed source and a record-keyed one alike."""
     from govlake.catalog.enterprise import distribution_column
     from govlake.catalog.sources import load_sources
-    from govlake.profile.direct import profile_views, register_staging
+    from govlake.profile.direct import model_views
 
-    register_staging(spark, bronze, AS_OF)
-    profile_views(spark, settings, AS_OF)
+    model_views(spark, bronze, AS_OF)
     sources = {s.name: s for s in load_sources(settings.catalog_dir)}
     aqe = spark.conf.get("spark.sql.adaptive.enabled")
     spark.conf.set("spark.sql.adaptive.enabled", "false")  # the static plan, not AQE's wrapper
@@ -155,8 +138,7 @@ def test_tags_run_in_spark_with_evidence(spark, settings):
     cols = ", ".join(f"CAST({rulelang.sql_lit(vals.get(f)) if f in vals else 'NULL'} AS {sqlgen.SQL_TYPE[by_id[f].type]}) AS {f}"
                      for f in needed)
     spark.sql(f"SELECT 'U1' AS uscc, {cols}").createOrReplaceTempView("tiny_profile")
-    d = sqlgen.Dialect("spark", as_of=AS_OF)
-    sql = sqlgen.tags_sql(tags, {f.id: f.type for f in catalog.fields}, d, profile="tiny_profile")
+    sql = spark_sql_of(sqlgen.tags_sql(tags, {f.id: f.type for f in catalog.fields}, profile="tiny_profile"), AS_OF)
     got = {r["tag_id"]: r for r in spark.sql(sql).collect()}
     assert set(got) == {"hnte", "rd_ratio_3y_ge_0p05", "size_micro", "digital_economy"}  # gazelle: revenue < 1000
     assert got["rd_ratio_3y_ge_0p05"]["evidence"] == "rd_expense_ratio_3y=0.062≥0.05"
@@ -188,7 +170,7 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, full_profile):
     from pyspark.sql import functions as F
 
     from govlake.profile.build import build_profile
-    from govlake.profile.direct import profile_views
+    from govlake.profile.direct import model_views
     from govlake.profile.synthetic import write_bronze
 
     write_bronze(spark, lake, 60, AS_OF, dt.date(2025, 6, 29))
@@ -234,11 +216,8 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, full_profile):
     for r in changes.select("uscc", "_change_type").collect():
         kinds.setdefault(r.uscc, []).append(r._change_type)
     assert len(kinds) == res["profile_rows_written"] and all(sorted(k) == ["delete", "insert"] for k in kinds.values())
-    from govlake.profile.direct import register_staging
-
-    register_staging(spark, lake, AS_OF)
     # the full rebuild's rows: every enterprise through the same projection a build runs
-    full_table = full_profile(profile_views(spark, settings, AS_OF), AS_OF)
+    full_table = full_profile(model_views(spark, lake, AS_OF)["enterprise_profile"], AS_OF)
     full = spark.createDataFrame(full_table)
     inc = lake.to_arrow("gold.enterprise_profile").select(full_table.column_names).sort_by("uscc").cast(full_table.schema)
     assert inc.num_rows == full_table.num_rows == 60
@@ -267,8 +246,7 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, full_profile):
     next_day = AS_OF + dt.timedelta(days=1)
     build_profile(spark, lake, next_day, engine="direct")
     after = {(r.uscc, r.tag_id): r.since for r in lake.read("gold.enterprise_tags").collect()}
-    register_staging(spark, lake, next_day)
-    holding = {(r.uscc, r.tag_id) for r in tags_frame(profile_views(spark, settings, next_day), settings.catalog_dir,
+    holding = {(r.uscc, r.tag_id) for r in tags_frame(model_views(spark, lake, next_day)["enterprise_profile"], settings.catalog_dir,
                                                       next_day).collect()}
     assert set(after) == holding and holding & before.keys() and holding - before.keys()  # some kept, some new
     assert all(since == before.get(key, next_day) for key, since in after.items())

@@ -13,15 +13,15 @@ import pytest
 
 from govlake import rulelang
 from govlake.catalog.enterprise import Tag, load_enterprise_fields, load_enterprise_tags
-from govlake.profile import sqlgen, tag_kernels
+from govlake.profile import compiled, sqlgen, tag_kernels
+from tests.profile.conftest import spark_sql_of
 
 AS_OF = dt.date(2025, 6, 30)
 SPARK_TYPE = {"int": "int", "double": "double", "boolean": "boolean", "string": "string", "date": "date"}
 
 
 def _sql_rows(spark, tags, types, view):
-    d = sqlgen.Dialect("spark", as_of=AS_OF)
-    return sorted(tuple(r) for r in spark.sql(sqlgen.tags_sql(tags, types, d, profile=view)).collect())
+    return sorted(tuple(r) for r in spark.sql(spark_sql_of(sqlgen.tags_sql(tags, types, profile=view), AS_OF)).collect())
 
 
 def _arrow_rows(table: pa.Table, tags, types):
@@ -40,12 +40,13 @@ def _py_rows(table: pa.Table, tags, types):
                   for r in table.to_pylist() for t in tags if rule[t.id](r, ()) is True)
 
 
-def _three_ways(spark, name, types, rows, tags):
+def _three_ways(spark, name, types, rows, tags, tag_sql=None):
+    """tag_sql: the SQL of the tags over the view `name` (default: sqlgen's rendering of `tags`)."""
     schema = ", ".join(["uscc string", *[f"{c} {SPARK_TYPE[t]}" for c, t in types.items()]])
     df = spark.createDataFrame(rows, schema)
     df.createOrReplaceTempView(name)
     table = df.toArrow()
-    sql = _sql_rows(spark, tags, types, name)
+    sql = sorted(tuple(r) for r in spark.sql(tag_sql).collect()) if tag_sql else _sql_rows(spark, tags, types, name)
     assert _arrow_rows(table, tags, types) == sql
     assert _py_rows(table, tags, types) == sql
     return sql
@@ -100,7 +101,11 @@ def test_every_catalog_tag_agrees_three_ways(spark, settings):
         return int(v) if typ == "int" else float(v)
 
     rows = [(f"U{i:04d}", *[value(c) for c in cols]) for i in range(300)]
-    sql = _three_ways(spark, "kernel_profile", {c: all_types[c] for c in cols}, rows, tags)
+    # the SQL back end as it runs: the model enterprise_tags, as dbt compiles it for Spark
+    model = dict(compiled.spark_models(["enterprise_tags"], AS_OF, settings.dbt_dir))["enterprise_tags"]
+    assert model.count("FROM enterprise_profile") == 1
+    sql = _three_ways(spark, "kernel_profile", {c: all_types[c] for c in cols}, rows, tags,
+                      model.replace("FROM enterprise_profile", "FROM kernel_profile"))
     assert len(sql) > 3000 and len({r[1] for r in sql}) > 400  # most tags hold somewhere
     assert any(r[5].endswith("≤-0.1") for r in sql)  # a negative threshold is shown as written
 

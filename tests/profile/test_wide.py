@@ -21,15 +21,14 @@ AS_OF = dt.date(2025, 6, 30)
 def rows_and_profile(spark, tmp_path_factory):
     """One lake for the module's tests (its bronze, staging views and profile take ~20 s)."""
     from govlake.lakehouse import Lakehouse
-    from govlake.profile.direct import profile_views, register_staging
+    from govlake.profile.direct import model_views
     from govlake.profile.synthetic import write_bronze
     from govlake.settings import Settings
 
     settings = Settings(lake_root=tmp_path_factory.mktemp("wide") / "lake", spark_shuffle_partitions=4)
     lake = Lakehouse(spark, settings)
     write_bronze(spark, lake, 300, AS_OF, dt.date(2025, 6, 29))
-    register_staging(spark, lake, AS_OF)
-    prof = profile_views(spark, settings, AS_OF)
+    prof = model_views(spark, lake, AS_OF)["enterprise_profile"]
     return spark.table(wide.ROWS), prof
 
 

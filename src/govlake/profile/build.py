@@ -37,7 +37,7 @@ from govlake import release
 from govlake.lakehouse import Lakehouse
 from govlake.lineage import DatasetRef, job_run
 from govlake.lineage.emitter import schema_of
-from govlake.profile import changed, direct, profile_files, sqlgen, tag_kernels, tag_since, wide
+from govlake.profile import changed, direct, profile_files, tag_kernels, tag_since, wide
 
 PROFILE, TAGS, POLICY_PROFILE, POLICY_TAGS = (
     "gold.enterprise_profile", "gold.enterprise_tags", "gold.policy_profile", "gold.policy_tags")
@@ -66,15 +66,8 @@ def _dbt_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date, parent) ->
 
 
 def _direct_frames(spark: SparkSession, lake: Lakehouse, as_of: dt.date) -> dict[str, DataFrame]:
-    from govlake.profile.policy_models import policy_profile_sql, policy_tags_sql
-
-    direct.register_staging(spark, lake, as_of)
-    prof = direct.profile_views(spark, lake.settings, as_of)
-    d = sqlgen.Dialect("spark", as_of=as_of)
-    pp = spark.sql(policy_profile_sql(lake.settings.catalog_dir, d))
-    pp.createOrReplaceTempView("policy_profile")
-    return {"enterprise_profile": prof, wide.ROWS: spark.table(wide.ROWS), "policy_profile": pp,
-            "policy_tags": spark.sql(policy_tags_sql(lake.settings.catalog_dir, d))}
+    views = direct.model_views(spark, lake, as_of)
+    return {m: views[m] for m in ("enterprise_profile", wide.ROWS, "policy_profile", "policy_tags")}
 
 
 def _published_schema(lake: Lakehouse, catalog) -> StructType:

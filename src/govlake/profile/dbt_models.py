@@ -51,27 +51,26 @@ def _write(path: Path, text: str) -> bool:
 
 def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str, str]:
     """relative path under dbt/models -> file text."""
-    d = sqlgen.Dialect("dbt")
     srcs = load_sources(catalog_dir)
-    files: dict[str, str] = {"intermediate/int_enterprise_scope.sql": sqlgen.scope_sql([s.name for s in srcs], d, catalog_dir)}
+    files: dict[str, str] = {"intermediate/int_enterprise_scope.sql": sqlgen.scope_sql([s.name for s in srcs], catalog_dir)}
     models = [{"name": "int_enterprise_scope",
                "description": "画像计算范围：全部登记企业；设 var changed_since 时为其后有新载入行的企业（增量计算，govlake.profile.changed）",
                "columns": [{"name": "uscc", "description": "统一社会信用代码",
                             "meta": {"sources": ["stg_enterprise_registry.uscc"]}, "data_tests": ["not_null", "unique"]}]}]
     for src, fs in sqlgen.source_models(catalog).items():
-        files[f"intermediate/int_enterprise_src_{src}.sql"] = sqlgen.source_sql(src, catalog, d)
+        files[f"intermediate/int_enterprise_src_{src}.sql"] = sqlgen.source_sql(src, catalog)
         models.append({"name": f"int_enterprise_src_{src}", "description": f"画像基础聚合：{src}（每企业一行）",
                        "columns": [{"name": "uscc", "description": "统一社会信用代码",
                                     "meta": {"sources": [f"stg_{src}.{'related_uscc' if src == 'petitions' else 'uscc'}"]}}]
                        + [_col(f, [_stg(s) for s in f.lineage], False) for f in fs if f.id != "uscc"]})
-    files["intermediate/int_enterprise_sources.sql"] = sqlgen.sources_sql(catalog, d)
+    files["intermediate/int_enterprise_sources.sql"] = sqlgen.sources_sql(catalog)
     models.append({"name": "int_enterprise_sources", "description": "画像基础聚合汇总：计算范围内每企业一行，每个来源的字段打包为一个结构列 src_<来源>",
                    "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_scope.uscc"]}}]
                    + [{"name": f"src_{src}", "description": f"来源 {src} 的画像基础聚合（结构列）",
                        "meta": {"sources": [f"int_enterprise_src_{src}.{f.id}" for f in fs if f.id != "uscc"]}}
                       for src, fs in sqlgen.source_models(catalog).items()]})
     layout = sqlgen.row_layout(catalog, srcs)
-    files["intermediate/int_enterprise_rows.sql"] = sqlgen.rows_sql(catalog, srcs, d)
+    files["intermediate/int_enterprise_rows.sql"] = sqlgen.rows_sql(catalog, srcs)
     models.append({"name": "int_enterprise_rows",
                    "description": "画像计算输入：计算范围内企业的全部暂存行（统一列布局，按企业分布）；构建时各任务在 DuckDB 中据此计算画像",
                    "columns": [{"name": "uscc", "description": "统一社会信用代码",
@@ -80,7 +79,7 @@ def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str,
                    + [{"name": slot, "description": f"类型槽位（{typ}）",
                        "meta": {"sources": [f"stg_{s}.{c}" for s in layout.sources for c, sl in layout.columns[s] if sl == slot]}}
                       for slot, typ in layout.slots]})
-    files["intermediate/int_enterprise_base.sql"] = sqlgen.base_sql(catalog, d)
+    files["intermediate/int_enterprise_base.sql"] = sqlgen.base_sql(catalog)
     models.append({"name": "int_enterprise_base", "description": "画像基础字段（非派生）：计算范围内每企业一行",
                    "columns": [{"name": "uscc", "description": "统一社会信用代码", "meta": {"sources": ["int_enterprise_sources.uscc"]}}]
                    + [_col(f, [f"int_enterprise_sources.src_{f.source}"], False) for f in catalog.fields
@@ -88,10 +87,10 @@ def enterprise_files(catalog: EnterpriseCatalog, catalog_dir: Path) -> dict[str,
     files["intermediate/_int_enterprise.yml"] = YAML_HEADER + yaml.safe_dump(
         {"version": 2, "models": models}, allow_unicode=True, sort_keys=False, width=200)
 
-    files["marts/enterprise/enterprise_profile.sql"] = sqlgen.profile_sql(catalog, d)
+    files["marts/enterprise/enterprise_profile.sql"] = sqlgen.profile_sql(catalog)
     tags = load_enterprise_tags(catalog_dir, catalog)
     types = {f.id: f.type for f in catalog.fields}
-    files["marts/enterprise/enterprise_tags.sql"] = sqlgen.tags_sql(tags, types, d, publish="gold.enterprise_tags")
+    files["marts/enterprise/enterprise_tags.sql"] = sqlgen.tags_sql(tags, types, publish="gold.enterprise_tags")
     prof_cols, by_id = [], catalog.by_id()
     for f in catalog.fields:
         # a base field is a column of int_enterprise_base; a derived one reads base fields

@@ -1,6 +1,6 @@
-"""Run the generated profile SQL directly on a SparkSession (no dbt): temp views named like the
-dbt refs, from sqlgen's spark rendering (what dbt compiles from the committed models for Spark:
-tests/profile/test_profile_sql.py checks it model for model). Used by tests and the benchmark."""
+"""The direct engine: the profile's models as dbt compiles them for Spark, run as temp views on a
+SparkSession without dbt's materialization and tests (tests, the benchmark). A build with the dbt
+engine runs the same compiled SQL through dbt."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import datetime as dt
 
 from pyspark.sql import DataFrame, SparkSession
 
-from govlake.catalog.enterprise import distribution_column, load_enterprise_fields
 from govlake.catalog.sources import load_sources
 from govlake.lakehouse import Lakehouse
-from govlake.profile import sqlgen
+from govlake.profile import compiled
+
+# what a build reads: the profile and its rows (the workers compute the profile from them), the policy marts
+MARTS = ("enterprise_profile", "int_enterprise_rows", "policy_profile", "policy_tags")
 
 
 def wide_join_settings(spark: SparkSession) -> None:
@@ -41,10 +43,9 @@ def wide_join_settings(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.ui.explainMode", "simple")
 
 
-def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | None = None) -> list[str]:
-    """stg_<source> temp views = the latest bronze row per source key (the dbt staging contract),
-    over bronze__<source> temp views (every load; empty if the source has no bronze table yet)."""
-    names = []
+def register_bronze(spark: SparkSession, lake: Lakehouse) -> None:
+    """bronze__<source> temp views: every load of each source's bronze table (empty, with the
+    catalog's columns, if the source has none yet), as the compiled staging models read them."""
     for src in load_sources(lake.settings.catalog_dir):
         table = f"bronze.{src.name}"
         if lake.exists(table):
@@ -54,43 +55,16 @@ def register_staging(spark: SparkSession, lake: Lakehouse, load_date: dt.date | 
             cols = ", ".join(f"CAST(NULL AS {typ.get(c.type, c.type)}) AS {c.name}" for c in src.columns)
             spark.sql(f"SELECT {cols}, CAST(NULL AS DATE) AS _load_date, CAST(NULL AS STRING) AS _source_file, "
                       "CAST(NULL AS STRING) AS _run_id WHERE false").createOrReplaceTempView(f"bronze__{src.name}")
-        where = f"WHERE _load_date <= DATE '{load_date}'" if load_date else ""
-        keys = ", ".join(src.key)
-        col = distribution_column(src.name, [c.name for c in src.columns])
-        dist = f"DISTRIBUTE BY {col}" if col else ""
-        inside, after = (dist, "") if col in src.key else ("", dist)  # as dbt's latest_per_key
-        spark.sql(f"""
-            SELECT * EXCEPT (_rn, _source_file, _run_id) FROM (
-              SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY _load_date DESC) AS _rn
-              FROM (SELECT * FROM bronze__{src.name} {where} {inside})) WHERE _rn = 1 {after}""").createOrReplaceTempView(f"stg_{src.name}")
-        names.append(src.name)
-    return names
 
 
-def rows_view(spark: SparkSession, settings, as_of: dt.date) -> DataFrame:
-    """Create the int_enterprise_scope and int_enterprise_rows temp views (what a build computes in
-    Spark, over the stg_ views); returns int_enterprise_rows."""
+def model_views(spark: SparkSession, lake: Lakehouse, as_of: dt.date, roots: tuple[str, ...] = MARTS) -> dict[str, DataFrame]:
+    """Temp views of the models `roots` and their ancestors (staging, the scope, the per-source
+    aggregates, ...), each named like its model, as dbt compiles them for Spark on `as_of`, over
+    the bronze__<source> views; returns model -> DataFrame."""
     wide_join_settings(spark)
-    catalog = load_enterprise_fields(settings.catalog_dir)
-    sources = load_sources(settings.catalog_dir)
-    d = sqlgen.Dialect("spark", as_of=as_of)
-    spark.sql(sqlgen.scope_sql([s.name for s in sources], d)).createOrReplaceTempView("int_enterprise_scope")
-    rows = spark.sql(sqlgen.rows_sql(catalog, sources, d))
-    rows.createOrReplaceTempView("int_enterprise_rows")
-    return rows
-
-
-def profile_views(spark: SparkSession, settings, as_of: dt.date) -> DataFrame:
-    """Create int_enterprise_scope, int_enterprise_src_*, int_enterprise_sources, int_enterprise_rows,
-    int_enterprise_base and enterprise_profile temp views from the generated SQL (spark
-    dialect); returns the profile DataFrame."""
-    rows_view(spark, settings, as_of)
-    catalog = load_enterprise_fields(settings.catalog_dir)
-    d = sqlgen.Dialect("spark", as_of=as_of)
-    for src in sqlgen.source_models(catalog):
-        spark.sql(sqlgen.source_sql(src, catalog, d)).createOrReplaceTempView(f"int_enterprise_src_{src}")
-    spark.sql(sqlgen.sources_sql(catalog, d)).createOrReplaceTempView("int_enterprise_sources")
-    spark.sql(sqlgen.base_sql(catalog, d)).createOrReplaceTempView("int_enterprise_base")
-    df = spark.sql(sqlgen.profile_sql(catalog, d))
-    df.createOrReplaceTempView("enterprise_profile")
-    return df
+    register_bronze(spark, lake)
+    views = {}
+    for name, sql in compiled.spark_models(list(roots), as_of, lake.settings.dbt_dir):
+        views[name] = spark.sql(sql)
+        views[name].createOrReplaceTempView(name)
+    return views

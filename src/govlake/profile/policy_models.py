@@ -176,14 +176,12 @@ def policy_facts(catalog_dir: Path) -> tuple[list[PolicyField], list[dict]]:
     return fields, rows
 
 
-def policy_profile_sql(catalog_dir: Path, d: sqlgen.Dialect) -> str:
+def policy_profile_sql(catalog_dir: Path) -> str:
     fields, rows = policy_facts(catalog_dir)
     ext = [f for f in fields if f.extract]
-    lines = []
-    if d.jinja:
-        lines += [sqlgen.HEADER, f"-- 政策画像: {len(rows)} policies from catalog/policies, {len(fields)} fields.",
-                  "{{ config(meta={'publish': 'gold.policy_profile'}) }}",
-                  "{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}"]
+    lines = [sqlgen.HEADER, f"-- 政策画像: {len(rows)} policies from catalog/policies, {len(fields)} fields.",
+             "{{ config(meta={'publish': 'gold.policy_profile'}) }}",
+             "{%- set as_of = var('as_of', none) or var('load_date', none) or modules.datetime.date.today().isoformat() %}"]
     if rows:
         values = ",\n".join("  (" + ", ".join(_lit(r[f.id], f.type) for f in ext) + ")" for r in rows)
         facts = f"facts AS (\n  SELECT * FROM VALUES\n{values}\n  AS t({', '.join(f.id for f in ext)})\n)"
@@ -191,21 +189,20 @@ def policy_profile_sql(catalog_dir: Path, d: sqlgen.Dialect) -> str:
         facts = "facts AS (\n  SELECT " + ", ".join(f"CAST(NULL AS {sqlgen.SQL_TYPE[f.type]}) AS {f.id}" for f in ext) + "\n  WHERE false\n)"
     cols = []
     for f in fields:
-        src = sqlgen.expand(f.expr, d) if f.expr else f.id
+        src = sqlgen.expand(f.expr) if f.expr else f.id
         cols.append(f"  CAST({src} AS {sqlgen.SQL_TYPE[f.type]}) AS {f.id}")
     lines.append(f"WITH {facts}\nSELECT\n" + ",\n".join(cols) + "\nFROM facts")
     return "\n".join(lines) + "\n"
 
 
-def policy_tags_sql(catalog_dir: Path, d: sqlgen.Dialect) -> str:
+def policy_tags_sql(catalog_dir: Path) -> str:
     fields = load_policy_fields(catalog_dir)
     tags = load_policy_tags(catalog_dir, fields)
-    return sqlgen.tags_sql(tags, {f.id: f.type for f in fields}, d, profile="policy_profile", key="policy_id",
+    return sqlgen.tags_sql(tags, {f.id: f.type for f in fields}, profile="policy_profile", key="policy_id",
                            publish="gold.policy_tags")
 
 
 def policy_files(catalog_dir: Path) -> dict[str, str]:
-    d = sqlgen.Dialect("dbt")
     fields = load_policy_fields(catalog_dir)
     tags = load_policy_tags(catalog_dir, fields)
     cols = []
@@ -228,8 +225,8 @@ def policy_files(catalog_dir: Path) -> dict[str, str]:
          "config": {"contract": {"enforced": True}, "meta": {"publish": "gold.policy_tags"}}, "columns": tag_cols},
     ]}
     return {
-        "marts/policy/policy_profile.sql": policy_profile_sql(catalog_dir, d),
-        "marts/policy/policy_tags.sql": policy_tags_sql(catalog_dir, d),
+        "marts/policy/policy_profile.sql": policy_profile_sql(catalog_dir),
+        "marts/policy/policy_tags.sql": policy_tags_sql(catalog_dir),
         "marts/policy/_policy.yml": YAML_HEADER + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200),
     }
 

@@ -1,19 +1,14 @@
-"""Generate the profile SQL from the catalog: staging, the per-source aggregates, the wide profile,
-the long tag table. Text, not DataFrame API (1,500 expressions). One template, two renderings:
-
-  dbt     the committed dbt models, SQL with Jinja: {{ ref() }}, and the macros of
-          dbt/macros/profile_dialect.sql where Spark and DuckDB differ (dates, days, hours,
-          count(DISTINCT)). Spark's build runs them on the session target; the workers' DuckDB
-          projection and the incremental run what dbt compiles for the duckdb target
-          (govlake.profile.compiled).
-  spark   Spark SQL with literals and plain view names, as the spark__ macros render it: the
-          direct engine (govlake.profile.direct: tests, the benchmark) and the policy marts'
-          frames of a direct build
+"""Generate the profile's dbt models from the catalog: the scope, the per-source aggregates, the
+rows a build hands its workers, the wide profile, the long tag table. Text, not DataFrame API
+(1,500 expressions), in one rendering: SQL with Jinja, {{ ref() }} and the macros of
+dbt/macros/profile_dialect.sql where Spark and DuckDB differ (dates, days, hours,
+count(DISTINCT)). Whatever runs the profile runs what dbt compiles from these models: dbt
+itself on Spark, or its compile (govlake.profile.compiled) for the workers' DuckDB and the
+direct engine.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,43 +29,37 @@ TAG_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class Dialect:
-    name: str                      # dbt | spark
-    as_of: dt.date | None = None   # spark only
+# The one rendering: the text of the committed dbt models. Where Spark and DuckDB differ, a macro
+# of dbt/macros/profile_dialect.sql.
+def _as_of() -> str:
+    return "{{ profile_as_of() }}"
 
-    @property
-    def jinja(self) -> bool:
-        return self.name == "dbt"
 
-    def as_of_sql(self) -> str:
-        return "{{ profile_as_of() }}" if self.jinja else f"DATE '{self.as_of.isoformat()}'"
+def _year(back: int) -> str:
+    """y1 - back (y1 = year(as_of) - 1)."""
+    return f"{{{{ profile_year({back}) }}}}"
 
-    def year(self, back: int) -> str:
-        """y1 - back (y1 = year(as_of) - 1)."""
-        return f"{{{{ profile_year({back}) }}}}" if self.jinja else str(self.as_of.year - 1 - back)
 
-    def ref(self, name: str) -> str:
-        return f"{{{{ ref('{name}') }}}}" if self.jinja else name
+def _ref(name: str) -> str:
+    return f"{{{{ ref('{name}') }}}}"
 
-    def bronze(self, source: str) -> str:
-        """The bronze table of a source, every load (staging reads it; direct.register_staging
-        registers bronze__<source>)."""
-        return f"{{{{ source('bronze', '{source}') }}}}" if self.jinja else f"bronze__{source}"
 
-    def days(self, a: str, b: str) -> str:
-        if self.jinja:
-            return f"{{{{ profile_days({jinja_arg(a)}, {jinja_arg(b)}) }}}}"
-        return f"datediff({b}, {a})"
+def _bronze(source: str) -> str:
+    """The bronze table of a source, every load (the incremental's scope reads it)."""
+    return f"{{{{ source('bronze', '{source}') }}}}"
 
-    def hours(self, a: str, b: str) -> str:
-        if self.jinja:
-            return f"{{{{ profile_hours({jinja_arg(a)}, {jinja_arg(b)}) }}}}"
-        return f"((unix_timestamp({b}) - unix_timestamp({a})) / 3600.0)"
 
-    def count_distinct(self, x: str) -> str:
-        """count(DISTINCT x) as Spark should run it (the macro profile_count_distinct says why)."""
-        return f"{{{{ profile_count_distinct({jinja_arg(x)}) }}}}" if self.jinja else f"size(collect_set({x}))"
+def _days(a: str, b: str) -> str:
+    return f"{{{{ profile_days({jinja_arg(a)}, {jinja_arg(b)}) }}}}"
+
+
+def _hours(a: str, b: str) -> str:
+    return f"{{{{ profile_hours({jinja_arg(a)}, {jinja_arg(b)}) }}}}"
+
+
+def _count_distinct(x: str) -> str:
+    """count(DISTINCT x) (the macro profile_count_distinct says how Spark runs it)."""
+    return f"{{{{ profile_count_distinct({jinja_arg(x)}) }}}}"
 
 
 _JINJA_EXPR = re.compile(r"\{\{\s*(.*?)\s*\}\}")
@@ -137,7 +126,7 @@ def _split_args(text: str, start: int) -> tuple[list[str], int]:
     raise ValueError(f"unbalanced parentheses in {text!r}")
 
 
-def expand(sql: str, d: Dialect) -> str:
+def expand(sql: str) -> str:
     """Expand @macros (see catalog/enterprise_fields/_common.yaml) for a dialect."""
     out, i = [], 0
     while True:
@@ -149,11 +138,11 @@ def expand(sql: str, d: Dialect) -> str:
         m = re.match(r"@([a-z_0-9]+)", sql[j:])
         name, k = m.group(1), j + m.end()
         if name == "as_of":
-            out.append(d.as_of_sql())
+            out.append(_as_of())
             i = k
             continue
         if name == "y1":
-            out.append(d.year(0))
+            out.append(_year(0))
             i = k
             continue
         if name == "returned":
@@ -161,8 +150,8 @@ def expand(sql: str, d: Dialect) -> str:
             i = k
             continue
         args, i = _split_args(sql, k)
-        args = [expand(a, d) for a in args]
-        out.append(_macro(name, args, d))
+        args = [expand(a) for a in args]
+        out.append(_macro(name, args))
 
 
 @lru_cache(maxsize=1)
@@ -171,26 +160,26 @@ def _returned_sql() -> str:
     return load_petition_service(get_settings().catalog_dir).dissatisfied_sql()
 
 
-def _macro(name: str, args: list[str], d: Dialect) -> str:
+def _macro(name: str, args: list[str]) -> str:
     if name == "yw":
         w, col = args[0], (args[1] if len(args) > 1 else "year")
         if re.fullmatch(r"y\d", w):
-            return f"{col} = {d.year(int(w[1]) - 1)}"
+            return f"{col} = {_year(int(w[1]) - 1)}"
         n = int(w[:-1])
-        return f"{col} BETWEEN {d.year(n - 1)} AND {d.year(0)}"
+        return f"{col} BETWEEN {_year(n - 1)} AND {_year(0)}"
     if name in {"dw", "fw"}:
         w, col = args
         months = _months(w)
-        a = d.as_of_sql()
+        a = _as_of()
         if name == "dw":
             if months is None:
                 return f"{col} <= {a}"
             return f"({col} > {a} - INTERVAL {months} MONTH AND {col} <= {a})"
         return f"({col} > {a} AND {col} <= {a} + INTERVAL {months} MONTH)"
     if name == "days":
-        return d.days(*args)
+        return _days(*args)
     if name == "hours":
-        return d.hours(*args)
+        return _hours(*args)
     raise ValueError(f"unknown macro @{name}")
 
 
@@ -222,10 +211,10 @@ def _default(col: str, f: Field) -> str:
     return f"coalesce({col}, {lit})"
 
 
-def scope_sql(catalog_sources: list[str], d: Dialect, catalog_dir: Path | None = None) -> str:
-    """Enterprises to (re)compute: all registered ones, or (the dbt rendering with the dbt var
-    changed_since, an incremental's scope: govlake.profile.changed) the registered ones with a
-    bronze row loaded since. The spark rendering: all registered ones.
+def scope_sql(catalog_sources: list[str], catalog_dir: Path | None = None) -> str:
+    """Enterprises to (re)compute: all registered ones, or (with the dbt var changed_since, an
+    incremental's scope: govlake.profile.changed) the registered ones with a bronze row loaded
+    since.
 
     Read from bronze, not staging: `_load_date >= ...` is not on staging's key. May include a few
     more enterprises than the changed staging rows (a row superseded by a later load, a load
@@ -233,10 +222,8 @@ def scope_sql(catalog_sources: list[str], d: Dialect, catalog_dir: Path | None =
     record id (ip_id, cert_id, ...) adds every enterprise that ever held a changed record: one
     that lost the record (a patent transferred) is recomputed too."""
     lines = [HEADER, "-- Enterprises in scope of this profile build (one row per uscc); with the var changed_since,",
-             "-- those with a bronze row loaded since (an incremental)."] if d.jinja else []
-    lines.append(f"SELECT DISTINCT uscc FROM {d.ref('stg_enterprise_registry')}")
-    if not d.jinja:
-        return "\n".join(lines) + "\n"
+             "-- those with a bronze row loaded since (an incremental)."]
+    lines.append(f"SELECT DISTINCT uscc FROM {_ref('stg_enterprise_registry')}")
     cond = "_load_date >= {{ profile_changed_since() }}"
     lines.append("{%- if var('changed_since', none) %}\nWHERE uscc IN (\n  SELECT uscc FROM (")
     parts = []
@@ -245,10 +232,10 @@ def scope_sql(catalog_sources: list[str], d: Dialect, catalog_dir: Path | None =
             continue
         u, key = USCC_COLUMN.get(s, "uscc"), staging_key(s, catalog_dir)
         if u in key or len(key) != 1:
-            parts.append(f"    SELECT {u} FROM {d.bronze(s)} WHERE {cond}")
+            parts.append(f"    SELECT {u} FROM {_bronze(s)} WHERE {cond}")
         else:  # a record (ip_id ...) re-sent for another enterprise: the one that held it changes too
-            parts.append(f"    SELECT {u} FROM {d.bronze(s)}\n    WHERE {key[0]} IN "
-                         f"(SELECT {key[0]} FROM {d.bronze(s)} c WHERE {cond})")
+            parts.append(f"    SELECT {u} FROM {_bronze(s)}\n    WHERE {key[0]} IN "
+                         f"(SELECT {key[0]} FROM {_bronze(s)} c WHERE {cond})")
     lines.append("\n    UNION\n".join(parts))
     lines.append("  ) loaded\n)\n{%- endif %}")
     return "\n".join(lines) + "\n"
@@ -289,13 +276,11 @@ def source_models(catalog: EnterpriseCatalog) -> dict[str, list[Field]]:
     return out
 
 
-def _jinja_head(d: Dialect, comment: list[str]) -> list[str]:
-    if not d.jinja:
-        return [f"-- {c}" for c in comment[:1]]
+def _jinja_head(comment: list[str]) -> list[str]:
     return [HEADER, *[f"-- {c}" for c in comment]]
 
 
-def _distinct_counts(sql: str, d: Dialect | None = None) -> str:
+def _distinct_counts(sql: str) -> str:
     """count(DISTINCT x) -> size(collect_set(x)) (Spark: the same number, nulls ignored by both;
     the dbt rendering: the macro profile_count_distinct, which keeps count(DISTINCT) on DuckDB).
     Two or more distinct aggregates over different inputs in one GROUP BY make Spark expand every
@@ -306,27 +291,27 @@ def _distinct_counts(sql: str, d: Dialect | None = None) -> str:
     while (m := pat.search(sql, i)) is not None:
         args, end = _split_args(sql, m.start() + len("count"))
         inner = re.sub(r"^DISTINCT\s+", "", args[0], flags=re.I)
-        out.append(sql[i:m.start()] + (d or Dialect("spark")).count_distinct(inner))
+        out.append(sql[i:m.start()] + _count_distinct(inner))
         i = end
     out.append(sql[i:])
     return "".join(out)
 
 
-def source_sql(source: str, catalog: EnterpriseCatalog, d: Dialect) -> str:
+def source_sql(source: str, catalog: EnterpriseCatalog) -> str:
     """int_enterprise_src_<source>: the per-enterprise aggregates of one source."""
     fs = [f for f in source_models(catalog)[source] if f.id != "uscc"]
-    lines = _jinja_head(d, [f"Per-enterprise aggregates of {source} for the profile ({len(fs)} base fields)."])
+    lines = _jinja_head([f"Per-enterprise aggregates of {source} for the profile ({len(fs)} base fields)."])
     col = USCC_COLUMN.get(source, "uscc")
     if source == "enterprise_registry":  # one row per uscc: attributes, no aggregation
-        cols = ",\n".join(f"  {_typed(expand(f.sql, d), f)} AS {f.id}" for f in fs)
-        lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {d.ref('stg_' + source)}")
+        cols = ",\n".join(f"  {_typed(expand(f.sql), f)} AS {f.id}" for f in fs)
+        lines.append(f"SELECT\n  uscc,\n{cols}\nFROM {_ref('stg_' + source)}")
     else:
-        cols = ",\n".join(f"  {_distinct_counts(expand(f.sql, d), d)} AS {f.id}" for f in fs)
-        lines.append(f"SELECT\n  {col} AS uscc,\n{cols}\nFROM {d.ref('stg_' + source)}\nGROUP BY {col}")
+        cols = ",\n".join(f"  {_distinct_counts(expand(f.sql))} AS {f.id}" for f in fs)
+        lines.append(f"SELECT\n  {col} AS uscc,\n{cols}\nFROM {_ref('stg_' + source)}\nGROUP BY {col}")
     return "\n".join(lines) + "\n"
 
 
-def sources_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
+def sources_sql(catalog: EnterpriseCatalog) -> str:
     """int_enterprise_sources (Spark/dbt renderings): the scope joined once to the 12 per-source
     aggregates, each source's ~100 fields packed in one struct column `src_<source>`.
     Measured (20,000 enterprises, 12 joins): Spark's sort-merge joins copy and project the growing
@@ -335,14 +320,14 @@ def sources_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
     reference in tests, and the contract's schema); a build's workers compute the same rows from
     int_enterprise_rows in DuckDB (`govlake.profile.wide`), where int_enterprise_base joins the
     plain aggregates instead (base_sql)."""
-    lines = _jinja_head(d, ["Scope joined once to every per-source aggregate; each source's fields packed in one struct src_<source>."])
+    lines = _jinja_head(["Scope joined once to every per-source aggregate; each source's fields packed in one struct src_<source>."])
     sel, joins = ["  scope.uscc AS uscc"], []
     for s, fields in source_models(catalog).items():
         pack = ", ".join(f"'{f.id}', {f.id}" for f in fields if f.id != "uscc")
         sel.append(f"  src_{s}.v AS src_{s}")
-        joins.append(f"LEFT JOIN (SELECT uscc, named_struct({pack}) AS v FROM {d.ref('int_enterprise_src_' + s)}) src_{s} "
+        joins.append(f"LEFT JOIN (SELECT uscc, named_struct({pack}) AS v FROM {_ref('int_enterprise_src_' + s)}) src_{s} "
                      f"ON src_{s}.uscc = scope.uscc")
-    lines.append("SELECT\n" + ",\n".join(sel) + f"\nFROM {d.ref('int_enterprise_scope')} scope\n" + "\n".join(joins))
+    lines.append("SELECT\n" + ",\n".join(sel) + f"\nFROM {_ref('int_enterprise_scope')} scope\n" + "\n".join(joins))
     return "\n".join(lines) + "\n"
 
 
@@ -366,10 +351,9 @@ def row_layout(catalog: EnterpriseCatalog, sources: Sequence) -> RowLayout:
     """`sources`: catalog.sources.Source objects (columns and types). A column is carried if a
     field of its source reads it (macros expanded, so @yw's `year` counts)."""
     by_name = {s.name: s for s in sources}
-    d = Dialect("spark", as_of=dt.date(2000, 1, 1))
     columns, width = {}, {}
     for src, fields in source_models(catalog).items():
-        read = {m.group(1) for f in fields for m in _TOKEN.finditer(expand(f.sql, d)) if m.group(1) and not m.group(2)}
+        read = {m.group(1) for f in fields for m in _TOKEN.finditer(_unquoted(expand(f.sql))) if m.group(1) and not m.group(2)}
         slots, n = [], {}
         for c in by_name[src].columns:
             if c.name in read and c.name != USCC_COLUMN.get(src, "uscc"):
@@ -382,7 +366,7 @@ def row_layout(catalog: EnterpriseCatalog, sources: Sequence) -> RowLayout:
     return RowLayout(tuple(columns), columns, slots)
 
 
-def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
+def rows_sql(catalog: EnterpriseCatalog, sources: Sequence) -> str:
     """int_enterprise_rows (Spark/dbt renderings): every staging row the profile reads, of the
     enterprises in scope, in one layout (row_layout), distributed by enterprise. A build's Spark
     plan ends here: each task hands its rows (all rows of its enterprises) to DuckDB in its
@@ -390,7 +374,7 @@ def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
     as dbt compiles them for DuckDB on them (govlake.profile.wide). Every stg_<source> is already
     distributed by its enterprise column, so the union needs no further exchange."""
     layout = row_layout(catalog, sources)
-    lines = _jinja_head(d, ["Every staging row the profile reads, one layout (typed slots), distributed by enterprise."])
+    lines = _jinja_head(["Every staging row the profile reads, one layout (typed slots), distributed by enterprise."])
     parts = []
     for i, src in enumerate(layout.sources):
         has = {slot: c for c, slot in layout.columns[src]}
@@ -400,29 +384,33 @@ def rows_sql(catalog: EnterpriseCatalog, sources: Sequence, d: Dialect) -> str:
             val = (f"CAST({has[slot]} AS {typ})" if typ == "TIMESTAMP_NTZ" else has[slot]) if slot in has else f"CAST(NULL AS {typ})"
             sel.append(f"{val} AS {slot}")
         # a row of no enterprise (a citizen's own petition) is in no profile: not shipped
-        parts.append(f"  SELECT {', '.join(sel)}\n  FROM (SELECT * FROM {d.ref('stg_' + src)} WHERE {col} IS NOT NULL) stg")
+        parts.append(f"  SELECT {', '.join(sel)}\n  FROM (SELECT * FROM {_ref('stg_' + src)} WHERE {col} IS NOT NULL) stg")
     lines.append("SELECT * FROM (\n" + "\n  UNION ALL\n".join(parts) + "\n)\nDISTRIBUTE BY uscc")
     return "\n".join(lines) + "\n"
 
 
-def base_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
+def base_sql(catalog: EnterpriseCatalog) -> str:
     """int_enterprise_base: every base (attr/agg) field, one row per enterprise in scope,
     defaults applied, typed. Spark: unpacked from int_enterprise_sources' structs; DuckDB (the
     dbt rendering on the duckdb target: the workers, the incremental, the bench's reference):
     the scope joined to the plain per-source aggregates (same values, same column text)."""
     srcs = source_models(catalog)
     cols = [f"  {_typed(_default(f'src_{s}.{f.id}', f), f)} AS {f.id}" for s, fs in srcs.items() for f in fs if f.id != "uscc"]
-    packed = f"FROM {d.ref('int_enterprise_sources')}"
-    lines = _jinja_head(d, ["All base (non-derived) profile fields, one row per enterprise in scope: Spark unpacks",
+    packed = f"FROM {_ref('int_enterprise_sources')}"
+    lines = _jinja_head(["All base (non-derived) profile fields, one row per enterprise in scope: Spark unpacks",
                             "int_enterprise_sources, DuckDB joins the scope once to every per-source aggregate."])
-    if not d.jinja:
-        return "\n".join([*lines, "SELECT\n  uscc,\n" + ",\n".join(cols) + "\n" + packed]) + "\n"
-    joined = (f"FROM {d.ref('int_enterprise_scope')} scope\n"
-              + "\n".join(f"LEFT JOIN {d.ref('int_enterprise_src_' + s)} src_{s} ON src_{s}.uscc = scope.uscc" for s in srcs))
+    joined = (f"FROM {_ref('int_enterprise_scope')} scope\n"
+              + "\n".join(f"LEFT JOIN {_ref('int_enterprise_src_' + s)} src_{s} ON src_{s}.uscc = scope.uscc" for s in srcs))
     lines.append("{%- set duckdb = target.type == 'duckdb' %}")
     lines.append("SELECT\n  {{ 'scope.uscc AS uscc' if duckdb else 'uscc' }},\n" + ",\n".join(cols))
     lines.append("{% if duckdb -%}\n" + joined + "\n{%- else -%}\n" + packed + "\n{%- endif %}")
     return "\n".join(lines) + "\n"
+
+
+def _unquoted(sql: str) -> str:
+    """The dbt rendering's text with its Jinja markers and string quotes dropped: the columns a
+    macro's arguments name (`{{ profile_days("reg_date", ...) }}`) read as bare identifiers."""
+    return re.sub(r'\{\{|\}\}|"', " ", sql)
 
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\{\{.*?\}\}|\b([A-Za-z_][A-Za-z0-9_]*)\b(\s*\()?")
@@ -440,7 +428,7 @@ def _substitute(sql: str, values: dict[str, str]) -> str:
     return _TOKEN.sub(repl, sql)
 
 
-def derived_sql(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> dict[str, str]:
+def derived_sql(fields: list[Field], catalog: EnterpriseCatalog) -> dict[str, str]:
     """field id -> typed SQL over int_enterprise_base columns for every derived field `fields`
     need: references to other derived fields are substituted by their own (inlined) SQL, so all
     derived fields are computed in ONE projection of int_enterprise_base. Measured: stacked
@@ -450,26 +438,24 @@ def derived_sql(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> 
     out: dict[str, str] = {}
     for f in _needed(fields, by_id):  # dependencies first
         if f.kind == "expr":
-            out[f.id] = _typed(_substitute(expand(f.sql, d), {r: out[r] for r in f.refs if r in out}), f)
+            out[f.id] = _typed(_substitute(expand(f.sql), {r: out[r] for r in f.refs if r in out}), f)
     return out
 
 
-def _projection(fields: list[Field], catalog: EnterpriseCatalog, d: Dialect) -> str:
+def _projection(fields: list[Field], catalog: EnterpriseCatalog) -> str:
     """SELECT of `fields` (in order) from int_enterprise_base, derived ones inlined."""
-    derived = derived_sql(fields, catalog, d)
+    derived = derived_sql(fields, catalog)
     cols = [f"  {derived[f.id]} AS {f.id}" if f.id in derived else f"  {f.id}" for f in fields]
-    return "SELECT\n" + ",\n".join(cols) + f"\nFROM {d.ref('int_enterprise_base')}"
+    return "SELECT\n" + ",\n".join(cols) + f"\nFROM {_ref('int_enterprise_base')}"
 
 
-def profile_sql(catalog: EnterpriseCatalog, d: Dialect) -> str:
+def profile_sql(catalog: EnterpriseCatalog) -> str:
     """The wide profile: every catalog field, computed as one projection of int_enterprise_base
     (derived fields inlined): measured, a 14-way join of per-category views kept ~60 sorters in
     one Spark stage and ran out of execution memory on a 2 GB driver."""
-    lines = []
-    if d.jinja:
-        lines += _jinja_head(d, ["企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md)."])
-        lines.append("{{ config(meta={'publish': 'gold.enterprise_profile'}) }}")
-    lines.append(_projection(catalog.fields, catalog, d))
+    lines = _jinja_head(["企业画像宽表: one row per enterprise, every catalog field (see docs/profile.md)."])
+    lines.append("{{ config(meta={'publish': 'gold.enterprise_profile'}) }}")
+    lines.append(_projection(catalog.fields, catalog))
     return "\n".join(lines) + "\n"
 
 
@@ -480,17 +466,15 @@ def tag_rule_sql(tags: list[Tag]) -> dict[str, str]:
     return rulelang.inline_tags({t.id: t.node for t in tags}, rulelang.to_sql)
 
 
-def tags_sql(tags: list[Tag], field_types: dict[str, str], d: Dialect, *, profile: str = "enterprise_profile",
+def tags_sql(tags: list[Tag], field_types: dict[str, str], *, profile: str = "enterprise_profile",
              key: str = "uscc", publish: str | None = None) -> str:
     """Long-form tags: one row per (key, tag that holds), with the evidence that made it hold."""
     from govlake import rulelang
 
     rule = tag_rule_sql(tags)
-    lines = []
-    if d.jinja:
-        lines += [HEADER, f"-- Tags in long form: one row per {key} and tag that holds."]
-        if publish:
-            lines.append(f"{{{{ config(meta={{'publish': '{publish}'}}) }}}}")
+    lines = [HEADER, f"-- Tags in long form: one row per {key} and tag that holds."]
+    if publish:
+        lines.append(f"{{{{ config(meta={{'publish': '{publish}'}}) }}}}")
 
     def esc(s: str) -> str:
         return s.replace("'", "''")
@@ -502,8 +486,8 @@ def tags_sql(tags: list[Tag], field_types: dict[str, str], d: Dialect, *, profil
             f"    CASE WHEN coalesce({rule[t.id]}, false) THEN named_struct('tag_id', '{t.id}', "
             f"'tag_name', '{esc(t.name)}', 'tag_group', '{esc(t.group_label)}', 'evidence', {ev}) END")
     lines.append("WITH hits AS (\n  SELECT " + key + ", filter(array(\n" + ",\n".join(items)
-                 + "\n  ), t -> t IS NOT NULL) AS tags\n  FROM " + d.ref(profile) + "\n),\nlong AS (\n"
+                 + "\n  ), t -> t IS NOT NULL) AS tags\n  FROM " + _ref(profile) + "\n),\nlong AS (\n"
                  f"  SELECT {key}, inline(tags) FROM hits\n)")
-    lines.append(f"SELECT {key}, tag_id, tag_name, tag_group, CAST({d.as_of_sql()} AS DATE) AS since, "
+    lines.append(f"SELECT {key}, tag_id, tag_name, tag_group, CAST({_as_of()} AS DATE) AS since, "
                  f"CAST(evidence AS STRING) AS evidence\nFROM long")
     return "\n".join(lines) + "\n"
