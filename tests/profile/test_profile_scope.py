@@ -62,18 +62,21 @@ def test_incremental_scope_and_rows_are_the_full_builds(spark, lake, settings, f
 
 
 def test_staging_of_a_record_source_filters_its_keys_before_the_window(settings):
-    """A source keyed by its own id (ip_id, ...): the window reads the keys that ever had a row of
-    an enterprise in scope (its latest row may be another enterprise's: dropped after); a
-    uscc-keyed source: the enterprises in scope."""
-    from govlake.catalog.sources import load_sources
+    """The incremental's staging is the staging models as dbt compiles them for DuckDB with the
+    var changed_since: a source keyed by its own id (ip_id, ...) reads, in the window, the keys
+    that ever had a row of an enterprise in scope (its latest row may be another enterprise's:
+    dropped after); a uscc-keyed source the enterprises in scope; without the var, every one."""
+    def flat(sql: str) -> str:
+        return " ".join(sql.split())
 
-    sources = load_sources(settings.catalog_dir)
-    ip = changed.staging_sql(sources["ip_records"], ["status"], AS_OF, "Asia/Shanghai")
-    assert "AND (ip_id) IN (SELECT ip_id FROM bronze__ip_records WHERE uscc IN (SELECT uscc FROM changed_scope))" in ip
-    assert ip.endswith("WHERE _rn = 1 AND uscc IN (SELECT uscc FROM changed_scope)")
-    tax = changed.staging_sql(sources["tax_annual"], ["revenue_wan"], AS_OF, "Asia/Shanghai")
-    assert "AND uscc IN (SELECT uscc FROM changed_scope)\n) WHERE _rn = 1" in tax
-    pet = changed.staging_sql(sources["petitions"], ["submit_time"], AS_OF, "Asia/Shanghai")
-    assert "timezone('Asia/Shanghai', CAST(submit_time AS TIMESTAMPTZ)) AS submit_time" in pet
+    ip = flat(compiled.staging_sql("ip_records", changed=True, dbt_dir=settings.dbt_dir))
+    assert "and (ip_id) IN (SELECT ip_id FROM bronze__ip_records WHERE uscc IN (SELECT uscc FROM changed_scope))" in ip
+    assert ip.endswith("where _latest_rank = 1 and uscc IN (SELECT uscc FROM changed_scope)")
+    tax = flat(compiled.staging_sql("tax_annual", changed=True, dbt_dir=settings.dbt_dir))
+    assert "and uscc IN (SELECT uscc FROM changed_scope) ) as ranked where _latest_rank = 1" in tax
+    assert "_load_date <= getvariable('as_of')" in tax
+    pet = flat(compiled.staging_sql("petitions", changed=True, dbt_dir=settings.dbt_dir))
+    assert "related_uscc IN (SELECT uscc FROM changed_scope)" in pet
+    assert "changed_scope" not in compiled.staging_sql("enterprise_registry", dbt_dir=settings.dbt_dir)
     full = dict(compiled.spark_models(["int_enterprise_scope"], AS_OF))["int_enterprise_scope"]
     assert "bronze__" not in full and "stg_enterprise_registry" in full  # a full build's scope: the registered ones

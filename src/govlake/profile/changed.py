@@ -6,8 +6,8 @@ the scope and 12 staging windows, ~20 stages scanning bronze and starting the Py
 docs/profile.md). Here one DuckDB connection reads the bronze tables' Parquet files (their Delta
 snapshots' files, by DuckDB's reader), finds the enterprises in scope (the dbt model
 `int_enterprise_scope` with the var changed_since, as dbt compiles it for DuckDB:
-govlake.profile.compiled), keeps the latest row per staging key of their rows (`stg_<source>`,
-as dbt's latest_per_key) and runs on them the projection a full build's workers run
+govlake.profile.compiled), keeps the latest row per staging key of their rows (the staging models `stg_<source>`
+as dbt compiles them for DuckDB with that var: the macro latest_per_key) and runs on them the projection a full build's workers run
 (`wide.Projection`: the compiled source aggregates, base and profile)."""
 
 from __future__ import annotations
@@ -45,47 +45,28 @@ def _bucket_dataset(lake: Lakehouse, table: str, files: list[str], parts: dict[s
                         partition_base_dir=base)
 
 
-def _bronze_sql(lake: Lakehouse, src: Source, con=None) -> str:
+def _bronze_sql(lake: Lakehouse, src: Source, time_zone: str, con=None) -> str:
     """The source's bronze rows for DuckDB: the Parquet files of its Delta snapshot, read by
     DuckDB's own reader (which pushes down the columns, the _load_date partitions and the scope's
     join filter: 900,000 enterprises' bronze in ~5 s, ~10 s as pyarrow datasets), or no rows if
-    never loaded."""
+    never loaded. Timestamps as the Spark session's wall-clock time, as int_enterprise_rows hands
+    them to a full build's workers: Spark writes them as UTC instants (INT96, read as TIMESTAMP;
+    or TIMESTAMPTZ), cast in the connection's UTC, then to the wall clock of the session's zone."""
     files, parts = lake.parquet_files(f"bronze.{src.name}") if lake.exists(f"bronze.{src.name}") else ([], {})
+    stamps = [c.name for c in src.columns if c.type == "timestamp"]
+    wall = (" REPLACE (" + ", ".join(f"timezone('{time_zone}', CAST({c} AS TIMESTAMPTZ)) AS {c}" for c in stamps) + ")"
+            if stamps else "")
     if files and not lake.settings.lake_is_local and con is not None:
         con.register(f"_bucket_bronze__{src.name}", _bucket_dataset(lake, f"bronze.{src.name}", files, parts))
-        return f"SELECT * FROM _bucket_bronze__{src.name}"
+        return f"SELECT *{wall} FROM _bucket_bronze__{src.name}"
     if files:
         types = ", ".join(f"'{c}': '{DUCKDB_TYPES[t]}'" for c, t in parts.items())
         paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"SELECT * FROM read_parquet([{paths}], hive_partitioning = true, hive_types = {{{types}}}, union_by_name = true)"
+        return (f"SELECT *{wall} FROM read_parquet([{paths}], hive_partitioning = true, hive_types = {{{types}}}, "
+                "union_by_name = true)")
     cols = [(c.name, c.type) for c in src.columns] + [("_load_date", "date")]
-    return "SELECT " + ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {c}" for c, t in cols) + " WHERE false"
-
-
-def staging_sql(src: Source, columns: list[str], as_of: dt.date, time_zone: str) -> str:
-    """stg_<source> of the enterprises in scope (duckdb): the latest row per staging key of the
-    loads up to as_of (dbt's latest_per_key), selected before the window: by the enterprise when
-    it is part of the key, else by the keys that ever had a row of an enterprise in scope (a
-    record moved to another enterprise then leaves the first one's rows), and the latest rows
-    then by the enterprise.
-    Timestamps as the Spark session's wall-clock time, as int_enterprise_rows hands them over."""
-    col, key = USCC_COLUMN.get(src.name, "uscc"), list(src.key)
-    types = {c.name: c.type for c in src.columns}
-    keep = list(dict.fromkeys([col, *key, *columns]))
-    # Spark writes timestamps as UTC instants (INT96, read as TIMESTAMP; or TIMESTAMPTZ): cast
-    # in the connection's UTC, then to the wall clock of the session's zone
-    sel = ", ".join(f"timezone('{time_zone}', CAST({c} AS TIMESTAMPTZ)) AS {c}" if types[c] == "timestamp" else c for c in keep)
-    in_scope = f"{col} IN (SELECT uscc FROM {SCOPE})"
-    where = f"_load_date <= DATE '{as_of.isoformat()}'"
-    after = ""
-    if col in key:
-        where += f" AND {in_scope}"
-    else:
-        k = ", ".join(key)
-        where += f" AND ({k}) IN (SELECT {k} FROM bronze__{src.name} WHERE {in_scope})"
-        after = f" AND {in_scope}"
-    return (f"SELECT {sel} FROM (\n  SELECT *, row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY _load_date DESC) AS _rn\n"
-            f"  FROM bronze__{src.name} WHERE {where}\n) WHERE _rn = 1{after}")
+    return (f"SELECT *{wall} FROM (SELECT " + ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {c}" for c, t in cols)
+            + " WHERE false)")
 
 
 class ChangedEnterprises:
@@ -115,14 +96,12 @@ class ChangedEnterprises:
         try:
             self.con.execute("SET TimeZone = 'UTC'")  # (ICU, built in: a setting, not a connect option)
             for src in self.sources:
-                self.con.execute(f"CREATE VIEW bronze__{src.name} AS {_bronze_sql(self.lake, src, self.con)}")
+                self.con.execute(f"CREATE VIEW bronze__{src.name} AS {_bronze_sql(self.lake, src, self.time_zone, self.con)}")
             # the scope reads stg_enterprise_registry (every registered enterprise): a view,
             # filtered by the scope's IN on its key before the window
-            key = ", ".join(self.sources["enterprise_registry"].key)
-            self.con.execute(f"CREATE VIEW stg_enterprise_registry AS SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() "
-                             f"OVER (PARTITION BY {key} ORDER BY _load_date DESC) AS _rn FROM bronze__enterprise_registry "
-                             f"WHERE _load_date <= DATE '{self.as_of.isoformat()}') WHERE _rn = 1")
             compiled.set_dates(self.con, self.as_of, self.changed_since)
+            self.con.execute("CREATE VIEW stg_enterprise_registry AS "
+                             + compiled.staging_sql("enterprise_registry", dbt_dir=self.dbt_dir))
             self.con.execute(f"CREATE TABLE {SCOPE} AS " + compiled.scope_sql(self.dbt_dir))
             self.con.execute("DROP VIEW stg_enterprise_registry")
         except BaseException:
@@ -142,7 +121,8 @@ class ChangedEnterprises:
         """Their profile rows, record batches of projection.schema: their staging rows as tables
         stg_<source> (the columns the projection reads), then the projection's query."""
         for src in projection.layout.sources:
-            cols = [c for c, _ in projection.layout.columns[src]]
-            self.con.execute(f"CREATE OR REPLACE TABLE stg_{src} AS "
-                             + staging_sql(self.sources[src], cols, self.as_of, self.time_zone))
+            keep = list(dict.fromkeys([USCC_COLUMN.get(src, "uscc"), *self.sources[src].key,
+                                       *(c for c, _ in projection.layout.columns[src])]))
+            self.con.execute(f"CREATE OR REPLACE TABLE stg_{src} AS SELECT {', '.join(keep)} FROM ("
+                             + compiled.staging_sql(src, changed=True, dbt_dir=self.dbt_dir) + ")")
         yield from projection.run(self.con)

@@ -48,7 +48,7 @@ CACHE_DIR = Path(os.environ.get("GOVLAKE_DBT_COMPILE_CACHE", Path.home() / ".cac
 # DuckDB variable on that target: only whether the var is set matters).
 CHANGED = {"changed_since": True}
 _SKIP_DIRS = {"target", "logs", "dbt_packages"}
-CACHE_FORMAT = 2  # of the cached files: one more when what _compile keeps changes
+CACHE_FORMAT = 3  # of the cached files: one more when what _compile keeps changes
 _COMMENT_LINE = re.compile(r"^\s*--.*$", re.M)
 
 
@@ -74,6 +74,13 @@ def scope_sql(dbt_dir: Path | None = None) -> str:
     """An incremental's int_enterprise_scope (the var changed_since set) over stg_enterprise_registry
     and the tables bronze__<source>."""
     return query(SCOPE, vars_=CHANGED, dbt_dir=dbt_dir)
+
+
+def staging_sql(source: str, *, changed: bool = False, dbt_dir: Path | None = None) -> str:
+    """stg_<source> over the table bronze__<source>: every enterprise's latest rows, or (changed:
+    an incremental's) those of the enterprises in the table changed_scope (the macro
+    latest_per_key on DuckDB)."""
+    return query(f"stg_{source}", vars_=CHANGED if changed else None, dbt_dir=dbt_dir)
 
 
 def query(root: str, *, vars_: dict | None = None, dbt_dir: Path | None = None) -> str:
@@ -183,8 +190,7 @@ def _compile(dbt_dir: Path, target: str, vars_: dict) -> dict[str, dict]:
     build's process, which runs dbt on Spark. No relation cache: a compile lists no tables."""
     work = Path(tempfile.mkdtemp(prefix="govlake-dbt-compile-"))
     try:
-        select = [SCOPE] if target == DUCKDB and vars_ == CHANGED else list(SELECT[target])
-        args = ["compile", "--select", *select, "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
+        args = ["compile", "--select", *SELECT[target], "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
                 "--target", target, "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
                 "--no-populate-cache", "--log-level", "error", "--log-level-file", "none", "--no-use-colors",
                 "--vars", json.dumps(vars_)]
