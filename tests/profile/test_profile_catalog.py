@@ -165,6 +165,14 @@ def test_generated_models_are_up_to_date():
     assert not stale, f"regenerate with `govlake profile generate`: {stale}"
 
 
+def test_data_dictionary_is_up_to_date():
+    """docs/data_dictionary.md is what the catalog generates (run `govlake profile dictionary`)."""
+    from govlake.profile.dictionary import render
+
+    committed = (REPO_ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
+    assert committed == render(CATALOG), "regenerate with `govlake profile dictionary`"
+
+
 def test_public_models_have_enforced_contracts():
     for rel in ("marts/enterprise/_enterprise.yml", "marts/policy/_policy.yml"):
         doc = yaml.safe_load((REPO_ROOT / "dbt" / "models" / rel).read_text(encoding="utf-8"))

@@ -250,3 +250,29 @@ def test_incremental_equals_full_rebuild(spark, lake, settings, full_profile):
                                                       next_day).collect()}
     assert set(after) == holding and holding & before.keys() and holding - before.keys()  # some kept, some new
     assert all(since == before.get(key, next_day) for key, since in after.items())
+
+
+def test_last_financing_round_is_the_same_whatever_the_row_order(spark, settings):
+    """Two financing events on one day: the round is picked by the day, then the round's name,
+    in both engines and in either row order (the full build's workers and the incremental see
+    the rows in different orders)."""
+    import duckdb
+
+    from govlake.profile import compiled
+
+    rows = [("E1", "U1", dt.date(2024, 5, 1), "A轮", 100.0, None), ("E2", "U1", dt.date(2024, 5, 1), "银行贷款", 50.0, None),
+            ("E3", "U1", dt.date(2023, 1, 1), "天使轮", 10.0, None)]
+    schema = "event_id string, uscc string, event_date date, round string, amount_wan double, investor_type string"
+    model = "int_enterprise_src_financing"
+    spark_sql = dict(compiled.spark_models([model], AS_OF, settings.dbt_dir))[model]
+    duck_sql = compiled.query(model, dbt_dir=settings.dbt_dir)
+    got = []
+    for ordered in (rows, rows[::-1]):
+        frame = spark.createDataFrame(ordered, schema)
+        frame.createOrReplaceTempView("stg_financing")
+        got.append(spark.sql(spark_sql).collect()[0]["financing_last_round"])
+        con = duckdb.connect()
+        con.register("stg_financing", frame.toArrow())
+        compiled.set_dates(con, AS_OF)
+        got.append(con.sql(duck_sql).arrow().read_all().column("financing_last_round")[0].as_py())
+    assert got == ["银行贷款"] * 4

@@ -3,7 +3,7 @@
 SELECT
   uscc AS uscc,
   max(CASE WHEN event_date <= {{ profile_as_of() }} THEN event_date END) AS financing_last_date,
-  max_by(CASE WHEN event_date <= {{ profile_as_of() }} THEN round END, CASE WHEN event_date <= {{ profile_as_of() }} THEN event_date END) AS financing_last_round,
+  max_by(CASE WHEN event_date <= {{ profile_as_of() }} THEN round END, CASE WHEN event_date <= {{ profile_as_of() }} THEN CAST(event_date AS STRING) || ' ' || round END) AS financing_last_round,
   max(CASE WHEN event_date <= {{ profile_as_of() }} THEN amount_wan END) AS financing_max_amount_wan,
   bool_or(investor_type = '政府引导基金' AND event_date <= {{ profile_as_of() }}) AS has_gov_fund_investment,
   count(CASE WHEN round IN ('天使轮', 'A轮', 'B轮', 'C轮', 'Pre-IPO', 'IPO') AND event_date <= {{ profile_as_of() }} THEN 1 END) AS equity_rounds_count,
