@@ -143,7 +143,8 @@ def bench_profile(scale: int = 20000, *, engine: str = "direct", resume: Path | 
         # made before the clock starts: the bench times the build's computation, not dbt's parse
         from govlake.profile import compiled, direct
 
-        compiled.profile_sql(settings.dbt_dir), compiled.scope_sql(settings.dbt_dir)
+        compiled.profile_sql(settings.dbt_dir)
+        compiled.scope_sql(settings.dbt_dir)
         if engine == "direct":
             compiled.spark_models(list(direct.MARTS), d1, settings.dbt_dir)
         out["load_avg_1m_start"] = round(os.getloadavg()[0], 2)
